@@ -1,0 +1,21 @@
+"""Exceptions raised by the harness; the CLI turns them into one-line messages."""
+
+
+class BenchError(Exception):
+    """Base class: a problem the user can fix; its message says how."""
+
+
+class ImageError(BenchError):
+    """An input image cannot be used (unreadable, unsupported mode, …)."""
+
+
+class DatasetError(BenchError):
+    """A dataset cannot be found, downloaded or verified."""
+
+
+class CodecError(BenchError):
+    """An unknown codec or operating point, or a codec that cannot run."""
+
+
+class MetricError(BenchError):
+    """A metric cannot be computed for these inputs (e.g. image too small)."""
