@@ -1,0 +1,71 @@
+import os
+import socket
+import subprocess
+import sys
+
+from PIL import Image
+
+from conftest import REPO, natural_image
+
+
+def bench(*args, env=None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                          env=full_env)
+
+
+def closed_port_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_unknown_codec_names_the_known_ones(tmp_path):
+    result = bench("run", "--codecs", "jpg", "--results", str(tmp_path))
+    assert_one_line_error(result, "unknown codec 'jpg'", "jpeg")
+
+
+def test_offline_kodak_is_one_line_saying_how_to_use_a_local_copy(tmp_path):
+    env = {"BENCH_KODAK_DIR": "", "BENCH_CACHE_DIR": str(tmp_path / "cache"), "BENCH_KODAK_URL": closed_port_url()}
+    result = bench("run", "--codecs", "jpeg", "--results", str(tmp_path), "--no-progress", env=env)
+    assert_one_line_error(result, "kodim01.png", "--kodak-dir")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_file_in_a_folder_is_named(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    Image.fromarray(natural_image(200, 200)).save(folder / "good.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    result = bench("run", "--data", str(folder), "--results", str(tmp_path / "r"), "--no-progress")
+    assert_one_line_error(result, "broken.png")
+
+
+def test_empty_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = bench("run", "--data", str(tmp_path / "empty"), "--results", str(tmp_path / "r"))
+    assert_one_line_error(result, "empty")
+
+
+def test_run_prints_summary_and_writes_files(image_folder, tmp_path):
+    result = bench("run", "--data", str(image_folder), "--points", "q20,q80", "--results", str(tmp_path),
+                   "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "q20" in result.stdout and "q80" in result.stdout and "MS-SSIM" in result.stdout
+    assert (tmp_path / "synthetic/rows.csv").exists() and (tmp_path / "synthetic/summary.csv").exists()
+    again = bench("summary", "--results", str(tmp_path), "--dataset", "synthetic")
+    assert again.returncode == 0 and "q80" in again.stdout
+
+
+def test_bad_point_label_is_refused(image_folder, tmp_path):
+    result = bench("run", "--data", str(image_folder), "--points", "q0", "--results", str(tmp_path))
+    assert_one_line_error(result, "q1 … q100")

@@ -1,0 +1,105 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import registry
+from bench.datasets import folder_dataset
+from bench.evaluate import CodecRun, Settings, evaluate
+from bench.metrics import ms_ssim, psnr
+from conftest import natural_image
+
+
+def jpeg_run(points=("q10", "q50", "q90")):
+    return CodecRun(registry.create("jpeg"), tuple(points))
+
+
+def test_rows_match_an_independent_round_trip(image_folder, tmp_path):
+    report = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "results",
+                      Settings(jobs=1, progress=False))
+    rows = report.rows
+    assert len(rows) == 9 and (rows.status == "ok").all()
+    for r in rows.itertuples():
+        pixels = np.asarray(Image.open(image_folder / r.image).convert("RGB"))
+        buffer = __import__("io").BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=int(r.point[1:]), subsampling=2)
+        decoded = np.asarray(Image.open(buffer))
+        assert r.bytes == len(buffer.getvalue())
+        assert r.bpp == 8 * len(buffer.getvalue()) / (r.width * r.height)
+        assert r.psnr == pytest.approx(psnr(pixels, decoded), abs=1e-12)
+        assert r.ms_ssim == pytest.approx(ms_ssim(pixels, decoded), abs=1e-12)
+        assert r.ms_ssim_db == pytest.approx(-10 * math.log10(1 - r.ms_ssim))
+        assert r.encode_s > 0 and r.decode_s > 0 and r.timing_repeats == 1
+    summary = report.summary
+    assert list(summary.point) == ["q10", "q50", "q90"]  # sorted by rate
+    q50 = rows[rows.point == "q50"]
+    assert summary.set_index("point").loc["q50", "bpp"] == pytest.approx(q50.bpp.mean())
+    meta = json.loads(next((tmp_path / "results" / "synthetic" / "runs").glob("*.json")).read_text())
+    assert meta["status"] == "complete"
+    assert meta["codecs"]["jpeg"]["identity"]["subsampling"] == "4:2:0"
+    assert meta["codecs"]["jpeg"]["identity"]["libjpeg_turbo"]
+    assert {"cpu", "git_commit", "date", "versions"} <= set(meta["environment"])
+
+
+def test_parallel_rd_pass_equals_sequential_and_is_timed(image_folder, tmp_path):
+    sequential = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "a", Settings(jobs=1, progress=False))
+    parallel = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "b", Settings(jobs=2, progress=False))
+    cols = ["key", "bytes", "bpp", "psnr", "ms_ssim"]
+    a = sequential.rows.sort_values("key")[cols].reset_index(drop=True)
+    b = parallel.rows.sort_values("key")[cols].reset_index(drop=True)
+    assert a.equals(b)
+    assert parallel.rows.encode_s.notna().all() and parallel.rows.decode_s.notna().all()
+    assert parallel.measured == 9 and parallel.timed == 9
+
+
+def test_rerun_reuses_rows(image_folder, tmp_path):
+    dataset = folder_dataset(image_folder)
+    evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
+    again = evaluate(dataset, [jpeg_run(("q10", "q50", "q90", "q95"))], tmp_path, Settings(progress=False))
+    assert again.reused == 9 and again.measured == 3 and len(again.rows) == 12
+
+
+def test_small_image_keeps_its_row_with_ms_ssim_missing(tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    Image.fromarray(natural_image(64, 100)).save(folder / "small.png")
+    report = evaluate(folder_dataset(folder), [jpeg_run(("q50",))], tmp_path / "r", Settings(progress=False))
+    r = report.rows.iloc[0]
+    assert r.status == "ok" and math.isfinite(r.psnr) and math.isnan(r.ms_ssim)
+    assert "ms_ssim missing" in r.note and "160" in r.note
+    assert math.isnan(report.summary.iloc[0].ms_ssim)
+
+
+def test_codec_fault_marks_the_row_and_the_run_goes_on(image_folder, tmp_path):
+    from bench.codec import Codec, Coder
+
+    class Broken(Coder):
+        point = "x"
+
+        def encode(self, image):
+            raise RuntimeError("boom")
+
+        def decode(self, data):
+            raise AssertionError
+
+    class BrokenCodec(Codec):
+        name = "broken"
+
+        def default_points(self):
+            return ["x"]
+
+        def coder(self, point):
+            return Broken()
+
+        def identity(self):
+            return {}
+
+    report = evaluate(folder_dataset(image_folder), [CodecRun(BrokenCodec(), ("x",)), jpeg_run(("q50",))],
+                      tmp_path, Settings(progress=False))
+    broken = report.rows[report.rows.codec == "broken"]
+    assert (broken.status == "failed").all() and broken.note.str.contains("RuntimeError: boom").all()
+    assert (report.rows[report.rows.codec == "jpeg"].status == "ok").all()
+    line = report.summary[report.summary.codec == "broken"].iloc[0]
+    assert line.images == 0 and line.failed == 3 and math.isnan(line.bpp)
