@@ -99,7 +99,7 @@ def prepare_images(dataset: Dataset) -> list[PreparedImage]:
     for item in dataset.items:
         loaded = load_rgb(item.path)
         if loaded.note:
-            log.info("%s", loaded.note)
+            log.info("%s: %s", item.name, loaded.note)
         digest = pixel_sha256(loaded.pixels)
         if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
             raise BenchError(f"{item.path}: pixels differ from the {dataset.name} manifest; replace the file")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -49,3 +54,40 @@ def shared_dir() -> Path:
     if not Path(value).is_dir():
         pytest.skip("shared data not available (set BENCH_SHARED_DIR)")
     return Path(value)
+
+
+def closed_port_url(path: str = "") -> str:
+    """A URL on 127.0.0.1 where nothing listens: a machine without network, as tests see it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{path}"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """Serve tmp_path/www over HTTP on 127.0.0.1; ``requests`` lists the paths asked for."""
+    root = tmp_path / "www"
+    root.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+        thread.start()
+        try:
+            yield SimpleNamespace(root=root, requests=requests,
+                                  url=f"http://127.0.0.1:{httpd.server_address[1]}/")
+        finally:
+            httpd.shutdown()
+            thread.join()

@@ -1,24 +1,16 @@
 import os
-import socket
 import subprocess
 import sys
 
 from PIL import Image
 
-from conftest import REPO, natural_image
+from conftest import REPO, closed_port_url, natural_image
 
 
 def bench(*args, env=None):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
                           env=full_env)
-
-
-def closed_port_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
 
 
 def assert_one_line_error(result, *fragments):
