@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path, help="also write reconstructions as PNG here")
+    run.add_argument("--bitstreams", metavar="DIR", type=Path,
+                     help="also store every bitstream here (DIR/codec/point/image.bin), for `verify`")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     commands.add_parser("codecs", help="list the registered codecs")
@@ -88,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
-                        reco_dir=args.reco_dir, progress=not args.no_progress)
+                        reco_dir=args.reco_dir, bitstream_dir=args.bitstreams, progress=not args.no_progress)
     try:
         report = evaluate(dataset, runs, args.results, settings)
     except KeyboardInterrupt:

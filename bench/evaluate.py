@@ -32,7 +32,7 @@ from .datasets import Dataset
 from .errors import BenchError, MetricError
 from .images import load_rgb, pixel_sha256
 from .metrics import MsSsimReference, ms_ssim_db, psnr
-from .store import ResultStore, write_text_atomic
+from .store import ResultStore, write_bytes_atomic, write_text_atomic
 from .summary import CONVENTION, summarize
 from .timing import measure
 
@@ -59,6 +59,7 @@ class Settings:
     repeats: int = 1
     threads: int = 1
     reco_dir: Path | None = None
+    bitstream_dir: Path | None = None
     progress: bool = True
 
 
@@ -140,6 +141,7 @@ def measure_row(
     repeats: int = 1,
     synchronize: Callable[[], None] | None = None,
     reco_path: Path | None = None,
+    bitstream_path: Path | None = None,
 ) -> dict[str, Any]:
     """Encode, decode and score one image at one operating point; never raises for codec faults."""
     pixels = image.pixels
@@ -156,6 +158,8 @@ def measure_row(
     if not isinstance(data, bytes | bytearray) or len(data) == 0:
         return {**row, "status": "failed", "note": "encoder returned no bytes"}
     row["bytes"] = len(data)
+    if bitstream_path is not None:
+        write_bytes_atomic(bitstream_path, bytes(data))
     row["bpp"] = 8.0 * len(data) / (height * width)
     if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
         shape = getattr(recon, "shape", None)
@@ -191,12 +195,12 @@ def measure_row(
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(codec_name: str, options: Mapping[str, Any], reco_dir: Path | None) -> None:
+def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
     import torch
 
     torch.set_num_threads(1)
     _worker.clear()
-    _worker.update(codec=registry.create(codec_name, options), coders={}, image=None, reco_dir=reco_dir)
+    _worker.update(codec=registry.create(codec_name, options), coders={}, image=None, settings=settings)
 
 
 def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, Any]]:
@@ -210,14 +214,20 @@ def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, An
     if point not in coders:
         coders[point] = _worker["codec"].coder(point)
     image, reference = cached
-    reco = _reco_path(_worker["reco_dir"], _worker["codec"].name, point, name)
-    return point, name, measure_row(coders[point], image, reference, timed=False, reco_path=reco)
+    settings: Settings = _worker["settings"]
+    codec = _worker["codec"].name
+    return point, name, measure_row(
+        coders[point], image, reference, timed=False,
+        reco_path=_artifact_path(settings.reco_dir, codec, point, name, ".png"),
+        bitstream_path=_artifact_path(settings.bitstream_dir, codec, point, name, ".bin"),
+    )
 
 
-def _reco_path(reco_dir: Path | None, codec: str, point: str, image: str) -> Path | None:
-    if reco_dir is None:
+def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
+    """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image stem><suffix>``."""
+    if folder is None:
         return None
-    return Path(reco_dir) / codec / point / (Path(image).stem + ".png")
+    return Path(folder) / codec / point / (Path(image).stem + suffix)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -359,9 +369,12 @@ class Evaluation:
                     except Exception:
                         pass  # the measured call reports the fault in its row
                     warmed.add((point, image.pixels.shape))
-                reco = _reco_path(self.settings.reco_dir, codec.name, point, image.name)
-                row = measure_row(coder, image, last[1], timed=True, repeats=self.settings.repeats,
-                                  synchronize=sync, reco_path=reco)
+                row = measure_row(
+                    coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
+                    reco_path=_artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
+                    bitstream_path=_artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
+                                                  ".bin"),
+                )
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 bar.update()
@@ -373,7 +386,7 @@ class Evaluation:
         jobs = min(self.settings.jobs, len(tasks))
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         with context.Pool(jobs, initializer=_worker_init,
-                          initargs=(run.codec.name, dict(run.options), self.settings.reco_dir)) as pool, \
+                          initargs=(run.codec.name, dict(run.options), self.settings)) as pool, \
                 self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
             for point, name, row in pool.imap_unordered(_worker_row, tasks):
                 yield bases[(point, name)], row

@@ -161,12 +161,12 @@ def load_rows(path: str | Path) -> pd.DataFrame:
     return ResultStore(path).frame()
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -178,3 +178,8 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a whole text file so that readers see the old or the new content, never half."""
     _atomic_write(Path(path), text)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write a whole binary file atomically (temporary file, fsync, rename)."""
+    _atomic_write(Path(path), data)
