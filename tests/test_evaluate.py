@@ -103,3 +103,16 @@ def test_codec_fault_marks_the_row_and_the_run_goes_on(image_folder, tmp_path):
     assert (report.rows[report.rows.codec == "jpeg"].status == "ok").all()
     line = report.summary[report.summary.codec == "broken"].iloc[0]
     assert line.images == 0 and line.failed == 3 and math.isnan(line.bpp)
+
+
+def test_reconstructions_and_bitstreams_are_written(image_folder, tmp_path):
+    settings = Settings(progress=False, reco_dir=tmp_path / "reco", bitstream_dir=tmp_path / "bits")
+    report = evaluate(folder_dataset(image_folder), [jpeg_run(("q30",))], tmp_path / "r", settings)
+    coder = registry.create("jpeg").coder("q30")
+    for r in report.rows.itertuples():
+        stem = r.image.rsplit(".", 1)[0]
+        data = (tmp_path / "bits/jpeg/q30" / f"{stem}.bin").read_bytes()
+        assert len(data) == r.bytes
+        recon = np.asarray(Image.open(tmp_path / "reco/jpeg/q30" / f"{stem}.png"))
+        assert np.array_equal(recon, coder.decode(data))
+        assert r.psnr == pytest.approx(psnr(np.asarray(Image.open(image_folder / r.image)), recon), abs=1e-12)
