@@ -1,0 +1,135 @@
+"""REPORT.md from stored results: deterministic, complete, with artifacts included; export; shipped data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.export import PUBLISHED, CurveError, export_results, published_curve
+from bench.reference import read_reference
+from bench.report import ReportError, weights_origin, write_report
+from bench.store import StoreError, load_rows
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results"
+REFERENCE = Path(__file__).parents[1] / "bench" / "data" / "reference"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("reports")
+    (out / "complexity.md").write_text("# Complexity\n\n| codec | MACs |\n|---|---|\n```\n# not a heading\n```\n")
+    (out / "visual-kodim01.json").write_text(json.dumps({
+        "image": "kodim01.png", "target_bpp": 0.25, "zoom": 2,
+        "region": {"left": 1, "top": 2, "width": 256, "height": 256},
+        "choices": [{"codec": "jpeg", "point": "q7", "bytes": 1, "bpp": 0.2544, "psnr": 25.51, "candidates": 100}],
+    }))
+    Image.new("RGB", (8, 8)).save(out / "visual-kodim01.png")
+    return out, write_report(FIXTURE, "kodak", out, n_boot=200)
+
+
+def test_report_twice_gives_identical_bytes(report: tuple[Path, list[Path]]) -> None:
+    out, first = report
+    before = {p.name: p.read_bytes() for p in first}
+    second = write_report(FIXTURE, "kodak", out, n_boot=200)  # same folder
+    assert [p.name for p in second] == [p.name for p in first]
+    assert {p.name: p.read_bytes() for p in second} == before
+
+
+def test_report_files_and_sections(report: tuple[Path, list[Path]]) -> None:
+    out, paths = report
+    assert [p.name for p in paths][-1] == "REPORT.md"
+    assert {p.name for p in paths} >= {"rd-psnr.png", "rd-psnr.svg", "rd-ms-ssim.png", "rd-ms-ssim.svg",
+                                       "jpeg-vs-published.png", "bd-rate.md", "bd-rate.csv", "bd-rate-study.csv"}
+    text = (out / "REPORT.md").read_text()
+    for heading in ("## Test conditions", "## Rate–distortion", "## BD-rate", "## Complexity",
+                    "## Visual comparison", "### Comparison with the study"):
+        assert heading in text
+    # test conditions come from the run metadata and the rows
+    assert "0123456789abcdef0123456789abcdef01234567" in text and "Example CPU" in text
+    assert "1db0e823d6f5f0a7ab029cea34846a36d16bf7d2ecce4f95544ac55390bc40d5" in text
+    assert "shared/weights (CPU-trained on BSDS500)" in text
+    assert "not the CompressAI zoo's `bmshj2018-factorized-prior-3-5c6f152b.pth.tar`: a user checkpoint" in text
+    assert "Note: bmshj2018-factorized ran with weights that are not CompressAI's zoo files" in text
+    assert "| bmshj2018-factorized | 4 | cpu | 1 | 1 |" in text
+    # every linked picture exists
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text):
+        assert (out / link).is_file(), link
+    # complexity included with headings pushed down, code untouched
+    assert "### Complexity\n" in text and "\n# not a heading\n" in text
+    assert "| jpeg | q7 | 0.2544 | +1.8 % | 25.51 | 100 |" in text
+    # no clock time besides the metadata's own
+    dates = set(re.findall(r"20\d\d-\d\d-\d\d", text))
+    assert dates <= {"2025-01-01"}
+
+
+def test_report_without_artifacts_says_so(tmp_path: Path) -> None:
+    write_report(FIXTURE, "kodak", tmp_path, n_boot=50, formats=("png",))
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "Not measured yet: `complexity.md`" in text and "None yet: run `python -m bench visual`" in text
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no results"):
+        write_report(tmp_path / "nothing", "kodak", tmp_path / "r")
+    broken = tmp_path / "reports"
+    broken.mkdir()
+    (broken / "visual-x.png").write_bytes(b"")
+    (broken / "visual-x.json").write_text("{}")
+    with pytest.raises(ReportError, match="visual-x.json"):
+        write_report(FIXTURE, "kodak", broken, n_boot=20)
+    assert sorted(p.name for p in broken.iterdir()) == ["visual-x.json", "visual-x.png"]  # nothing written
+
+
+def test_export_round_trips_the_means(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    paths = export_results(results, "kodak")
+    assert sorted(p.relative_to(results).as_posix() for p in paths) == [
+        "kodak/compressai/bmshj2018-factorized.json", "kodak/compressai/jpeg.json"]
+    rows = load_rows(FIXTURE / "kodak" / "rows.csv")
+    jpeg = rows[rows["codec"] == "jpeg"].groupby("point")[["bpp", "psnr", "ms_ssim", "encode_s"]].mean()
+    jpeg = jpeg.sort_values("bpp")
+    curve = read_reference(results / "kodak" / "compressai" / "jpeg.json")
+    np.testing.assert_allclose(curve.bpp, jpeg["bpp"], rtol=1e-12)
+    np.testing.assert_allclose(curve.psnr, jpeg["psnr"], rtol=1e-12)
+    np.testing.assert_allclose(curve.ms_ssim, jpeg["ms_ssim"], rtol=1e-12)
+    np.testing.assert_allclose(curve.extra["encoding_time"], jpeg["encode_s"], rtol=1e-12)
+    assert "decoding_time" in curve.extra
+    assert "kodak" in curve.description and "CompressAI's convention" in curve.description
+    assert curve.meta["points"] == ["q10", "q20", "q40", "q60", "q80"]
+    with pytest.raises(CurveError, match="known|codecs in the results"):
+        export_results(results, "kodak", ["webp"])
+
+
+def test_shipped_reference_data_matches_source_md() -> None:
+    source = (REFERENCE / "SOURCE.md").read_text()
+    assert "InterDigitalInc/CompressAI" in source and "869a9f5" in source and "results/image/kodak/" in source
+    listed = {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", source, re.MULTILINE)}
+    shipped = sorted(p.relative_to(REFERENCE).as_posix() for p in REFERENCE.rglob("*.json"))
+    assert sorted(listed) == shipped
+    for name, sha in listed.items():
+        assert hashlib.sha256((REFERENCE / name).read_bytes()).hexdigest() == sha
+    for key in PUBLISHED:
+        curve = published_curve(key)
+        assert len(curve.points) == len(curve.bpp) and curve.label.endswith("(published)")
+
+
+def test_shipped_reference_data_equals_the_shared_copy(shared_dir: Path) -> None:
+    folders = {"kodak": "compressai-kodak", "kodak-8bit": "compressai-kodak-8bit"}
+    for path in REFERENCE.rglob("*.json"):
+        original = shared_dir / "reference" / folders[path.parent.name] / path.name
+        assert path.read_bytes() == original.read_bytes()
+
+
+def test_weights_origin_recognises_zoo_files() -> None:
+    assert weights_origin("mbt2018", "lambda0.0067", "22901978" + "0" * 56) == (
+        "CompressAI zoo, `mbt2018-3-22901978.pth.tar`")
+    assert weights_origin("mbt2018", "lambda0.0067", "f" * 64).endswith("a user checkpoint")
+    assert weights_origin("my-codec", "lambda0.0067", "f" * 64).startswith("user checkpoint")
