@@ -22,6 +22,53 @@ def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", metavar="DIR", help="download cache (env BENCH_CACHE_DIR)")
 
 
+def _add_weights_args(parser: argparse.ArgumentParser) -> None:
+    """Where the learned codecs' weights come from."""
+    parser.add_argument("--weights-mirror", metavar="DIR|URL",
+                        help="folder or base URL holding CompressAI zoo files (env BENCH_WEIGHTS_MIRROR)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="ARCH:LABEL=PATH",
+                        help="use this weights file for one operating point, e.g. "
+                             "bmshj2018-factorized:lambda0.0130=f.pth (repeatable)")
+    parser.add_argument("--weights-cache", metavar="DIR", help="weights cache (default: torch hub's checkpoints)")
+
+
+def _add_codec_args(parser: argparse.ArgumentParser) -> None:
+    """Options of the learned codecs: device, padding, entropy tables, weights."""
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="learned codecs: where the model runs; auto = cuda when available (default: %(default)s)")
+    parser.add_argument("--padding", choices=("model", "eval_model"), default="model",
+                        help="learned codecs: pad right/bottom to the model's multiple by replication (model), "
+                             "or centred zeros to 64 as compressai's eval_model (default: %(default)s)")
+    parser.add_argument("--no-update", action="store_true",
+                        help="learned codecs: keep the checkpoint's entropy tables (no update(force=True))")
+    _add_weights_args(parser)
+
+
+def _add_report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
+    parser.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
+    parser.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
+    parser.add_argument("--anchor", default="jpeg",
+                        help="anchor codec, or published:<model> for a shipped published curve (default: jpeg)")
+    parser.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
+                        help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+
+
+def _methods(args: argparse.Namespace) -> tuple[str, ...]:
+    return ("cubic", "pchip") if args.method == "both" else (args.method,)
+
+
+def _weights_source(args: argparse.Namespace):
+    from .weights import WeightsSource, parse_checkpoint_spec
+
+    checkpoints = tuple(parse_checkpoint_spec(spec) for spec in args.checkpoint)
+    return WeightsSource.from_env(mirror=args.weights_mirror, cache_dir=args.weights_cache,
+                                  checkpoints=checkpoints or None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark image codecs on a dataset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
@@ -40,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bitstreams", metavar="DIR", type=Path,
                      help="also store every bitstream here (DIR/codec/point/image.bin), for `verify`")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_codec_args(run)
 
     commands.add_parser("codecs", help="list the registered codecs")
 
@@ -49,6 +97,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = commands.add_parser("fetch", help="download (or verify a local copy of) a dataset")
     _add_dataset_args(fetch)
+
+    bd = commands.add_parser("bd-rate", help="BD-rate / BD-PSNR tables against an anchor, with bootstrap CIs")
+    _add_report_args(bd)
+
+    report = commands.add_parser("report", help="regenerate reports/REPORT.md with figures and tables "
+                                                "from stored results (no encoding)")
+    _add_report_args(report)
+    report.add_argument("--max-bpp", type=float, default=2.0,
+                        help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
+
+    visual = commands.add_parser("visual", help="same crop decoded by each codec near a target bpp")
+    _add_dataset_args(visual)
+    visual.add_argument("--image", default="kodim19.png", help="image of the dataset, or a path (default: %(default)s)")
+    visual.add_argument("--codecs", default="jpeg", help="comma-separated codec names (default: %(default)s)")
+    visual.add_argument("--target-bpp", type=float, default=0.25, help="(default: %(default)s)")
+    visual.add_argument("--crop", metavar="LEFT,TOP[,W,H]", help="region of the crop (default: chosen per image)")
+    visual.add_argument("--size", type=int, default=256, help="crop side when --crop gives no size (default: 256)")
+    visual.add_argument("--reports", default="reports", metavar="DIR")
+    _add_codec_args(visual)
+
+    export = commands.add_parser("export", help="write mean curves in CompressAI's results JSON format")
+    export.add_argument("--results", default="results", metavar="DIR")
+    export.add_argument("--dataset", default="kodak")
+    export.add_argument("--codecs", help="comma-separated codec names (default: all in the results)")
+
+    verify = commands.add_parser("verify", help="decode stored bitstreams again in a separate process and "
+                                                "compare the reconstructions")
+    _add_dataset_args(verify)
+    verify.add_argument("--bitstreams", metavar="DIR", type=Path, required=True,
+                        help="bitstreams written by `run --bitstreams DIR`")
+    verify.add_argument("--results", default="results", metavar="DIR", help="results folder of that run")
+    verify.add_argument("--codecs", help="comma-separated codec names to check (default: all stored)")
+    verify.add_argument("--threads", type=int,
+                        help="torch threads of the second decode (default: 2 if the run used 1, else 1)")
+    verify.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="device of the second decode; auto = the other one when CPU and CUDA both exist")
+    _add_weights_args(verify)
     return parser
 
 
@@ -63,6 +148,29 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def _codec_options(args: argparse.Namespace) -> dict:
+    return {"device": args.device, "padding": args.padding, "update": not args.no_update,
+            "weights": _weights_source(args)}
+
+
+def _create_codecs(names: list[str], options: dict, points: list[str]) -> list[tuple]:
+    """Build codecs and check their points; a codec without weights is skipped with one line."""
+    from .weights import WeightsUnavailable
+
+    created = []
+    for name in names:
+        try:
+            codec = registry.create(name, options)
+            chosen = points or codec.default_points()
+            for point in chosen:
+                codec.coder(point)  # validates labels (and loads weights) up front
+        except WeightsUnavailable as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        created.append((codec, chosen))
+    return created
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .evaluate import CodecRun, Settings, evaluate
     from .summary import CONVENTION, format_table
@@ -75,18 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name in names:
         registry.entry(name)  # unknown names fail before any download or encoding
     dataset = _dataset(args, progress=not args.no_progress)
-    options = {"device": "cpu"}
-    runs = []
-    for name in names:
-        try:
-            codec = registry.create(name, options)
-        except CodecError as exc:
-            print(f"skipping {name}: {exc}", file=sys.stderr)
-            continue
-        points = _split(args.points) or codec.default_points()
-        for point in points:
-            codec.coder(point)  # validates labels up front
-        runs.append(CodecRun(codec, tuple(points), options))
+    options = _codec_options(args)
+    runs = [CodecRun(codec, tuple(points), options)
+            for codec, points in _create_codecs(names, options, _split(args.points))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
@@ -131,7 +230,91 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch}
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_bitstreams
+
+    if args.threads is not None and args.threads < 1:
+        raise BenchError("--threads must be at least 1")
+    dataset = _dataset(args, progress=False)
+    report = verify_bitstreams(args.bitstreams, Path(args.results), dataset, threads=args.threads,
+                               device=args.device, source=_weights_source(args), codecs=_split(args.codecs))
+    print(f"first decode: {report.first}; second decode: {report.second}")
+    for check in report.checks:
+        for problem in check.problems:
+            print(f"MISMATCH {check.stream.path}: {problem}")
+    for line in report.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    bad = sum(1 for check in report.checks if check.problems)
+    print(f"{len(report.checks)} bitstreams decoded twice: {len(report.checks) - bad} identical, {bad} with problems")
+    return 1 if bad else 0
+
+
+def cmd_bd_rate(args: argparse.Namespace) -> int:
+    from .bdtable import write_bd_tables
+    from .store import load_rows
+
+    rows = load_rows(Path(args.results) / args.dataset / "rows.csv")
+    paths = write_bd_tables(rows, args.reports, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
+                            seed=args.seed)
+    for path in paths:
+        if path.suffix == ".md":
+            print(path.read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    paths = write_report(args.results, args.dataset, args.reports, anchor=args.anchor, methods=_methods(args),
+                         n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_visual(args: argparse.Namespace) -> int:
+    from .visual import Region, visual_comparison
+
+    candidate = Path(args.image).expanduser()
+    if candidate.is_file():
+        image = candidate
+    else:
+        items = {item.name: item.path for item in _dataset(args, progress=False).items}
+        if args.image not in items:
+            raise BenchError(f"no image {args.image!r} in the dataset; give one of {', '.join(items)} or a path")
+        image = items[args.image]
+    region = None
+    if args.crop:
+        try:
+            numbers = [int(v) for v in args.crop.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) not in (2, 4):
+            raise BenchError(f"--crop {args.crop!r}: expected LEFT,TOP or LEFT,TOP,WIDTH,HEIGHT in pixels")
+        region = Region(*numbers) if len(numbers) == 4 else Region(*numbers, args.size, args.size)
+    names = _split(args.codecs)
+    for name in names:
+        registry.entry(name)
+    codecs = [codec for codec, _ in _create_codecs(names, _codec_options(args), [])]
+    paths, choices = visual_comparison(image, codecs, args.reports, target_bpp=args.target_bpp, region=region,
+                                       size=args.size)
+    for choice in choices:
+        print(choice)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_results
+
+    paths = export_results(args.results, args.dataset, _split(args.codecs) or None)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
+            "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
+            "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,10 @@ class Coder(ABC):
         """Settings of this operating point that change the bitstream (e.g. weights hash)."""
         return {}
 
+    def provenance(self) -> dict[str, Any]:
+        """Where this point's ingredients came from (e.g. weights origin): recorded, not hashed."""
+        return {}
+
     def row_fields(self) -> dict[str, Any]:
         """Extra row columns this coder fills (``device``, ``padding``, ``weights_sha256``)."""
         return {}

@@ -245,6 +245,7 @@ class Evaluation:
         self.store = ResultStore(self.dir / "rows.csv")
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         self.report = RunReport(self.run_id, self.dir, pd.DataFrame(), pd.DataFrame())
+        self._coder_cache: dict[int, dict[str, Coder]] = {}
 
     def _bar(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit="row", disable=not self.settings.progress or total == 0,
@@ -272,8 +273,12 @@ class Evaluation:
 
     def _write_metadata(self, status: str, started: str) -> None:
         codecs = {
-            run.codec.name: {"hash": codec_hash(run.codec), "identity": run.codec.identity(),
-                             "points": list(run.points), "description": run.codec.describe()}
+            run.codec.name: {
+                "hash": codec_hash(run.codec), "identity": run.codec.identity(),
+                "points": list(run.points), "description": run.codec.describe(),
+                "point_details": {point: {**coder.identity(), **coder.provenance(), **coder.row_fields()}
+                                  for point, coder in self._coders(run).items()},
+            }
             for run in self.runs
         }
         meta = {
@@ -321,10 +326,17 @@ class Evaluation:
         self.report.rows = rows
         self.report.summary = summary
 
+    def _coders(self, run: CodecRun) -> dict[str, Coder]:
+        """One coder per operating point, built once per run (learned codecs load weights here)."""
+        key = id(run)
+        if key not in self._coder_cache:
+            self._coder_cache[key] = {point: run.codec.coder(point) for point in run.points}
+        return self._coder_cache[key]
+
     def _run_codec(self, run: CodecRun, images: list[PreparedImage]) -> None:
         codec = run.codec
         chash = codec_hash(codec)
-        coders = {point: codec.coder(point) for point in run.points}
+        coders = self._coders(run)
         missing: list[tuple[str, PreparedImage, dict[str, Any]]] = []
         untimed: list[tuple[str, PreparedImage, dict[str, Any]]] = []
         for image in images:
