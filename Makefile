@@ -8,20 +8,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-CODECS ?= jpeg
+LEARNED := bmshj2018-factorized,bmshj2018-hyperprior,mbt2018
+CODECS ?= jpeg,$(LEARNED)
 DATASET ?= kodak
 RESULTS ?= results
+REPORTS ?= reports
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 REPEATS ?= 1
-# Offline: point at a local Kodak copy (verified against the built-in hashes).
+ANCHOR ?= jpeg
+# Offline: a local Kodak copy (verified against the built-in hashes), a zoo mirror, your checkpoints.
 KODAK_DIR ?=
-KODAK_FLAG := $(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),)
+WEIGHTS_MIRROR ?=
+CHECKPOINTS ?=
 
-.PHONY: help install bench summary test clean-venv
+ROWS := $(RESULTS)/$(DATASET)/rows.csv
+SOURCES := $(wildcard bench/*.py codecs/*.py)
+RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
+	$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
+	$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
+	$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR)
+
+.PHONY: help install bench summary bd-rate report visual export test clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  variables: CODECS=$(CODECS) DATASET=$(DATASET) KODAK_DIR=<local Kodak copy> JOBS=$(JOBS) REPEATS=$(REPEATS)"
+	@echo "  variables: CODECS=$(CODECS) DATASET=$(DATASET) JOBS=$(JOBS) REPEATS=$(REPEATS) ANCHOR=$(ANCHOR)"
+	@echo "             KODAK_DIR=<local Kodak copy> WEIGHTS_MIRROR=<dir|url> CHECKPOINTS=<dir of .pth exports>"
 
 $(STAMP): requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +43,35 @@ $(STAMP): requirements.txt requirements-test.txt
 
 install: $(STAMP)  ## create .venv with the pinned dependencies
 
-bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; results/<dataset>/rows.csv)
-	$(PY) -m bench run --dataset $(DATASET) --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) \
-		--results $(RESULTS) $(KODAK_FLAG)
+bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; writes results/<dataset>/)
+	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) $(RUN_FLAGS)
+
+$(ROWS): | $(STAMP)
+	$(MAKE) bench
 
 summary: $(STAMP)  ## print the averages of the stored results
 	$(PY) -m bench summary --results $(RESULTS) --dataset $(DATASET)
+
+bd-rate: $(REPORTS)/bd-rate.md  ## BD-rate and BD-PSNR vs ANCHOR with 95% bootstrap CIs
+
+$(REPORTS)/bd-rate.md: $(ROWS) $(SOURCES) | $(STAMP)
+	$(PY) -m bench bd-rate $(REPORT_FLAGS) > /dev/null
+
+visual: $(REPORTS)/visual-kodim19.png  ## kodim19 crop decoded by each codec near 0.25 bpp
+
+$(REPORTS)/visual-kodim19.png: $(SOURCES) | $(STAMP)
+	$(PY) -m bench visual --codecs $(CODECS) --reports $(REPORTS) \
+		$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
+		$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
+		$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+
+report: $(REPORTS)/REPORT.md  ## regenerate reports/REPORT.md from stored results (no encoding)
+
+$(REPORTS)/REPORT.md: $(ROWS) $(SOURCES) $(wildcard $(REPORTS)/complexity.md $(REPORTS)/visual-*.png) | $(STAMP)
+	$(PY) -m bench report $(REPORT_FLAGS)
+
+export: $(STAMP)  ## mean curves in CompressAI's JSON format (results/<dataset>/compressai/)
+	$(PY) -m bench export --results $(RESULTS) --dataset $(DATASET)
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q tests

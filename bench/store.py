@@ -35,6 +35,7 @@ COLUMNS: tuple[str, ...] = (
     "point",
     "codec_hash",
     "bytes",
+    "payload_bytes",
     "bpp",
     "psnr",
     "ms_ssim",
@@ -54,7 +55,7 @@ COLUMNS: tuple[str, ...] = (
 )
 
 NUMERIC = (
-    "width", "height", "bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s",
+    "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s",
     "encode_spread_s", "decode_spread_s", "timing_repeats", "threads", "bpp_estimated",
 )
 
