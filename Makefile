@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 LEARNED := bmshj2018-factorized,bmshj2018-hyperprior,mbt2018
-CODECS ?= jpeg,$(LEARNED)
+ANCHORS := webp,jpeg2000,avif,heic
+CODECS ?= jpeg,$(ANCHORS),$(LEARNED)
 DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
@@ -20,6 +21,12 @@ ANCHOR ?= jpeg
 KODAK_DIR ?=
 WEIGHTS_MIRROR ?=
 CHECKPOINTS ?=
+# Training (bench.train): data folder (Vimeo-90k septuplets or any image folder), config, output.
+TRAIN_DATA ?=
+TRAIN_CONFIG ?=
+TRAIN_ARCH ?=
+TRAIN_OUT ?= runs/train
+TRAIN_ARGS ?=
 
 ROWS := $(RESULTS)/$(DATASET)/rows.csv
 SOURCES := $(wildcard bench/*.py codecs/*.py)
@@ -29,7 +36,7 @@ RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
 	$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
 REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR)
 
-.PHONY: help install bench summary bd-rate report visual export test clean-venv
+.PHONY: help install bench summary bd-rate report visual export train train-small test clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +79,13 @@ $(REPORTS)/REPORT.md: $(ROWS) $(SOURCES) $(wildcard $(REPORTS)/complexity.md $(R
 
 export: $(STAMP)  ## mean curves in CompressAI's JSON format (results/<dataset>/compressai/)
 	$(PY) -m bench export --results $(RESULTS) --dataset $(DATASET)
+
+train: $(STAMP)  ## the reference recipe: pre-train at λ=0.0483, fine-tune each λ (resumes); exports in TRAIN_OUT/exports
+	$(PY) -m bench.train run --out $(TRAIN_OUT) $(if $(TRAIN_DATA),--train $(TRAIN_DATA),) \
+		$(if $(TRAIN_CONFIG),--config $(TRAIN_CONFIG),) $(if $(TRAIN_ARCH),--arch $(TRAIN_ARCH),) $(TRAIN_ARGS)
+
+train-small: $(STAMP)  ## the recipe shrunk to a few CPU minutes on ../shared/data/bsds500
+	$(PY) -m bench.train run --config configs/train-small-cpu.json
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q tests

@@ -29,6 +29,8 @@ def _add_weights_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", action="append", default=[], metavar="ARCH:LABEL=PATH",
                         help="use this weights file for one operating point, e.g. "
                              "bmshj2018-factorized:lambda0.0130=f.pth (repeatable)")
+    parser.add_argument("--checkpoint-dir", metavar="DIR",
+                        help="every exported model in DIR (<arch>_N..-M.._lambda<λ>.pth, e.g. from `make train`)")
     parser.add_argument("--weights-cache", metavar="DIR", help="weights cache (default: torch hub's checkpoints)")
 
 
@@ -64,7 +66,12 @@ def _methods(args: argparse.Namespace) -> tuple[str, ...]:
 def _weights_source(args: argparse.Namespace):
     from .weights import WeightsSource, parse_checkpoint_spec
 
-    checkpoints = tuple(parse_checkpoint_spec(spec) for spec in args.checkpoint)
+    specs = list(args.checkpoint)
+    if args.checkpoint_dir:
+        from .train.export import checkpoint_specs
+
+        specs += checkpoint_specs(args.checkpoint_dir)
+    checkpoints = tuple(parse_checkpoint_spec(spec) for spec in specs)
     return WeightsSource.from_env(mirror=args.weights_mirror, cache_dir=args.weights_cache,
                                   checkpoints=checkpoints or None)
 
