@@ -312,10 +312,10 @@ class Evaluation:
                 self._run_codec(run, images)
             status = "complete"
         finally:
-            torch.set_num_threads(previous_threads)
             self.store.compact()
             self._write_metadata(status, started)
             self._write_summary()
+            torch.set_num_threads(previous_threads)
         return self.report
 
     def _write_summary(self) -> None:
