@@ -28,6 +28,9 @@ TRAIN_ARCH ?=
 TRAIN_OUT ?= runs/train
 TRAIN_ARGS ?=
 
+COMPLEXITY_IMAGES ?= 4
+COMPLEXITY_REPEATS ?= 3
+
 ROWS := $(RESULTS)/$(DATASET)/rows.csv
 SOURCES := $(wildcard bench/*.py codecs/*.py)
 RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
@@ -36,7 +39,7 @@ RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
 	$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
 REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR)
 
-.PHONY: help install bench summary bd-rate report visual export train train-small test clean-venv
+.PHONY: help install bench summary bd-rate complexity report visual export train train-small test clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,16 +62,29 @@ $(ROWS): | $(STAMP)
 summary: $(STAMP)  ## print the averages of the stored results
 	$(PY) -m bench summary --results $(RESULTS) --dataset $(DATASET)
 
-bd-rate: $(REPORTS)/bd-rate.md  ## BD-rate and BD-PSNR vs ANCHOR with 95% bootstrap CIs
+bd-rate: $(REPORTS)/bd-rate.md $(REPORTS)/vs-heic/bd-rate.md  ## BD-rate and BD-PSNR vs ANCHOR (and vs HEIC) with 95% CIs
 
 $(REPORTS)/bd-rate.md: $(ROWS) $(SOURCES) | $(STAMP)
 	$(PY) -m bench bd-rate $(REPORT_FLAGS) > /dev/null
+
+$(REPORTS)/vs-heic/bd-rate.md: $(ROWS) $(SOURCES) | $(STAMP)
+	$(PY) -m bench bd-rate --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS)/vs-heic \
+		--anchor heic --method cubic > /dev/null
+	rm -f $(REPORTS)/vs-heic/bd-rate-study.csv
 
 visual: $(REPORTS)/visual-kodim19.png  ## kodim19 crop decoded by each codec near 0.25 bpp
 
 $(REPORTS)/visual-kodim19.png: $(SOURCES) | $(STAMP)
 	$(PY) -m bench visual --codecs $(CODECS) --reports $(REPORTS) \
 		$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
+		$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
+		$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+
+complexity: $(REPORTS)/complexity.md  ## params, MACs, time, peak memory per learned model and λ
+
+$(REPORTS)/complexity.md: bench/complexity.py bench/macs.py bench/memory.py $(wildcard $(ROWS) $(REPORTS)/bd-rate.csv) | $(STAMP)
+	$(PY) -m bench complexity --results $(RESULTS) --reports $(REPORTS) --images $(COMPLEXITY_IMAGES) \
+		--repeats $(COMPLEXITY_REPEATS) $(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
 		$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
 		$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
 

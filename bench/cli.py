@@ -125,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     visual.add_argument("--reports", default="reports", metavar="DIR")
     _add_codec_args(visual)
 
+    complexity = commands.add_parser("complexity", help="params, MACs, encoder/decoder time and peak memory "
+                                                        "per learned model and λ")
+    _add_dataset_args(complexity)
+    complexity.add_argument("--results", default="results", metavar="DIR",
+                            help="harness results whose encode/decode times are tabulated (default: %(default)s)")
+    complexity.add_argument("--archs", default="bmshj2018-factorized,bmshj2018-hyperprior,mbt2018")
+    complexity.add_argument("--points", default="lambda0.0067,lambda0.0130,lambda0.0250,lambda0.0483")
+    complexity.add_argument("--images", type=int, default=4,
+                            help="images timed step by step (network vs entropy coding); the first one "
+                                 "is used for peak memory (default: %(default)s)")
+    complexity.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    complexity.add_argument("--threads", type=int, default=1)
+    complexity.add_argument("--repeats", type=int, default=3)
+    complexity.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory measurement")
+    complexity.add_argument("--bd-rate", metavar="CSV", default="reports/bd-rate.csv",
+                            help="BD-rates for the decode-time plot, if the file exists (default: %(default)s)")
+    complexity.add_argument("--reports", default="reports", metavar="DIR")
+    _add_weights_args(complexity)
+
     export = commands.add_parser("export", help="write mean curves in CompressAI's results JSON format")
     export.add_argument("--results", default="results", metavar="DIR")
     export.add_argument("--dataset", default="kodak")
@@ -312,6 +331,24 @@ def cmd_visual(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_complexity(args: argparse.Namespace) -> int:
+    from .complexity import read_bd_rates, run_complexity
+
+    dataset = _dataset(args, progress=False)
+    rows = Path(args.results) / dataset.name / "rows.csv"
+    bd_path = Path(args.bd_rate)
+    paths = run_complexity(
+        args.reports, archs=_split(args.archs), points=_split(args.points), source=_weights_source(args),
+        rows_path=rows if rows.exists() else None,
+        images=[item.path for item in dataset.items[: max(args.images, 0)]],
+        device=args.device, threads=args.threads, repeats=args.repeats, memory=not args.no_memory,
+        bd_rates=read_bd_rates(bd_path) if bd_path.exists() else None,
+        progress=lambda message: print(message, file=sys.stderr),
+    )
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_results
 
@@ -322,7 +359,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
-            "export": cmd_export}
+            "export": cmd_export, "complexity": cmd_complexity}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

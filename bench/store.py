@@ -80,6 +80,7 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._rows: dict[str, dict[str, str]] = {}
+        self._migrate = False
         self._read()
 
     def _read(self) -> None:
@@ -93,13 +94,18 @@ class ResultStore:
             with open(self.path, "r+b") as fh:
                 fh.truncate(len(text.encode("utf-8")))
         reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise StoreError(
-                f"{self.path} has columns from another version of the harness; "
-                "move it away (or pass another --results folder) and rerun"
-            )
+        header = tuple(reader.fieldnames or ())
+        if header != COLUMNS:
+            if not set(header) <= set(COLUMNS) or "key" not in header:
+                raise StoreError(
+                    f"{self.path} has columns this version of the harness does not know; "
+                    "move it away (or pass another --results folder) and rerun"
+                )
+            # An older file without the newest columns: read it with those empty; the first
+            # append rewrites it with the current header.
+            self._migrate = True
         for row in reader:
-            self._rows[row["key"]] = row
+            self._rows[row["key"]] = {column: row.get(column) or "" for column in COLUMNS}
 
     def __contains__(self, key: str) -> bool:
         return key in self._rows
@@ -116,6 +122,9 @@ class ResultStore:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"unknown result columns: {sorted(unknown)}")
+        if self._migrate:
+            self.compact()
+            self._migrate = False
         values = [_format(row.get(column)) for column in COLUMNS]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -47,11 +47,24 @@ def test_torn_last_line_is_dropped_and_appends_continue(tmp_path):
     assert [r["key"] for r in ResultStore(path).rows()] == ["a", "c"]
 
 
-def test_other_schema_is_refused_with_the_fix(tmp_path):
+def test_unknown_columns_are_refused_with_the_fix(tmp_path):
     path = tmp_path / "rows.csv"
-    path.write_text("key,bpp\na,1\n")
+    path.write_text("key,bpp,colour\na,1,red\n")
     with pytest.raises(StoreError, match="move it away"):
         ResultStore(path)
+
+
+def test_older_file_without_new_columns_is_read_and_upgraded_on_append(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("key,codec,bpp,status\na,jpeg,0.5,ok\n")
+    store = ResultStore(path)
+    assert store.get("a")["bpp"] == "0.5" and store.get("a")["payload_bytes"] == ""
+    assert path.read_text().startswith("key,codec,bpp,status")  # reading alone changes nothing
+    store.append(row("b", bpp=0.7))
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames) == COLUMNS
+        assert [r["key"] for r in reader] == ["a", "b"]
 
 
 def test_unknown_column_is_refused(tmp_path):
