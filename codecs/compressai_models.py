@@ -29,7 +29,6 @@ given — and compared exactly with what the decoder fed to ``g_s`` (and ``h_s``
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
