@@ -193,6 +193,8 @@ def measure_row(
 # --- worker processes for parallel RD passes --------------------------------------------------
 
 _worker: dict[str, Any] = {}
+#: Pixels of the images being measured, set before the pool forks so workers need not decode again.
+_inherited_pixels: dict[str, np.ndarray] = {}
 
 
 def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
@@ -207,7 +209,9 @@ def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, An
     point, name, path, sha = task
     cached = _worker["image"]
     if cached is None or cached[0].sha256 != sha:
-        pixels = load_rgb(path).pixels
+        pixels = _inherited_pixels.get(sha)
+        if pixels is None:  # not forked from the evaluator: read the file again
+            pixels = load_rgb(path).pixels
         image = PreparedImage(name, Path(path), pixels, sha)
         _worker["image"] = cached = (image, _reference(pixels))
     coders = _worker["coders"]
@@ -397,6 +401,8 @@ class Evaluation:
         bases = {(point, image.name): base for point, image, base in missing}
         jobs = min(self.settings.jobs, len(tasks))
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        _inherited_pixels.clear()
+        _inherited_pixels.update({image.sha256: image.pixels for _, image, _ in missing})
         with context.Pool(jobs, initializer=_worker_init,
                           initargs=(run.codec.name, dict(run.options), self.settings)) as pool, \
                 self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:

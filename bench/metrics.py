@@ -66,11 +66,13 @@ def _check_pair(reference: np.ndarray, test: np.ndarray) -> None:
 def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two 8-bit RGB images.
 
-    The MSE is taken over all pixels and channels in float64; identical images give ``math.inf``.
+    The squared error is summed exactly in integers over all pixels and channels, then divided in
+    float64; identical images give ``math.inf``.
     """
     _check_pair(reference, test)
-    diff = reference.astype(np.float64) - test.astype(np.float64)
-    mse = float(np.mean(diff * diff))
+    diff = reference.astype(np.int16) - test.astype(np.int16)
+    flat = diff.reshape(-1).astype(np.int64)
+    mse = int(np.dot(flat, flat)) / flat.size
     if mse == 0.0:
         return math.inf
     return 10.0 * math.log10(DATA_RANGE**2 / mse)

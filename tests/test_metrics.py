@@ -206,3 +206,11 @@ def test_invalid_inputs(bad: object, match: str) -> None:
             metric(good, bad)
     with pytest.raises(MetricError, match=match.replace("differ in shape", "differs")):
         MsSsimReference(good).score(bad)
+
+
+def test_psnr_sums_exactly_at_full_size():
+    black = np.zeros((512, 768, 3), np.uint8)
+    assert psnr(black, np.full_like(black, 255)) == 0.0  # 255² · 1.2 M overflows 32-bit sums
+    one = black.copy()
+    one[7, 9, 1] = 3
+    assert psnr(black, one) == pytest.approx(10 * math.log10(255**2 * black.size / 9), abs=1e-12)
