@@ -33,7 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench.download import download, sha256_file
-from bench.errors import DatasetError, ImageError
+from bench.errors import DatasetError, ImageError, one_line
 from bench.images import IMAGE_SUFFIXES, load_rgb, pixel_sha256
 
 __all__ = [
@@ -101,7 +101,7 @@ def folder_dataset(directory: str | Path, *, name: str | None = None) -> Dataset
             key=lambda p: p.name,
         )
     except OSError as exc:
-        raise DatasetError(f"{folder}: cannot list it ({_one_line(exc)}); check permissions") from None
+        raise DatasetError(f"{folder}: cannot list it ({one_line(exc)}); check permissions") from None
     if not files:
         raise DatasetError(
             f"{folder}: no image files directly in this folder (subfolders are not searched); "
@@ -247,7 +247,7 @@ def _fetch_verified(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(
-            f"cannot create cache folder {folder} ({_one_line(exc)}); set BENCH_CACHE_DIR to a "
+            f"cannot create cache folder {folder} ({one_line(exc)}); set BENCH_CACHE_DIR to a "
             f"writable folder, or {_LOCAL_HINT}"
         ) from None
     for row in tqdm(rows, desc="kodak", unit="file", disable=not progress):
@@ -261,7 +261,7 @@ def _fetch_verified(
                 path.unlink()
             except OSError as exc:
                 raise DatasetError(
-                    f"cannot remove {path} from the cache ({_one_line(exc)}); delete it by hand"
+                    f"cannot remove {path} from the cache ({one_line(exc)}); delete it by hand"
                 ) from None
         url = base_url + row.name
         try:
@@ -289,6 +289,3 @@ def _cache_root(cache_dir: str | Path | None) -> Path:
         return Path(xdg) / "lic-bench"
     return Path.home() / ".cache" / "lic-bench"
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from bench.errors import DatasetError
+from bench.errors import DatasetError, one_line
 
 __all__ = ["download", "sha256_file"]
 
@@ -70,7 +70,7 @@ def download(
         )
     except OSError as exc:
         raise DatasetError(
-            f"cannot write into {dest.parent} to download {url}: {_one_line(exc)}"
+            f"cannot write into {dest.parent} to download {url}: {one_line(exc)}"
         ) from None
 
     tmp_path = Path(tmp.name)
@@ -99,7 +99,7 @@ def download(
             os.replace(tmp_path, dest)
         except OSError as exc:
             raise DatasetError(
-                f"cannot move the download of {url} onto {dest}: {_one_line(exc)}"
+                f"cannot move the download of {url} onto {dest}: {one_line(exc)}"
             ) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -132,9 +132,6 @@ def _reason(reason: object) -> str:
     if isinstance(reason, http.client.IncompleteRead):
         return f"connection closed early ({reason.expected} bytes missing)"
     if isinstance(reason, BaseException):
-        return _one_line(reason)
+        return one_line(reason)
     return " ".join(str(reason).split())
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

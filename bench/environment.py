@@ -22,6 +22,11 @@ def _version(package: str) -> str | None:
         return None
 
 
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo, else platform.processor())."""
     try:
@@ -65,7 +70,7 @@ def collect() -> dict[str, Any]:
     if "torch" in sys.modules:
         threads = sys.modules["torch"].get_num_threads()
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),

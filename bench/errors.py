@@ -19,3 +19,8 @@ class CodecError(BenchError):
 
 class MetricError(BenchError):
     """A metric cannot be computed for these inputs (e.g. image too small)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (whitespace collapsed), or its type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -32,7 +32,7 @@ from .datasets import Dataset
 from .errors import BenchError, MetricError
 from .images import load_rgb, pixel_sha256
 from .metrics import MsSsimReference, ms_ssim_db, psnr
-from .store import ResultStore, write_bytes_atomic, write_text_atomic
+from .store import COLUMNS, ResultStore, write_bytes_atomic, write_text_atomic
 from .summary import CONVENTION, summarize
 from .timing import measure
 
@@ -234,6 +234,18 @@ def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suff
     return Path(folder) / codec / point / (Path(image).stem + suffix)
 
 
+def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage,
+             warmed: set[tuple[str, tuple[int, ...]]]) -> None:
+    """One untimed round trip per (operating point, image shape) for codecs that need it."""
+    if not codec.needs_warmup or (point, image.pixels.shape) in warmed:
+        return
+    warmed.add((point, image.pixels.shape))
+    try:
+        coder.decode(coder.encode(image.pixels))
+    except Exception:
+        pass  # the measured call that follows reports the fault in its row
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -307,7 +319,7 @@ class Evaluation:
 
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.settings.threads)
-        started = environment.collect()["date"]
+        started = environment.utc_now()
         self._write_metadata("running", started)
         status = "interrupted"
         try:
@@ -379,12 +391,7 @@ class Evaluation:
                 if last is None or last[0] != image.sha256:
                     last = (image.sha256, _reference(image.pixels))
                 coder = coders[point]
-                if codec.needs_warmup and (point, image.pixels.shape) not in warmed:
-                    try:
-                        coder.decode(coder.encode(image.pixels))
-                    except Exception:
-                        pass  # the measured call reports the fault in its row
-                    warmed.add((point, image.pixels.shape))
+                _warm_up(codec, coder, point, image, warmed)
                 row = measure_row(
                     coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
                     reco_path=_artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
@@ -419,9 +426,7 @@ class Evaluation:
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
             for point, image, row in untimed:
                 coder = coders[point]
-                if codec.needs_warmup and (point, image.pixels.shape) not in warmed:
-                    coder.decode(coder.encode(image.pixels))
-                    warmed.add((point, image.pixels.shape))
+                _warm_up(codec, coder, point, image, warmed)
                 repeats = self.settings.repeats
                 try:
                     encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=sync)
@@ -440,15 +445,9 @@ class Evaluation:
                     update["status"] = "failed"
                     update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
                                       f"pass, {row['bytes']} in the RD pass")
-                self.store.append({**{k: row[k] for k in row if k in _store_columns()}, **update})
+                self.store.append({**{k: row[k] for k in row if k in COLUMNS}, **update})
                 self.report.timed += 1
                 bar.update()
-
-
-def _store_columns() -> frozenset[str]:
-    from .store import COLUMNS
-
-    return frozenset(COLUMNS)
 
 
 def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path = "results",

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from bench.errors import ImageError
+from bench.errors import ImageError, one_line
 
 __all__ = ["IMAGE_SUFFIXES", "LoadedImage", "load_rgb", "pixel_sha256"]
 
@@ -112,10 +112,10 @@ def load_rgb(path: str | Path) -> LoadedImage:
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image file; pass an image file") from None
     except PermissionError as exc:
-        raise ImageError(f"{path}: cannot read it ({_one_line(exc)}); fix its permissions") from None
+        raise ImageError(f"{path}: cannot read it ({one_line(exc)}); fix its permissions") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(
-            f"{path}: {_one_line(exc)}; if you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS"
+            f"{path}: {one_line(exc)}; if you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS"
         ) from None
     except UnidentifiedImageError:
         raise ImageError(
@@ -125,7 +125,7 @@ def load_rgb(path: str | Path) -> LoadedImage:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated or corrupt data with any of these.
         raise ImageError(
-            f"{path}: cannot decode it ({_one_line(exc)}); the file is truncated or damaged, "
+            f"{path}: cannot decode it ({one_line(exc)}); the file is truncated or damaged, "
             "re-download or re-export it"
         ) from None
 
@@ -228,6 +228,3 @@ def _orientation_note(img: Image.Image) -> list[str]:
         return [f"EXIF orientation {orientation} not applied (pixels as stored)"]
     return []
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -34,12 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.environment import REPO_DIR
 from bench.macs import ComplexityError
 
 __all__ = ["PHASES", "MemoryResult", "cuda_peak", "measure_memory"]
 
 PHASES: tuple[str, ...] = ("encode", "decode")
-REPO_DIR = Path(__file__).resolve().parent.parent
 _RESULT_PREFIX = "BENCH-MEMORY "
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets import Dataset
+from .environment import REPO_DIR
 from .errors import BenchError
 from .store import load_rows, write_text_atomic
 
@@ -231,7 +232,7 @@ def _decode_in_subprocess(items: list[dict[str, Any]], second: Pass, source: Any
     job.write_text(json.dumps({"threads": second.threads, "device": second.device, "save_dir": str(save_dir),
                                "source": _source_to_json(source), "items": items}), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "bench.verify", str(job), str(out)],
-                          check=False, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+                          check=False, capture_output=True, text=True, cwd=REPO_DIR)
     if done.returncode != 0 or not out.exists():
         tail = " ".join(done.stderr.strip().splitlines()[-3:]) or f"exit status {done.returncode}"
         raise BenchError(f"the second decode (python -m bench.verify) failed: {tail}")
