@@ -47,6 +47,23 @@ def _add_codec_args(parser: argparse.ArgumentParser) -> None:
     _add_weights_args(parser)
 
 
+def _add_allocator_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allocator", choices=("caching", "system"), default="caching",
+                        help="heap policy of the timing process: caching keeps freed large blocks for reuse, as "
+                             "torch does on CUDA; system is glibc's default (compressai's eval_model's "
+                             "conditions), which maps and faults them again on every call (default: %(default)s)")
+
+
+def _use_allocator(requested: str) -> str:
+    """Put this process under the heap policy ``requested``; say so when it cannot be had."""
+    from .allocator import apply
+
+    effective = apply(requested)
+    if effective != requested:
+        print(f"note: --allocator {requested} needs glibc; timing under the system allocator", file=sys.stderr)
+    return effective
+
+
 def _add_report_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     parser.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
@@ -90,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
     run.add_argument("--repeats", type=int, default=1, help="timed repeats per encode/decode; median kept (default: 1)")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
+    _add_allocator_arg(run)
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path, help="also write reconstructions as PNG here")
     run.add_argument("--bitstreams", metavar="DIR", type=Path,
@@ -138,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     complexity.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     complexity.add_argument("--threads", type=int, default=1)
     complexity.add_argument("--repeats", type=int, default=3)
+    _add_allocator_arg(complexity)
     complexity.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory measurement")
     complexity.add_argument("--bd-rate", metavar="CSV", default="reports/bd-rate.csv",
                             help="BD-rates for the decode-time plot, if the file exists (default: %(default)s)")
@@ -216,7 +235,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
-                        reco_dir=args.reco_dir, bitstream_dir=args.bitstreams, progress=not args.no_progress)
+                        allocator=_use_allocator(args.allocator), reco_dir=args.reco_dir,
+                        bitstream_dir=args.bitstreams, progress=not args.no_progress)
     try:
         report = evaluate(dataset, runs, args.results, settings)
     except KeyboardInterrupt:
@@ -341,7 +361,8 @@ def cmd_complexity(args: argparse.Namespace) -> int:
         args.reports, archs=_split(args.archs), points=_split(args.points), source=_weights_source(args),
         rows_path=rows if rows.exists() else None,
         images=[item.path for item in dataset.items[: max(args.images, 0)]],
-        device=args.device, threads=args.threads, repeats=args.repeats, memory=not args.no_memory,
+        device=args.device, threads=args.threads, repeats=args.repeats, allocator=_use_allocator(args.allocator),
+        memory=not args.no_memory,
         bd_rates=read_bd_rates(bd_path) if bd_path.exists() else None,
         progress=lambda message: print(message, file=sys.stderr),
     )

@@ -112,11 +112,12 @@ def _hardware(device: str, env: Mapping[str, Any] | None) -> str:
 
 def results_time_table(rows: pd.DataFrame, environments: Mapping[str, Mapping[str, Any]] | None = None
                        ) -> pd.DataFrame:
-    """Mean encode/decode time per device × hardware × threads × codec × point over ``ok`` rows.
+    """Mean encode/decode time per device × hardware × threads × heap policy × codec × point over ``ok`` rows.
 
     A row with no device (JPEG) ran on the CPU. Hardware comes from the row's run metadata
-    (``environments``, see :func:`run_environments`); rows of different CPUs or GPUs, or of different
-    thread counts, are never averaged together.
+    (``environments``, see :func:`run_environments`); rows of different CPUs or GPUs, of different
+    thread counts or of different heap policies (``allocator``; rows from before that column ran
+    under ``system``) are never averaged together.
     """
     needed = {"codec", "point", "encode_s", "decode_s", "status", "device", "threads", "run_id", "image"}
     missing = sorted(needed - set(rows.columns))
@@ -128,7 +129,9 @@ def results_time_table(rows: pd.DataFrame, environments: Mapping[str, Mapping[st
     frame["device"] = [str(d) if isinstance(d, str) and d else "cpu" for d in frame["device"]]
     frame["hardware"] = [_hardware(d, envs.get(r)) for d, r in zip(frame["device"], frame["run_id"])]
     frame["threads"] = [int(t) if pd.notna(t) else -1 for t in frame["threads"]]
-    keys = ["device", "hardware", "threads", "codec", "point"]
+    policies = frame["allocator"] if "allocator" in frame else [""] * len(frame)
+    frame["allocator"] = [str(a) if isinstance(a, str) and a else "system" for a in policies]
+    keys = ["device", "hardware", "threads", "allocator", "codec", "point"]
     grouped = frame.groupby(keys, sort=False, dropna=False).agg(
         images=("image", "nunique"), encode_s=("encode_s", "mean"), decode_s=("decode_s", "mean"),
         encode_median_s=("encode_s", "median"), decode_median_s=("decode_s", "median"),
@@ -136,7 +139,7 @@ def results_time_table(rows: pd.DataFrame, environments: Mapping[str, Mapping[st
     codec_order = {c: i for i, c in enumerate(dict.fromkeys([REFERENCE_CODEC, *frame["codec"]]))}
     grouped["_codec"] = grouped["codec"].map(codec_order)
     grouped["_point"] = grouped["point"].map(_point_key)
-    grouped = grouped.sort_values(["device", "hardware", "threads", "_codec", "_point"], kind="stable")
+    grouped = grouped.sort_values(["device", "hardware", "threads", "allocator", "_codec", "_point"], kind="stable")
     return grouped.drop(columns=["_codec", "_point"]).reset_index(drop=True)
 
 
@@ -668,24 +671,28 @@ def _macs_markdown(counts: Sequence[ModelCount], points: Mapping[tuple[str, str]
     return lines
 
 
-def _table_groups(table: pd.DataFrame) -> Iterable[tuple[tuple[str, str, int], pd.DataFrame]]:
-    for key, group in table.groupby(["device", "hardware", "threads"], sort=False):
-        yield (str(key[0]), str(key[1]), int(key[2])), group
+def _table_groups(table: pd.DataFrame) -> Iterable[tuple[tuple[str, str, int, str], pd.DataFrame]]:
+    """Groups of one device, hardware, thread count and (where the table has it) heap policy."""
+    if "allocator" not in table:
+        table = table.assign(allocator="")
+    for key, group in table.groupby(["device", "hardware", "threads", "allocator"], sort=False):
+        yield (str(key[0]), str(key[1]), int(key[2]), str(key[3])), group
 
 
-def _caption(device: str, hardware: str, threads: int) -> str:
+def _caption(device: str, hardware: str, threads: int, allocator: str = "") -> str:
     thread_text = "threads unknown" if threads < 0 else f"{threads} thread{'s' if threads != 1 else ''}"
-    return f"Device **{device}** ({hardware}), {thread_text}"
+    heap_text = f", heap `{allocator}`" if allocator else ""
+    return f"Device **{device}** ({hardware}), {thread_text}{heap_text}"
 
 
 def _results_markdown(table: pd.DataFrame) -> list[str]:
     if table.empty:
         return ["No result rows with timings: run `python -m bench run` first.", ""]
     lines = []
-    for (device, hardware, threads), group in _table_groups(table):
+    for (device, hardware, threads, allocator), group in _table_groups(table):
         lines += [
-            (f"{_caption(device, hardware, threads)}: mean over images of one `encode`/`decode` call (bitstream "
-            "container and pixel conversion included)."),
+            (f"{_caption(device, hardware, threads, allocator)}: mean over images of one `encode`/`decode` call "
+             "(bitstream container and pixel conversion included)."),
             "",
             "| device | codec | point | images | encode [ms] | decode [ms] |",
             "|---|---|---|---:|---:|---:|",
@@ -700,9 +707,9 @@ def _split_markdown(table: pd.DataFrame) -> list[str]:
     if table.empty:
         return ["Not measured.", ""]
     lines = []
-    for (device, hardware, threads), group in _table_groups(table):
+    for (device, hardware, threads, allocator), group in _table_groups(table):
         lines += [
-            f"{_caption(device, hardware, threads)}: mean over {int(group['images'].max())} image(s) of the "
+            f"{_caption(device, hardware, threads, allocator)}: mean over {int(group['images'].max())} image(s) of the "
             "median of the repeats; one discarded warm-up call per step and input shape"
             + (", `torch.cuda.synchronize()` before starting and stopping the clock" if device == "cuda" else "")
             + ". Network and entropy coding are timed apart; *AR loop* is mbt2018's per-position loop (context "
@@ -772,6 +779,7 @@ def _conditions(conditions: Mapping[str, Any]) -> list[str]:
     lines.append(f"- torch {versions.get('torch', '?')}, compressai {versions.get('compressai', '?')}, "
                  f"entropy coder {conditions.get('entropy_coder', '?')}; Python {env.get('python', '?')}")
     for key, text in (("device", "instrumented timing and memory on"), ("threads", "torch threads"),
+                      ("allocator", "heap policy of the instrumented timing (`bench.allocator`)"),
                       ("images", "images timed"), ("repeats", "timed repeats per step (median kept)"),
                       ("results", "harness rows from")):
         if key in conditions:
@@ -914,6 +922,7 @@ def run_complexity(
     device: str = "cpu",
     threads: int = 1,
     repeats: int = 3,
+    allocator: str = "system",
     memory: bool = True,
     jpeg_points: Sequence[str] = JPEG_POINTS,
     bd_rates: Mapping[str, float] | None = None,
@@ -925,7 +934,8 @@ def run_complexity(
     ``source`` supplies trained weights (``--checkpoint``, zoo cache or mirror); points without weights
     are timed random-initialised. ``rows_path`` is the harness's ``rows.csv`` (optional); ``images`` are
     timed (instrumented) and the first one is used for memory (skipped when ``memory`` is False or there
-    are no images); ``size`` (H, W) is the size MACs are counted at.
+    are no images); ``size`` (H, W) is the size MACs are counted at. ``allocator`` is the heap policy
+    the caller put this process under (:func:`bench.allocator.apply`), recorded with the conditions.
     """
     import compressai
     import torch
@@ -976,6 +986,7 @@ def run_complexity(
         "entropy_coder": compressai.get_entropy_coder(),
         "device": device,
         "threads": threads,
+        "allocator": allocator,
         "images": f"{len(images)} ({', '.join(Path(p).name for p in images)})" if images else "none",
         "repeats": repeats,
     }

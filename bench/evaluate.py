@@ -53,11 +53,16 @@ class CodecRun:
 
 @dataclass(frozen=True)
 class Settings:
-    """How to run: processes for RD metrics, timing repeats, torch threads, extras."""
+    """How to run: processes for RD metrics, timing repeats, torch threads, extras.
+
+    ``allocator`` names the heap policy the caller put this process under
+    (:func:`bench.allocator.apply`); it is recorded, not applied, here.
+    """
 
     jobs: int = 1
     repeats: int = 1
     threads: int = 1
+    allocator: str = "system"
     reco_dir: Path | None = None
     bitstream_dir: Path | None = None
     progress: bool = True
@@ -279,8 +284,21 @@ class Evaluation:
             "point": point,
             "codec_hash": chash,
             "threads": self._threads(),
+            "allocator": self.settings.allocator,
             **fields,
         }
+
+    def _same_timing_conditions(self, row: Mapping[str, str]) -> bool:
+        """Whether a stored row was timed with this run's thread count and heap policy.
+
+        Rows from before the ``allocator`` column ran under glibc's default policy (``system``).
+        Otherwise their RD values are kept and only the timings are taken again.
+        """
+        try:
+            threads = int(float(row["threads"]))
+        except (KeyError, ValueError):
+            return False
+        return threads == self._threads() and (row.get("allocator") or "system") == self.settings.allocator
 
     def _threads(self) -> int:
         if "torch" in sys.modules:
@@ -306,7 +324,8 @@ class Evaluation:
                         "images": len(self.dataset.items)},
             "codecs": codecs,
             "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
-                         "threads": self._threads(), "metrics_version": METRICS_VERSION},
+                         "threads": self._threads(), "allocator": self.settings.allocator,
+                         "metrics_version": METRICS_VERSION},
             "averages": CONVENTION,
             "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused},
             "environment": environment.collect(),
@@ -361,7 +380,7 @@ class Evaluation:
                 existing = self.store.get(base["key"])
                 if existing is None or existing["status"] != "ok":
                     missing.append((point, image, base))
-                elif existing["encode_s"] == "":
+                elif existing["encode_s"] == "" or not self._same_timing_conditions(existing):
                     untimed.append((point, image, {**existing, "run_id": self.run_id}))
                 else:
                     self.report.reused += 1
@@ -439,7 +458,7 @@ class Evaluation:
                 update: dict[str, Any] = {
                     "encode_s": encoded.median_s, "decode_s": decoded.median_s,
                     "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
-                    "timing_repeats": repeats, "threads": self._threads(),
+                    "timing_repeats": repeats, "threads": self._threads(), "allocator": self.settings.allocator,
                 }
                 if len(encoded.result) != int(float(row["bytes"])):
                     update["status"] = "failed"

@@ -46,6 +46,7 @@ COLUMNS: tuple[str, ...] = (
     "decode_spread_s",
     "timing_repeats",
     "threads",
+    "allocator",
     "device",
     "padding",
     "weights_sha256",

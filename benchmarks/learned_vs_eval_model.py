@@ -3,9 +3,12 @@
 For each architecture both tools code the same Kodak images with the same checkpoint, one thread,
 on the CPU, one encode and one decode per image (the harness: ``--repeats 1``; it also runs one
 untimed warm-up per image shape, the latent check and the rate estimate, and scores float64
-MS-SSIM), starting from an empty results folder every time. The two commands alternate, so a change
-of machine load hits both; the ratio per pair is reported, of wall time and of CPU time (user +
-system, which a busy machine disturbs less).
+MS-SSIM), starting from an empty results folder every time. The harness runs once per heap policy
+(``--allocator``): ``caching``, its default, and ``system``, glibc's default and eval_model's
+conditions — so the table shows how much of the difference is the allocator and how much is the
+harness. The commands of one pair run in turn, in an order that rotates from pair to pair, so a
+change of machine load hits all of them; the ratio per pair is reported, of wall time and of CPU
+time (user + system, which a busy machine disturbs less).
 
 Then one harness run is instrumented (in a process of its own): timers around CompressAI's
 ``compress``/``decompress`` (every call, warm-ups included), the quality metrics and the integrity
@@ -71,10 +74,11 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
     return path
 
 
-def harness_args(arch: str, checkpoint: Path, images: Path, results: str, threads: int) -> list[str]:
+def harness_args(arch: str, checkpoint: Path, images: Path, results: str, threads: int, allocator: str
+                 ) -> list[str]:
     return ["run", "--data", str(images), "--codecs", arch, "--checkpoint", f"{arch}:{LABEL}={checkpoint}",
             "--padding", "eval_model", "--device", "cpu", "--threads", str(threads), "--repeats", "1",
-            "--results", results, "--no-progress"]
+            "--jobs", "1", "--allocator", allocator, "--results", results, "--no-progress"]
 
 
 def profile_child(argv: list[str]) -> int:
@@ -108,6 +112,7 @@ def profile_child(argv: list[str]) -> int:
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
     evaluate._quality = timer("metrics", evaluate._quality)
+    evaluate._reference = timer("metrics", evaluate._reference)  # the MS-SSIM reference pyramid
     plugin.CompressAICoder.verify = timer("verify", plugin.CompressAICoder.verify)
     with open(os.devnull, "w") as sink:
         stdout, sys.stdout = sys.stdout, sink
@@ -117,7 +122,8 @@ def profile_child(argv: list[str]) -> int:
             sys.stdout = stdout
     total = time.perf_counter() - start
     overhead = total - sum(spent.values())
-    print(json.dumps({"status": status, "total_s": total, "imports_s": imports, **{f"{k}_s": v for k, v in spent.items()},
+    print(json.dumps({"status": status, "total_s": total, "imports_s": imports,
+                      **{f"{k}_s": v for k, v in spent.items()},
                       "overhead_s": overhead, "overhead_without_imports_s": overhead - imports}))
     return 0
 
@@ -129,12 +135,15 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images (default: all 24)")
     parser.add_argument("--pairs", type=int, default=2, help="alternating harness / eval_model pairs per arch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both (eval_model forces 1)")
+    parser.add_argument("--allocators", default="caching,system",
+                        help="heap policies the harness runs under, each against eval_model (default: %(default)s)")
     parser.add_argument("--profile-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile_child is not None:
         return profile_child(args.profile_child)
     if args.threads != 1:
         parser.error("eval_model always runs with 1 thread; compare at --threads 1")
+    allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory(prefix="learned-vs-eval-model-") as tmp:
         tmp_path = Path(tmp)
@@ -148,31 +157,39 @@ def main() -> int:
             weights = "trained" if arch in TRAINED else "random-initialised"
             theirs = [sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(images), "-a", arch,
                       "-p", str(checkpoint)]
-            ratios, cpu_ratios = [], []
             print(f"{arch} ({weights} weights, {count} Kodak images, {args.threads} thread, CPU):", flush=True)
+            ratios: dict[str, list[tuple[float, float]]] = {mode: [] for mode in allocators}
             for pair in range(args.pairs):
+                commands = [("eval_model", theirs)]
                 with tempfile.TemporaryDirectory(dir=tmp) as results:
-                    ours = [sys.executable, "-m", "bench", *harness_args(arch, checkpoint, images, results, 1)]
-                    if pair % 2:  # alternate which one goes first
-                        t_theirs, t_ours = timed(theirs, env), timed(ours, env)
-                    else:
-                        t_ours, t_theirs = timed(ours, env), timed(theirs, env)
-                ratios.append(t_ours[0] / t_theirs[0])
-                cpu_ratios.append(t_ours[1] / t_theirs[1])
-                print(f"  pair {pair + 1}: harness {t_ours[0]:7.2f} s (CPU {t_ours[1]:7.2f} s)   eval_model "
-                      f"{t_theirs[0]:7.2f} s (CPU {t_theirs[1]:7.2f} s)   ratio {ratios[-1]:.3f} "
-                      f"(CPU {cpu_ratios[-1]:.3f})", flush=True)
-            print(f"  median ratio harness / eval_model: {statistics.median(ratios):.3f} wall, "
-                  f"{statistics.median(cpu_ratios):.3f} CPU time", flush=True)
+                    for mode in allocators:
+                        out = tempfile.mkdtemp(dir=results)
+                        commands.append((mode, [sys.executable, "-m", "bench",
+                                                *harness_args(arch, checkpoint, images, out, 1, mode)]))
+                    shift = pair % len(commands)  # rotate which one goes first
+                    times = {name: timed(command, env) for name, command in commands[shift:] + commands[:shift]}
+                base = times["eval_model"]
+                line = f"  pair {pair + 1}: eval_model {base[0]:7.2f} s (CPU {base[1]:7.2f} s)"
+                for mode in allocators:
+                    wall, cpu = times[mode]
+                    ratios[mode].append((wall / base[0], cpu / base[1]))
+                    line += f" | harness {mode} {wall:7.2f} s, ratio {wall / base[0]:.3f} (CPU {cpu / base[1]:.3f})"
+                print(line, flush=True)
+            for mode in allocators:
+                wall = statistics.median(r[0] for r in ratios[mode])
+                cpu = statistics.median(r[1] for r in ratios[mode])
+                print(f"  median ratio harness ({mode} heap) / eval_model: {wall:.3f} wall, {cpu:.3f} CPU time",
+                      flush=True)
             with tempfile.TemporaryDirectory(dir=tmp) as results:
                 child = [sys.executable, __file__, "--profile-child",
-                         *harness_args(arch, checkpoint, images, results, 1)]
+                         *harness_args(arch, checkpoint, images, results, 1, allocators[0])]
                 done = subprocess.run(child, cwd=REPO, env=env, check=True, capture_output=True, text=True)
             p = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"  one instrumented harness run: {p['total_s']:.2f} s = model calls {p['model_s']:.2f} s "
-                  f"+ metrics {p['metrics_s']:.2f} s + integrity check {p['verify_s']:.2f} s "
+            print(f"  one instrumented harness run ({allocators[0]} heap): {p['total_s']:.2f} s = model calls "
+                  f"{p['model_s']:.2f} s + metrics {p['metrics_s']:.2f} s + integrity check {p['verify_s']:.2f} s "
                   f"+ overhead {p['overhead_s']:.2f} s ({100 * p['overhead_s'] / p['total_s']:.1f} %; "
-                  f"of which imports {p['imports_s']:.2f} s; without imports "
+                  f"of which torch + compressai imports, which eval_model pays alike, {p['imports_s']:.2f} s; "
+                  "without them "
                   f"{100 * p['overhead_without_imports_s'] / p['total_s']:.1f} %)", flush=True)
     return 0
 

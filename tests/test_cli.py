@@ -4,6 +4,7 @@ import sys
 
 from PIL import Image
 
+from bench.store import ResultStore
 from conftest import REPO, closed_port_url, natural_image
 
 
@@ -56,6 +57,13 @@ def test_run_prints_summary_and_writes_files(image_folder, tmp_path):
     assert (tmp_path / "synthetic/rows.csv").exists() and (tmp_path / "synthetic/summary.csv").exists()
     again = bench("summary", "--results", str(tmp_path), "--dataset", "synthetic")
     assert again.returncode == 0 and "q80" in again.stdout
+    rows = ResultStore(tmp_path / "synthetic/rows.csv").frame()
+    assert set(rows.allocator) == {"caching"}  # the default heap policy, recorded per row
+    system = bench("run", "--data", str(image_folder), "--points", "q20,q80", "--results", str(tmp_path),
+                   "--no-progress", "--allocator", "system")
+    assert system.returncode == 0, system.stderr
+    assert "6 timed now" in system.stdout and "0 measured now" in system.stdout
+    assert set(ResultStore(tmp_path / "synthetic/rows.csv").frame().allocator) == {"system"}
 
 
 def test_bad_point_label_is_refused(image_folder, tmp_path):

@@ -61,6 +61,21 @@ def test_rerun_reuses_rows(image_folder, tmp_path):
     assert again.reused == 9 and again.measured == 3 and len(again.rows) == 12
 
 
+def test_rows_timed_under_other_conditions_are_timed_again_not_measured_again(image_folder, tmp_path):
+    dataset = folder_dataset(image_folder)
+    first = evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
+    assert set(first.rows.allocator) == {"system"} and set(first.rows.threads) == {1}
+    same = evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
+    assert same.reused == 9 and same.timed == 0
+    heap = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", progress=False))
+    assert heap.measured == 0 and heap.timed == 9 and set(heap.rows.allocator) == {"caching"}
+    cols = ["key", "bytes", "psnr", "ms_ssim"]
+    assert heap.rows.sort_values("key")[cols].reset_index(drop=True).equals(
+        first.rows.sort_values("key")[cols].reset_index(drop=True))
+    threads = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", threads=2, progress=False))
+    assert threads.measured == 0 and threads.timed == 9 and set(threads.rows.threads) == {2}
+
+
 def test_small_image_keeps_its_row_with_ms_ssim_missing(tmp_path):
     folder = tmp_path / "tiny"
     folder.mkdir()
