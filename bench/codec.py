@@ -40,6 +40,14 @@ class Coder(ABC):
         """Extra row columns this coder fills (``device``, ``padding``, ``weights_sha256``)."""
         return {}
 
+    def warm_up(self, image: np.ndarray) -> None:
+        """Untimed, before the first timed call on an image of this shape (when the codec needs it).
+
+        It must run every kernel the timed calls will run, at the shapes they will run it, so that
+        one-time costs (kernel selection, memory the allocator keeps) fall here. Default: a round trip.
+        """
+        self.decode(self.encode(image))
+
     def verify(self, image: np.ndarray, data: bytes, recon: np.ndarray) -> dict[str, Any]:
         """Checks run outside the timed region after a round trip.
 
@@ -55,7 +63,7 @@ class Codec(ABC):
     name: str
     #: Cheap CPU codecs may be evaluated in several processes at once.
     parallel_safe: bool = False
-    #: Run one untimed encode/decode per (operating point, image shape) before timing.
+    #: Run :meth:`Coder.warm_up` once per (operating point, image shape) before timing.
     needs_warmup: bool = False
 
     @abstractmethod

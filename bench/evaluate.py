@@ -241,12 +241,12 @@ def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suff
 
 def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage,
              warmed: set[tuple[str, tuple[int, ...]]]) -> None:
-    """One untimed round trip per (operating point, image shape) for codecs that need it."""
+    """One untimed warm-up per (operating point, image shape) for codecs that need it."""
     if not codec.needs_warmup or (point, image.pixels.shape) in warmed:
         return
     warmed.add((point, image.pixels.shape))
     try:
-        coder.decode(coder.encode(image.pixels))
+        coder.warm_up(image.pixels)
     except Exception:
         pass  # the measured call that follows reports the fault in its row
 

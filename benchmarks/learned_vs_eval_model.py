@@ -11,7 +11,7 @@ change of machine load hits all of them; the ratio per pair is reported, of wall
 time (user + system, which a busy machine disturbs less).
 
 Then one harness run is instrumented (in a process of its own): timers around CompressAI's
-``compress``/``decompress`` (every call, warm-ups included), the quality metrics and the integrity
+``compress``/``decompress``/``forward`` (every call, warm-ups included), the quality metrics and the integrity
 check; the rest — interpreter imports, image loading and hashing, tensor conversion and padding,
 bitstream packing and checks, result rows, progress — is the harness's overhead.
 
@@ -59,8 +59,11 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def random_checkpoint(arch: str, folder: Path) -> Path:
     """A random-initialised N=128/M=192 model of ``arch``, saved like a trained one."""
+    import warnings
+
     import torch
 
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     sys.path.insert(0, str(REPO))
     from bench import zoo
 
@@ -111,6 +114,7 @@ def profile_child(argv: list[str]) -> int:
 
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
+    model_class.forward = timer("model", model_class.forward)  # the warm-up's pass over every network
     evaluate._quality = timer("metrics", evaluate._quality)
     evaluate._reference = timer("metrics", evaluate._reference)  # the MS-SSIM reference pyramid
     plugin.CompressAICoder.verify = timer("verify", plugin.CompressAICoder.verify)

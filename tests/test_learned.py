@@ -160,6 +160,43 @@ def test_eval_model_padding_is_compressais(checkpoints, arch):
     assert np.array_equal(coder.decode(data), recon)
 
 
+def module_shapes(model):
+    """Record (module name, input shape) of every submodule call while the context is open."""
+    seen: set[tuple[str, tuple[int, ...]]] = set()
+    handles = [module.register_forward_pre_hook(
+        lambda m, inputs, name=name: seen.add((name, tuple(inputs[0].shape))) if inputs else None)
+        for name, module in model.named_modules() if name]
+    return seen, handles
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_warm_up_runs_every_module_at_every_shape_the_timed_calls_use(checkpoints, arch):
+    import torch.nn.functional as F
+
+    coder = codec_for(arch, checkpoints[arch]).coder(LABEL)
+    image = natural_image(150, 200, seed=7)  # padded to 192×256 (hyperprior models) or 160×208
+    warm, handles = module_shapes(coder.model)
+    convs = []
+    original = F.conv2d
+    F.conv2d = lambda x, w, *a, **k: convs.append(("F.conv2d", tuple(x.shape), tuple(w.shape))) or original(
+        x, w, *a, **k)  # mbt2018's per-position loop calls the masked convolution functionally
+    try:
+        coder.warm_up(image)
+        warm_convs = set(convs)
+        for handle in handles:
+            handle.remove()
+        timed, handles = module_shapes(coder.model)
+        convs.clear()
+        coder.decode(coder.encode(image))
+        timed_convs = set(convs)
+    finally:
+        F.conv2d = original
+        for handle in handles:
+            handle.remove()
+    assert timed and timed <= warm, sorted(timed - warm)
+    assert timed_convs <= warm_convs, sorted(timed_convs - warm_convs)
+
+
 def test_round_trip_from_bytes_alone_in_a_fresh_process(checkpoints, tmp_path):
     image = natural_image(64, 96, seed=3)
     expected = {}
