@@ -92,6 +92,7 @@ def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], r
         ("status", ("status",)), ("started", ("started",)), ("git commit", ("environment", "git_commit")),
         ("CPU", ("environment", "cpu")), ("CPU count", ("environment", "cpu_count")),
         ("GPU", ("environment", "gpu")), ("torch threads", ("settings", "threads")),
+        ("heap policy", ("settings", "allocator")),
         ("timing repeats", ("settings", "timing_repeats")), ("RD processes", ("settings", "jobs")),
         ("metrics version", ("settings", "metrics_version")), ("python", ("environment", "python")),
         ("platform", ("environment", "platform")),
@@ -115,8 +116,8 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
     lines = [
         "### Codecs, devices and weights",
         "",
-        "| codec | points | device | threads | timing repeats | description |",
-        "|---|---|---|---|---|---|",
+        "| codec | points | device | threads | heap | timing repeats | description |",
+        "|---|---|---|---|---|---|---|",
     ]
     identities: dict[str, list[str]] = {}
     for codec in sorted(set(rows["codec"])):
@@ -126,7 +127,9 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
         description = _values(pd.Series([d.get("description") for d in described]))
         lines.append(
             f"| {codec} | {part['point'].nunique()} | {_values(part['device'])} | "
-            f"{_values(part['threads'].astype('Int64'))} | {_values(part['timing_repeats'].astype('Int64'))} | "
+            f"{_values(part['threads'].astype('Int64'))} | "
+            f"{_values(part['allocator'].fillna('').replace('', 'system'))} | "
+            f"{_values(part['timing_repeats'].astype('Int64'))} | "
             f"{description} |"
         )
         identities[codec] = sorted({json.dumps(d.get("identity"), indent=2, sort_keys=True, ensure_ascii=False)

@@ -57,7 +57,7 @@ def test_report_files_and_sections(report: tuple[Path, list[Path]]) -> None:
     assert "shared/weights (CPU-trained on BSDS500)" in text
     assert "not the CompressAI zoo's `bmshj2018-factorized-prior-3-5c6f152b.pth.tar`: a user checkpoint" in text
     assert "Note: bmshj2018-factorized ran with weights that are not CompressAI's zoo files" in text
-    assert "| bmshj2018-factorized | 4 | cpu | 1 | 1 |" in text
+    assert "| bmshj2018-factorized | 4 | cpu | 1 | system | 1 |" in text  # rows before the allocator column
     # every linked picture exists
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text):
         assert (out / link).is_file(), link
