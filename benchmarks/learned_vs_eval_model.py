@@ -141,6 +141,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both (eval_model forces 1)")
     parser.add_argument("--allocators", default="caching,system",
                         help="heap policies the harness runs under, each against eval_model (default: %(default)s)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the instrumented harness run")
     parser.add_argument("--profile-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile_child is not None:
@@ -184,6 +185,8 @@ def main() -> int:
                 cpu = statistics.median(r[1] for r in ratios[mode])
                 print(f"  median ratio harness ({mode} heap) / eval_model: {wall:.3f} wall, {cpu:.3f} CPU time",
                       flush=True)
+            if args.no_profile:
+                continue
             with tempfile.TemporaryDirectory(dir=tmp) as results:
                 child = [sys.executable, __file__, "--profile-child",
                          *harness_args(arch, checkpoint, images, results, 1, allocators[0])]
