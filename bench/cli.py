@@ -48,7 +48,9 @@ def _add_codec_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_allocator_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--allocator", choices=("caching", "system"), default="caching",
+    from .allocator import MODES
+
+    parser.add_argument("--allocator", choices=MODES, default="caching",
                         help="heap policy of the timing process: caching keeps freed large blocks for reuse, as "
                              "torch does on CUDA; system is glibc's default (compressai's eval_model's "
                              "conditions), which maps and faults them again on every call (default: %(default)s)")

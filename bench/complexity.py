@@ -116,10 +116,9 @@ def results_time_table(rows: pd.DataFrame, environments: Mapping[str, Mapping[st
 
     A row with no device (JPEG) ran on the CPU. Hardware comes from the row's run metadata
     (``environments``, see :func:`run_environments`); rows of different CPUs or GPUs, of different
-    thread counts or of different heap policies (``allocator``; rows from before that column ran
-    under ``system``) are never averaged together.
+    thread counts or of different heap policies (``allocator``) are never averaged together.
     """
-    needed = {"codec", "point", "encode_s", "decode_s", "status", "device", "threads", "run_id", "image"}
+    needed = {"codec", "point", "encode_s", "decode_s", "status", "device", "threads", "allocator", "run_id", "image"}
     missing = sorted(needed - set(rows.columns))
     if missing:
         raise ComplexityError(f"result rows lack columns {', '.join(missing)}; load them with bench.store.load_rows")
@@ -129,8 +128,6 @@ def results_time_table(rows: pd.DataFrame, environments: Mapping[str, Mapping[st
     frame["device"] = [str(d) if isinstance(d, str) and d else "cpu" for d in frame["device"]]
     frame["hardware"] = [_hardware(d, envs.get(r)) for d, r in zip(frame["device"], frame["run_id"])]
     frame["threads"] = [int(t) if pd.notna(t) else -1 for t in frame["threads"]]
-    policies = frame["allocator"] if "allocator" in frame else [""] * len(frame)
-    frame["allocator"] = [str(a) if isinstance(a, str) and a else "system" for a in policies]
     keys = ["device", "hardware", "threads", "allocator", "codec", "point"]
     grouped = frame.groupby(keys, sort=False, dropna=False).agg(
         images=("image", "nunique"), encode_s=("encode_s", "mean"), decode_s=("decode_s", "mean"),

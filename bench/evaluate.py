@@ -291,14 +291,13 @@ class Evaluation:
     def _same_timing_conditions(self, row: Mapping[str, str]) -> bool:
         """Whether a stored row was timed with this run's thread count and heap policy.
 
-        Rows from before the ``allocator`` column ran under glibc's default policy (``system``).
-        Otherwise their RD values are kept and only the timings are taken again.
+        If not, its RD values are kept and only the timings are taken again.
         """
         try:
             threads = int(float(row["threads"]))
         except (KeyError, ValueError):
             return False
-        return threads == self._threads() and (row.get("allocator") or "system") == self.settings.allocator
+        return threads == self._threads() and row.get("allocator") == self.settings.allocator
 
     def _threads(self) -> int:
         if "torch" in sys.modules:

@@ -128,7 +128,7 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
         lines.append(
             f"| {codec} | {part['point'].nunique()} | {_values(part['device'])} | "
             f"{_values(part['threads'].astype('Int64'))} | "
-            f"{_values(part['allocator'].fillna('').replace('', 'system'))} | "
+            f"{_values(part['allocator'])} | "
             f"{_values(part['timing_repeats'].astype('Int64'))} | "
             f"{description} |"
         )

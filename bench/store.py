@@ -55,6 +55,10 @@ COLUMNS: tuple[str, ...] = (
     "note",
 )
 
+#: What a column holds in rows written before it existed (other new columns read as empty): every
+#: row timed before the ``allocator`` column ran under glibc's default heap policy.
+LEGACY_VALUES: dict[str, str] = {"allocator": "system"}
+
 NUMERIC = (
     "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s",
     "encode_spread_s", "decode_spread_s", "timing_repeats", "threads", "bpp_estimated",
@@ -102,11 +106,12 @@ class ResultStore:
                     f"{self.path} has columns this version of the harness does not know; "
                     "move it away (or pass another --results folder) and rerun"
                 )
-            # An older file without the newest columns: read it with those empty; the first
-            # append rewrites it with the current header.
+            # An older file without the newest columns: read it with those empty (or with their
+            # LEGACY_VALUES); the first append rewrites it with the current header.
             self._migrate = True
+        absent = {column: LEGACY_VALUES.get(column, "") for column in COLUMNS if column not in header}
         for row in reader:
-            self._rows[row["key"]] = {column: row.get(column) or "" for column in COLUMNS}
+            self._rows[row["key"]] = {column: row.get(column) or "" for column in COLUMNS} | absent
 
     def __contains__(self, key: str) -> bool:
         return key in self._rows

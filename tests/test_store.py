@@ -59,6 +59,7 @@ def test_older_file_without_new_columns_is_read_and_upgraded_on_append(tmp_path)
     path.write_text("key,codec,bpp,status\na,jpeg,0.5,ok\n")
     store = ResultStore(path)
     assert store.get("a")["bpp"] == "0.5" and store.get("a")["payload_bytes"] == ""
+    assert store.get("a")["allocator"] == "system"  # timed before the column existed: glibc's default
     assert path.read_text().startswith("key,codec,bpp,status")  # reading alone changes nothing
     store.append(row("b", bpp=0.7))
     with open(path, newline="") as fh:
