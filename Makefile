@@ -21,7 +21,7 @@ ANCHOR ?= jpeg
 KODAK_DIR ?=
 WEIGHTS_MIRROR ?=
 CHECKPOINTS ?=
-# Training (bench.train): data folder (Vimeo-90k septuplets or any image folder), config, output.
+# Training (bench.learned.train): data folder (Vimeo-90k septuplets or any image folder), config, output.
 TRAIN_DATA ?=
 TRAIN_CONFIG ?=
 TRAIN_ARCH ?=
@@ -32,7 +32,7 @@ COMPLEXITY_IMAGES ?= 4
 COMPLEXITY_REPEATS ?= 3
 
 ROWS := $(RESULTS)/$(DATASET)/rows.csv
-SOURCES := $(wildcard bench/*.py codecs/*.py)
+SOURCES := $(wildcard bench/*.py bench/*/*.py bench/*/*/*.py codecs/*.py)
 RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
 	$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
 	$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
@@ -99,11 +99,11 @@ export: $(STAMP)  ## mean curves in CompressAI's JSON format (results/<dataset>/
 	$(PY) -m bench export --results $(RESULTS) --dataset $(DATASET)
 
 train: $(STAMP)  ## the reference recipe: pre-train at λ=0.0483, fine-tune each λ (resumes); exports in TRAIN_OUT/exports
-	$(PY) -m bench.train run --out $(TRAIN_OUT) $(if $(TRAIN_DATA),--train $(TRAIN_DATA),) \
+	$(PY) -m bench.learned.train run --out $(TRAIN_OUT) $(if $(TRAIN_DATA),--train $(TRAIN_DATA),) \
 		$(if $(TRAIN_CONFIG),--config $(TRAIN_CONFIG),) $(if $(TRAIN_ARCH),--arch $(TRAIN_ARCH),) $(TRAIN_ARGS)
 
 train-small: $(STAMP)  ## the recipe shrunk to a few CPU minutes on ../shared/data/bsds500
-	$(PY) -m bench.train run --config configs/train-small-cpu.json
+	$(PY) -m bench.learned.train run --config configs/train-small-cpu.json
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q tests

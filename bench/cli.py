@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import registry
-from .errors import BenchError, CodecError
+from bench.core import registry
+from bench.core.errors import BenchError, CodecError
 
 
 def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def _add_codec_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_allocator_arg(parser: argparse.ArgumentParser) -> None:
-    from .allocator import MODES
+    from bench.core.allocator import MODES
 
     parser.add_argument("--allocator", choices=MODES, default="caching",
                         help="heap policy of the timing process: caching keeps freed large blocks for reuse, as "
@@ -58,7 +58,7 @@ def _add_allocator_arg(parser: argparse.ArgumentParser) -> None:
 
 def _use_allocator(requested: str) -> str:
     """Put this process under the heap policy ``requested``; say so when it cannot be had."""
-    from .allocator import apply
+    from bench.core.allocator import apply
 
     effective = apply(requested)
     if effective != requested:
@@ -84,11 +84,11 @@ def _methods(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _weights_source(args: argparse.Namespace):
-    from .weights import WeightsSource, parse_checkpoint_spec
+    from bench.learned.weights import WeightsSource, parse_checkpoint_spec
 
     specs = list(args.checkpoint)
     if args.checkpoint_dir:
-        from .train.export import checkpoint_specs
+        from bench.learned.train.export import checkpoint_specs
 
         specs += checkpoint_specs(args.checkpoint_dir)
     checkpoints = tuple(parse_checkpoint_spec(spec) for spec in specs)
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dataset(args: argparse.Namespace, progress: bool = True):
-    from .datasets import open_dataset
+    from bench.core.datasets import open_dataset
 
     spec = args.data if args.data else args.dataset
     return open_dataset(spec, kodak_dir=args.kodak_dir, cache_dir=args.cache_dir, progress=progress)
@@ -203,7 +203,7 @@ def _codec_options(args: argparse.Namespace) -> dict:
 
 def _create_codecs(names: list[str], options: dict, points: list[str]) -> list[tuple]:
     """Build codecs and check their points; a codec without weights is skipped with one line."""
-    from .weights import WeightsUnavailable
+    from bench.learned.weights import WeightsUnavailable
 
     created = []
     for name in names:
@@ -220,8 +220,8 @@ def _create_codecs(names: list[str], options: dict, points: list[str]) -> list[t
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .evaluate import CodecRun, Settings, evaluate
-    from .summary import CONVENTION, format_table
+    from bench.pipeline import CodecRun, Settings, evaluate
+    from bench.analysis.summary import CONVENTION, format_table
 
     if args.jobs < 1 or args.repeats < 1 or args.threads < 1:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
@@ -264,8 +264,8 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .store import load_rows
-    from .summary import CONVENTION, format_table, summarize
+    from bench.core.store import load_rows
+    from bench.analysis.summary import CONVENTION, format_table, summarize
 
     rows = load_rows(Path(args.results) / args.dataset / "rows.csv")
     print(format_table(summarize(rows)))
@@ -280,7 +280,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_bitstreams
+    from bench.core.verify import verify_bitstreams
 
     if args.threads is not None and args.threads < 1:
         raise BenchError("--threads must be at least 1")
@@ -299,8 +299,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
-    from .bdtable import write_bd_tables
-    from .store import load_rows
+    from bench.analysis.bdtable import write_bd_tables
+    from bench.core.store import load_rows
 
     rows = load_rows(Path(args.results) / args.dataset / "rows.csv")
     paths = write_bd_tables(rows, args.reports, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
@@ -313,7 +313,7 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from bench.analysis.report import write_report
 
     paths = write_report(args.results, args.dataset, args.reports, anchor=args.anchor, methods=_methods(args),
                          n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None)
@@ -322,7 +322,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_visual(args: argparse.Namespace) -> int:
-    from .visual import Region, visual_comparison
+    from bench.analysis.visual import Region, visual_comparison
 
     candidate = Path(args.image).expanduser()
     if candidate.is_file():
@@ -354,7 +354,7 @@ def cmd_visual(args: argparse.Namespace) -> int:
 
 
 def cmd_complexity(args: argparse.Namespace) -> int:
-    from .complexity import read_bd_rates, run_complexity
+    from bench.learned.complexity import read_bd_rates, run_complexity
 
     dataset = _dataset(args, progress=False)
     rows = Path(args.results) / dataset.name / "rows.csv"
@@ -373,7 +373,7 @@ def cmd_complexity(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_results
+    from bench.analysis.export import export_results
 
     paths = export_results(args.results, args.dataset, _split(args.codecs) or None)
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -65,7 +65,7 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
 
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     sys.path.insert(0, str(REPO))
-    from bench import zoo
+    from bench.learned import zoo
 
     torch.manual_seed(0)
     model = zoo.model_class(arch)(N=128, M=192).eval()
@@ -88,7 +88,9 @@ def profile_child(argv: list[str]) -> int:
     """Run the harness's main() in this process with timers; print the breakdown as JSON."""
     start = time.perf_counter()
     sys.path.insert(0, str(REPO))
-    from bench import evaluate, registry, zoo
+    from bench.core import evaluator as evaluate
+    from bench.core import registry
+    from bench.learned import zoo
     from bench.cli import main
 
     arch = argv[argv.index("--codecs") + 1]

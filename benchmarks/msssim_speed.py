@@ -1,4 +1,4 @@
-"""Per-call time of MS-SSIM on one 768×512 image at one thread: pytorch_msssim vs bench.metrics.
+"""Per-call time of MS-SSIM on one 768×512 image at one thread: pytorch_msssim vs bench.core.metrics.
 
 Usage: python benchmarks/msssim_speed.py [--image PATH] [--repeats N]
 
@@ -25,7 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.metrics import MsSsimReference, ms_ssim
+from bench.core.metrics import MsSsimReference, ms_ssim
 
 
 def load_reference(path: Path | None) -> tuple[np.ndarray, str]:
@@ -107,15 +107,15 @@ def main() -> None:
         time_calls(lambda: pt_ms_ssim(x, y, data_range=255), args.repeats),
     )
     report(
-        "bench.metrics.MsSsimReference(reference)",
+        "bench.core.metrics.MsSsimReference(reference)",
         time_calls(lambda: MsSsimReference(reference), args.repeats),
     )
     score_time = report(
-        "bench.metrics.MsSsimReference.score (float64)",
+        "bench.core.metrics.MsSsimReference.score (float64)",
         time_calls(lambda: prepared.score(test), args.repeats),
     )
     report(
-        "bench.metrics.ms_ssim (one-shot)",
+        "bench.core.metrics.ms_ssim (one-shot)",
         time_calls(lambda: ms_ssim(reference, test), args.repeats),
     )
     print(f"score() speed-up over pytorch_msssim: {pt_time / score_time:.1f}×")

@@ -1,9 +1,9 @@
 """CompressAI image models (bmshj2018, mbt2018, cheng2020) behind the harness's codec contract.
 
-One adapter serves every architecture of :data:`bench.zoo.ARCHITECTURES`. A coder turns an
+One adapter serves every architecture of :data:`bench.learned.zoo.ARCHITECTURES`. A coder turns an
 H×W×3 uint8 image into a float tensor (``/255`` as torchvision's ``ToTensor``), pads it, runs the
 model's own ``compress()``, and wraps the strings and latent shape in the harness's bitstream
-container (:mod:`bench.bitstream`); ``decode`` needs nothing but those bytes (and the weights).
+container (:mod:`bench.learned.bitstream`); ``decode`` needs nothing but those bytes (and the weights).
 
 Padding modes (recorded in each row's ``padding`` column and in the bitstream's mode byte):
 
@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from bench import bitstream, zoo
-from bench.codec import Codec, Coder
-from bench.errors import CodecError
-from bench.registry import register
+from bench.learned import bitstream
+from bench.learned import zoo
+from bench.core.codec import Codec, Coder
+from bench.core.errors import CodecError
+from bench.core.registry import register
 
 DEVICES = ("auto", "cpu", "cuda")
 PADDINGS = bitstream.MODES
@@ -382,7 +383,7 @@ class CompressAICodec(Codec):
     def __init__(self, arch: str, options: Mapping[str, Any]) -> None:
         import torch
 
-        from bench.weights import WeightsSource
+        from bench.learned.weights import WeightsSource
 
         self.name = zoo.check_arch(arch)
         device = str(options.get("device", "auto"))
@@ -405,14 +406,14 @@ class CompressAICodec(Codec):
         self._coders: dict[str, CompressAICoder] = {}
 
     def default_points(self) -> list[str]:
-        from bench.weights import points_for
+        from bench.learned.weights import points_for
 
         return list(points_for(self.name, self.source, None))
 
     def coder(self, point: str) -> CompressAICoder:
         """Load (once) the weights of ``point``; WeightsUnavailable when none can be had."""
         if point not in self._coders:
-            from bench.weights import load_model
+            from bench.learned.weights import load_model
 
             self._coders[point] = CompressAICoder(self, load_model(self.name, point, self.source,
                                                                    update=self.update))

@@ -8,7 +8,7 @@ RGB goes to full-range YCbCr with BT.601 coefficients (pillow-heif's default, wr
 
 bpp counts the whole HEIF file, whose boxes (``ftyp``, ``meta`` with the HEVC parameter sets,
 ``mdat``) cost about 400–450 bytes; ``verify()`` returns the ``mdat`` contents as ``payload_bytes``
-(:mod:`bench.containers`). pillow-heif is imported only when a HEIC codec is built.
+(:mod:`bench.core.containers`). pillow-heif is imported only when a HEIC codec is built.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.codec import Codec, Coder
-from bench.containers import mdat_payload_bytes, payload_fields
-from bench.errors import CodecError
-from bench.registry import register
+from bench.core.codec import Codec, Coder
+from bench.core.containers import mdat_payload_bytes, payload_fields
+from bench.core.errors import CodecError
+from bench.core.registry import register
 
 QUALITY_LABEL = re.compile(r"q(\d{1,3})")
 QUALITIES = (10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60)

@@ -11,9 +11,9 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-from bench.codec import Codec, Coder
-from bench.errors import CodecError
-from bench.registry import register
+from bench.core.codec import Codec, Coder
+from bench.core.errors import CodecError
+from bench.core.registry import register
 
 QUALITY_LABEL = re.compile(r"q(\d{1,3})")
 

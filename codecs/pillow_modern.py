@@ -16,7 +16,7 @@ Every encoder and decoder runs on one thread, so timings compare with other sing
 and several processes may run at once (``parallel_safe``).
 
 Payload-only size: :meth:`Coder.verify` returns ``payload_bytes`` — the coded image data without
-the container (:mod:`bench.containers`): the WebP ``VP8 `` chunk, the J2K codestream after its main
+the container (:mod:`bench.core.containers`): the WebP ``VP8 `` chunk, the J2K codestream after its main
 header, the AVIF ``mdat`` box contents.
 """
 
@@ -31,10 +31,10 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-from bench.codec import Codec, Coder
-from bench.containers import j2k_payload_bytes, mdat_payload_bytes, payload_fields, webp_payload_bytes
-from bench.errors import CodecError
-from bench.registry import register
+from bench.core.codec import Codec, Coder
+from bench.core.containers import j2k_payload_bytes, mdat_payload_bytes, payload_fields, webp_payload_bytes
+from bench.core.errors import CodecError
+from bench.core.registry import register
 
 QUALITY_LABEL = re.compile(r"q(\d{1,3})")
 RATIO_LABEL = re.compile(r"ratio(\d{1,5})")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bench import allocator
+from bench.core import allocator
 
 # A fresh process repeats a step that allocates a 48 MiB and a 96 MiB tensor (a network's layer outputs
 # on a large image: above glibc's largest dynamic mmap threshold, 32 MiB) and prints the minor page
@@ -14,7 +14,7 @@ from bench import allocator
 # (a few steps: small live objects between the blocks decide when freed ones coalesce).
 PROBE = r"""
 import resource, sys
-from bench import allocator
+from bench.core import allocator
 print(allocator.apply(sys.argv[1]))
 import torch
 torch.set_num_threads(1)

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import containers, registry
-from bench.bdrate import bd_rate
-from bench.errors import CodecError
-from bench.metrics import psnr
-from bench.reference import read_reference
+from bench.core import containers
+from bench.core import registry
+from bench.analysis.bdrate import bd_rate
+from bench.core.errors import CodecError
+from bench.core.metrics import psnr
+from bench.analysis.reference import read_reference
 from conftest import REPO, natural_image
 
 ANCHORS = ("webp", "jpeg2000", "avif", "avif-444", "heic", "heic-444")
@@ -49,7 +50,7 @@ def test_anchors_are_registered_and_describe_their_settings():
 
 
 def test_plugins_import_neither_pillow_heif_nor_torch():
-    code = ("import sys; from bench import containers, registry; registry.names(); registry.create('webp').identity(); "
+    code = ("import sys; from bench.core import containers, registry; registry.names(); registry.create('webp').identity(); "
             "print('pillow_heif' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True)
     assert out.stdout.split() == ["False", "False"], out.stderr
@@ -196,8 +197,8 @@ def test_webp_matches_compressai_published_kodak_curve(kodak_dir, shared_dir):
 
 
 def test_heic_is_far_ahead_of_jpeg_on_kodak(kodak_dir, tmp_path):
-    from bench.datasets import folder_dataset
-    from bench.evaluate import CodecRun, Settings, evaluate
+    from bench.core.datasets import folder_dataset
+    from bench.pipeline import CodecRun, Settings, evaluate
 
     folder = tmp_path / "kodak3"
     folder.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.bdrate import (
+from bench.analysis.bdrate import (
     METHODS,
     BdRateError,
     bd_quality,

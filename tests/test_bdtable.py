@@ -1,4 +1,4 @@
-"""BD tables on the fixture: numbers equal direct bench.bdrate calls; reasons instead of numbers on bad input."""
+"""BD tables on the fixture: numbers equal direct bench.analysis.bdrate calls; reasons instead of numbers on bad input."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.bdrate import bd_quality_result, bd_rate_bootstrap, bd_rate_result, ms_ssim_db, ms_ssim_db_of_mean
-from bench.bdtable import (
+from bench.analysis.bdrate import bd_quality_result, bd_rate_bootstrap, bd_rate_result, ms_ssim_db, ms_ssim_db_of_mean
+from bench.analysis.bdtable import (
     CSV_COLUMNS,
     NOT_RUN,
     STUDY,
@@ -24,8 +24,8 @@ from bench.bdtable import (
     table_markdown,
     write_bd_tables,
 )
-from bench.export import CurveError, measured_curves
-from bench.store import load_rows
+from bench.analysis.export import CurveError, measured_curves
+from bench.core.store import load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "kodak" / "rows.csv"
 REFERENCE = Path(__file__).parents[1] / "bench" / "data" / "reference" / "kodak"
@@ -38,7 +38,7 @@ def rows() -> pd.DataFrame:
 
 
 def means(rows: pd.DataFrame, codec: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean curve computed here (pandas groupby), not through bench.summary."""
+    """Mean curve computed here (pandas groupby), not through bench.analysis.summary."""
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok")]
     m = part.groupby("point")[["bpp", "psnr", "ms_ssim"]].mean()
     quality = m["psnr"] if metric == "psnr" else -10 * np.log10(1 - m["ms_ssim"])

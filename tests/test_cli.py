@@ -4,7 +4,7 @@ import sys
 
 from PIL import Image
 
-from bench.store import ResultStore
+from bench.core.store import ResultStore
 from conftest import REPO, closed_port_url, natural_image
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import zoo
-from bench.complexity import (
+from bench.learned import zoo
+from bench.learned.complexity import (
     RANDOM_INIT,
     Step,
     StepTiming,
@@ -30,8 +30,8 @@ from bench.complexity import (
     time_steps,
     write_complexity,
 )
-from bench.macs import ComplexityError, configurations, count_model, param_count
-from bench.store import load_rows
+from bench.learned.macs import ComplexityError, configurations, count_model, param_count
+from bench.core.store import load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "complexity"
 H, W = 512, 768  # a landscape Kodak image
@@ -307,7 +307,7 @@ MEMORY_TEST = "test_fresh_process_peak_memory_of_a_tiny_model"
 def tiny_model_memory(request):
     """The fresh-process measurement, started when the module starts so that it overlaps the other tests
     (the child spends most of its time importing torch and compressai); only when its test is selected."""
-    from bench.memory import measure_memory
+    from bench.learned.memory import measure_memory
 
     if not any(item.name == MEMORY_TEST for item in request.session.items):
         yield None
@@ -318,7 +318,7 @@ def tiny_model_memory(request):
 
 
 def test_fresh_process_peak_memory_of_a_tiny_model(tiny_model_memory):
-    from bench.memory import measure_memory
+    from bench.learned.memory import measure_memory
 
     result = tiny_model_memory.result()["encode"]
     assert result.kind.startswith("peak RSS") and result.device == "cpu" and result.weights == RANDOM_INIT
@@ -336,7 +336,7 @@ def test_fresh_process_peak_memory_of_a_tiny_model(tiny_model_memory):
 def test_memory_child_decodes_the_bitstream_it_encoded(tmp_path):
     # the child's work, in this process (the fresh-process path is the test above): encode writes the
     # harness's bitstream container, decode reads only that
-    from bench.memory import _main
+    from bench.learned.memory import _main
 
     spec = {"arch": "bmshj2018-hyperprior", "config": {"N": 8, "M": 12}, "checkpoint": None, "point": None,
             "image": None, "size": [40, 72], "device": "cpu", "threads": 1}
@@ -380,7 +380,7 @@ def test_bd_rates_plot_and_report_files(tmp_path, fixture_rows):
 
 
 def test_importing_the_report_code_imports_neither_torch_nor_pyplot():
-    code = ("import sys, bench.complexity, bench.macs, bench.memory; "
+    code = ("import sys, bench.learned.complexity, bench.learned.macs, bench.learned.memory; "
             "print('torch' in sys.modules, 'matplotlib.pyplot' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, check=True)

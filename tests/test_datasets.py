@@ -1,4 +1,4 @@
-"""bench.datasets: folders, the Kodak manifest, download-and-verify, and (when
+"""bench.core.datasets: folders, the Kodak manifest, download-and-verify, and (when
 BENCH_KODAK_DIR is set) the real Kodak copy."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import datasets
-from bench.datasets import Dataset, ImageItem, _ManifestRow, folder_dataset, kodak, open_dataset
-from bench.errors import DatasetError
+from bench.core import datasets
+from bench.core.datasets import Dataset, ImageItem, _ManifestRow, folder_dataset, kodak, open_dataset
+from bench.core.errors import DatasetError
 from conftest import closed_port_url
 
 KODAK_NAMES = [f"kodim{i:02d}.png" for i in range(1, 25)]
@@ -272,7 +272,7 @@ def test_lossless_resaves_pass_and_altered_pixel_fails(kodak_dir: Path, tmp_path
 
 
 def test_kodak_pixels_match_manifest_through_load_rgb(kodak_dir: Path) -> None:
-    from bench.images import load_rgb, pixel_sha256
+    from bench.core.images import load_rgb, pixel_sha256
 
     row = datasets._kodak_manifest()[3]  # kodim04: portrait
     pixels = load_rgb(kodak_dir / row.name).pixels

@@ -1,4 +1,4 @@
-"""bench.download against a real HTTP server on 127.0.0.1."""
+"""bench.core.download against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.download import download, sha256_file
-from bench.errors import DatasetError
+from bench.core.download import download, sha256_file
+from bench.core.errors import DatasetError
 from conftest import closed_port_url
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB: several read chunks

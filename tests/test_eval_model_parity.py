@@ -36,7 +36,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench.bitstream import header_size, parse
+from bench.learned.bitstream import header_size, parse
 from bench.cli import main
 
 ARCH = "bmshj2018-factorized"

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import registry
-from bench.datasets import folder_dataset
-from bench.evaluate import CodecRun, Settings, evaluate
-from bench.metrics import ms_ssim, psnr
+from bench.core import registry
+from bench.core.datasets import folder_dataset
+from bench.pipeline import CodecRun, Settings, evaluate
+from bench.core.metrics import ms_ssim, psnr
 from conftest import natural_image
 
 
@@ -88,7 +88,7 @@ def test_small_image_keeps_its_row_with_ms_ssim_missing(tmp_path):
 
 
 def test_codec_fault_marks_the_row_and_the_run_goes_on(image_folder, tmp_path):
-    from bench.codec import Codec, Coder
+    from bench.core.codec import Codec, Coder
 
     class Broken(Coder):
         point = "x"

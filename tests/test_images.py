@@ -1,4 +1,4 @@
-"""bench.images: every mode of the loading policy, on tiny synthetic files."""
+"""bench.core.images: every mode of the loading policy, on tiny synthetic files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, features
 
-from bench.errors import ImageError
-from bench.images import IMAGE_SUFFIXES, LoadedImage, load_rgb, pixel_sha256
+from bench.core.errors import ImageError
+from bench.core.images import IMAGE_SUFFIXES, LoadedImage, load_rgb, pixel_sha256
 
 RGB = np.array(
     [[[255, 0, 0], [0, 255, 0], [0, 0, 255]],

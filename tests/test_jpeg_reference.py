@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import registry
-from bench.evaluate import PreparedImage, _reference, measure_row
-from bench.images import pixel_sha256
-from bench.metrics import psnr
+from bench.core import registry
+from bench.core.evaluator import PreparedImage, _reference, measure_row
+from bench.core.images import pixel_sha256
+from bench.core.metrics import psnr
 
 
 def prepared(path):

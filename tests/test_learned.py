@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import bitstream, registry
-from bench.bitstream import BitstreamError, header_size, pack, parse, unpack
+from bench.learned import bitstream
+from bench.core import registry
+from bench.learned.bitstream import BitstreamError, header_size, pack, parse, unpack
 from bench.cli import main
-from bench.errors import CodecError
-from bench.evaluate import PreparedImage, _reference, measure_row
-from bench.images import pixel_sha256
+from bench.core.errors import CodecError
+from bench.core.evaluator import PreparedImage, _reference, measure_row
+from bench.core.images import pixel_sha256
 from conftest import REPO, natural_image
 
 ARCHS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
@@ -39,7 +40,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """
     import torch
 
-    from bench import zoo
+    from bench.learned import zoo
 
     folder = tmp_path_factory.mktemp("weights")
     paths = {}
@@ -56,7 +57,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 
 def codec_for(arch: str, checkpoint: Path, **options):
-    from bench.weights import Checkpoint, WeightsSource
+    from bench.learned.weights import Checkpoint, WeightsSource
 
     source = WeightsSource(checkpoints=(Checkpoint(arch, LABEL, checkpoint),), offline=True)
     return registry.create(arch, {"device": "cpu", "weights": source, **options})
@@ -113,7 +114,7 @@ def test_every_flipped_byte_and_every_truncation_is_an_error():
 
 
 def test_plugin_registers_every_architecture_without_importing_torch():
-    code = ("import sys; from bench import registry, zoo; names = registry.names(); "
+    code = ("import sys; from bench.core import registry; from bench.learned import zoo; names = registry.names(); "
             "print(all(a in names for a in zoo.ARCHITECTURES), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "False"], out.stderr
@@ -207,8 +208,8 @@ def test_round_trip_from_bytes_alone_in_a_fresh_process(checkpoints, tmp_path):
     script = f"""
 import sys, numpy as np
 from pathlib import Path
-from bench import registry
-from bench.weights import WeightsSource, parse_checkpoint_spec
+from bench.core import registry
+from bench.learned.weights import WeightsSource, parse_checkpoint_spec
 for arch, path in {[(a, str(p)) for a, p in checkpoints.items()]!r}:
     source = WeightsSource(checkpoints=(parse_checkpoint_spec(f"{{arch}}:{LABEL}={{path}}"),), offline=True)
     coder = registry.create(arch, {{"weights": source, "device": "cpu"}}).coder("{LABEL}")
@@ -363,8 +364,8 @@ def test_unavailable_weights_skip_the_codec_with_one_line(tmp_path, monkeypatch,
 
 def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
     """``python -m bench verify`` (main() here; its second decode is a separate process)."""
-    from bench.datasets import folder_dataset
-    from bench.evaluate import CodecRun, Settings, evaluate
+    from bench.core.datasets import folder_dataset
+    from bench.pipeline import CodecRun, Settings, evaluate
 
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -15,8 +15,8 @@ from pytorch_msssim import ms_ssim as pt_ms_ssim
 from pytorch_msssim.ssim import _fspecial_gauss_1d
 from scipy import ndimage
 
-from bench.errors import MetricError
-from bench.metrics import MsSsimReference, ms_ssim, ms_ssim_db, psnr
+from bench.core.errors import MetricError
+from bench.core.metrics import MsSsimReference, ms_ssim, ms_ssim_db, psnr
 from conftest import natural_image
 
 ODD_SIZES = [(161, 170), (200, 333), (321, 481)]

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench.export import PUBLISHED, measured_curves, published_curve
-from bench.plots import DPI, PAIR_SIZE, RD_SIZE, PlotError, jpeg_vs_published_figure, rd_figure, write_rd_plots
-from bench.store import load_rows
+from bench.analysis.export import PUBLISHED, measured_curves, published_curve
+from bench.analysis.plots import DPI, PAIR_SIZE, RD_SIZE, PlotError, jpeg_vs_published_figure, rd_figure, write_rd_plots
+from bench.core.store import load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "kodak" / "rows.csv"
 REFERENCE = Path(__file__).parents[1] / "bench" / "data" / "reference"
@@ -27,7 +27,7 @@ def rows() -> pd.DataFrame:
 
 
 def fixture_means(rows: pd.DataFrame, codec: str) -> pd.DataFrame:
-    """Means computed here, independently of bench.summary: per point, sorted by bpp."""
+    """Means computed here, independently of bench.analysis.summary: per point, sorted by bpp."""
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok")]
     means = part.groupby("point")[["bpp", "psnr", "ms_ssim"]].mean().sort_values("bpp")
     means["ms_ssim_db"] = -10 * np.log10(1 - means["ms_ssim"])
@@ -120,7 +120,7 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_importing_the_modules_loads_no_matplotlib() -> None:
-    code = ("import sys, bench.plots, bench.report, bench.bdtable, bench.visual, bench.export; "
+    code = ("import sys, bench.analysis.plots, bench.analysis.report, bench.analysis.bdtable, bench.analysis.visual, bench.analysis.export; "
             "print(sorted(m for m in sys.modules if m.startswith('matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1])

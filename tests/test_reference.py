@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
-from bench.reference import ReferenceCurve, ReferenceFileError, read_reference, write_reference
+from bench.core.errors import BenchError
+from bench.analysis.reference import ReferenceCurve, ReferenceFileError, read_reference, write_reference
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BENCH_SHARED_DIR", REPO.parent / "shared"))

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from bench import registry
-from bench.errors import CodecError
+from bench.core import registry
+from bench.core.errors import CodecError
 from conftest import REPO
 
 
@@ -26,7 +26,7 @@ def test_duplicate_name_is_an_error():
 
 def test_asking_for_jpeg_does_not_import_torch():
     code = (
-        "import sys; from bench import registry; c = registry.create('jpeg'); "
+        "import sys; from bench.core import registry; c = registry.create('jpeg'); "
         "c.coder('q50').encode(__import__('numpy').zeros((8, 8, 3), 'uint8')); "
         "print('torch' in sys.modules)"
     )

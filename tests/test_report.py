@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.export import PUBLISHED, CurveError, export_results, published_curve
-from bench.reference import read_reference
-from bench.report import ReportError, weights_origin, write_report
-from bench.store import StoreError, load_rows
+from bench.analysis.export import PUBLISHED, CurveError, export_results, published_curve
+from bench.analysis.reference import read_reference
+from bench.analysis.report import ReportError, weights_origin, write_report
+from bench.core.store import StoreError, load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 REFERENCE = Path(__file__).parents[1] / "bench" / "data" / "reference"

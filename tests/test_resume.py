@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from bench.store import ResultStore
+from bench.core.store import ResultStore
 from conftest import REPO, natural_image
 
 COMPARED = ["key", "image", "codec", "point", "bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "status"]

@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from bench.store import COLUMNS, ResultStore, StoreError
+from bench.core.store import COLUMNS, ResultStore, StoreError
 
 
 def row(key, **values):

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.summary import summarize
+from bench.analysis.summary import summarize
 
 
 def test_averaging_convention_by_hand():

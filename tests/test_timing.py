@@ -1,6 +1,6 @@
 import pytest
 
-from bench.timing import measure
+from bench.core.timing import measure
 
 
 class FakeDevice:

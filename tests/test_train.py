@@ -1,4 +1,4 @@
-"""bench.train: the recipe's pipeline end to end, exact resume, exports the benchmark loads, bad input.
+"""bench.learned.train: the recipe's pipeline end to end, exact resume, exports the benchmark loads, bad input.
 
 Tiny models (FactorizedPrior N=16, M=24), 64×64 crops and a few dozen steps keep this fast; the real
 bitstream is checked against the estimate with the harness's own loader and against CompressAI's
@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from bench.images import load_rgb
-from bench.train import TrainConfig, TrainError, checkpoint_specs, load_config, run_schedule, train_stage
-from bench.train.__main__ import main as train_main
-from bench.train.curves import append_log_row, read_log, write_all_curves
-from bench.train.data import VIMEO_FRAMES, EpochBatches, TrainCrops, ValCrops, open_data
-from bench.train.loop import _check_loss, load_checkpoint, stage_dir
-from bench.train.recipe import schedule
-from bench.weights import Checkpoint, WeightsSource, load_model, parse_checkpoint_spec
+from bench.core.images import load_rgb
+from bench.learned.train import TrainConfig, TrainError, checkpoint_specs, load_config, run_schedule, train_stage
+from bench.learned.train.__main__ import main as train_main
+from bench.learned.train.curves import append_log_row, read_log, write_all_curves
+from bench.learned.train.data import VIMEO_FRAMES, EpochBatches, TrainCrops, ValCrops, open_data
+from bench.learned.train.loop import _check_loss, load_checkpoint, stage_dir
+from bench.learned.train.recipe import schedule
+from bench.learned.weights import Checkpoint, WeightsSource, load_model, parse_checkpoint_spec
 from conftest import REPO, natural_image
 
 TINY = {"arch": "bmshj2018-factorized", "N": 16, "M": 24, "crop": 64, "batch_size": 2, "val_batch_size": 4,
@@ -231,7 +231,7 @@ def test_small_images_skipped_or_padded(tmp_path: Path, caplog: pytest.LogCaptur
     for i in range(2):
         Image.fromarray(natural_image(40, 100, seed=20 + i)).save(folder / f"small{i}.png")
     val = _write_images(tmp_path / "val", 1)
-    with caplog.at_level(logging.WARNING, logger="bench.train.data"):
+    with caplog.at_level(logging.WARNING, logger="bench.learned.train.data"):
         train, _ = open_data(TrainConfig(train=str(folder), val=str(val), crop=64, batch_size=1))
     assert len(train) == 4 and "2 of 6 images are smaller than the 64×64 crop and are skipped" in caplog.text
     train, _ = open_data(TrainConfig(train=str(folder), val=str(val), crop=64, batch_size=1, small_images="pad"))

@@ -11,8 +11,8 @@ import pytest
 from conftest import natural_image
 from PIL import Image
 
-from bench import registry
-from bench.visual import (
+from bench.core import registry
+from bench.analysis.visual import (
     CAPTION,
     GAP,
     TITLE,

@@ -1,4 +1,4 @@
-"""bench.zoo and bench.weights: zoo facts, checkpoint formats, mismatches, mirror and cache."""
+"""bench.learned.zoo and bench.learned.weights: zoo facts, checkpoint formats, mismatches, mirror and cache."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import compressai.zoo.image as compressai_zoo
 import pytest
 import torch
 
-from bench import zoo
-from bench.errors import CodecError
-from bench.weights import (
+from bench.learned import zoo
+from bench.core.errors import CodecError
+from bench.learned.weights import (
     Checkpoint,
     WeightsError,
     WeightsSource,
@@ -65,7 +65,7 @@ def offline(tmp_path: Path, *checkpoints: Checkpoint, **kw) -> WeightsSource:
 
 
 def fake_zoo(monkeypatch, names: dict[int, str], base: str | None = None) -> None:
-    """Point bench.zoo's URL table (and so the canonical file names) at our own files."""
+    """Point bench.learned.zoo's URL table (and so the canonical file names) at our own files."""
     base = base or closed_port_url()
 
     def zoo_url(point: zoo.ZooPoint) -> str:
@@ -143,7 +143,7 @@ def test_model_classes():
 
 
 def test_importing_zoo_and_weights_does_not_import_torch():
-    code = "import sys, bench.zoo, bench.weights; print('torch' in sys.modules)"
+    code = "import sys, bench.learned.zoo, bench.learned.weights; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

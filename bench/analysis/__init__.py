@@ -1,0 +1,1 @@
+"""Tables and figures derived from stored rows: summary, curves, BD-rate, plots, report, export."""

@@ -1,0 +1,504 @@
+"""BD-rate tables: every codec against an anchor, with bootstrap intervals, as Markdown and CSV.
+
+For each method (``cubic``, ``pchip``), metric (PSNR, MS-SSIM dB) and codec, a :class:`BdEntry` holds
+BD-rate and BD-quality of the codec's mean curve against the anchor's (:mod:`bench.analysis.bdrate`), each a
+number or the reason there is none, and a paired percentile bootstrap interval of the BD-rate over the
+images that both codecs have with status ``ok`` at every operating point.
+
+The anchor is a codec of the results (default ``jpeg``) or a shipped published curve
+(``published:jpeg``); a published anchor has no per-image data, so its entries carry no interval.
+
+:func:`study_comparison` sets the harness's BD-rates of the three learned models beside the study's
+published numbers and CompressAI's published curves on the same operating points.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.bdrate import (
+    DEFAULT_MIN_OVERLAP,
+    METHODS,
+    BdResult,
+    BootstrapResult,
+    bd_quality_result,
+    bd_rate_bootstrap,
+    bd_rate_result,
+    ms_ssim_db_of_mean,
+)
+from bench.core.errors import BenchError
+from bench.analysis.export import (
+    METRICS,
+    PUBLISHED,
+    PUBLISHED_DATASET,
+    PUBLISHED_PREFIX,
+    Curve,
+    dataset_of,
+    measured_curves,
+    published_curve,
+)
+from bench.core.store import write_text_atomic
+
+__all__ = [
+    "STUDY",
+    "BdEntry",
+    "BdTable",
+    "BdTableError",
+    "StudyRow",
+    "bd_files",
+    "bd_pair",
+    "bd_report_markdown",
+    "bd_table",
+    "bd_tables",
+    "resolve_anchor",
+    "study_comparison",
+    "study_csv",
+    "study_markdown",
+    "table_csv",
+    "table_markdown",
+    "write_bd_tables",
+]
+
+QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM"}
+METHOD_TEXT = {
+    "cubic": "cubic (VCEG-M33: least-squares cubic, integrated analytically)",
+    "pchip": "pchip (JVET CTC: piecewise cubic Hermite interpolation)",
+}
+
+STUDY: dict[str, tuple[str, float, float]] = {
+    "bmshj2018-factorized": ("Factorized", -31.78, -44.73),
+    "bmshj2018-hyperprior": ("Hyperprior", -46.98, -54.41),
+    "mbt2018": ("Context+Hyperprior", -56.78, -55.00),
+}
+"""BD-rate vs JPEG in percent (PSNR, MS-SSIM dB), from the study's text."""
+STUDY_POINTS = ("lambda0.0067", "lambda0.0130", "lambda0.0250", "lambda0.0483")
+"""The study's λ, the harness's labels of CompressAI zoo quality 3–6 (MSE)."""
+ZOO_POINTS = ("quality3", "quality4", "quality5", "quality6")
+STUDY_ANCHOR = "jpeg"
+NOT_RUN = "not run (no weights)"
+
+
+class BdTableError(BenchError):
+    """A BD table that cannot be built (unknown anchor, unknown method)."""
+
+
+@dataclass(frozen=True)
+class BdEntry:
+    """One codec × metric × method against the anchor."""
+
+    codec: str
+    metric: str
+    method: str
+    points: tuple[str, ...]
+    rate: BdResult
+    quality: BdResult
+    ci: BootstrapResult | None
+    ci_reason: str | None
+    ci_images: int
+
+
+@dataclass(frozen=True)
+class BdTable:
+    """Entries of every codec against one anchor, and how they were computed."""
+
+    dataset: str
+    anchor: Curve
+    curves: Mapping[str, Curve]
+    methods: tuple[str, ...]
+    entries: tuple[BdEntry, ...]
+    n_boot: int
+    seed: int
+    level: float
+    min_overlap: float
+
+    def entry(self, codec: str, metric: str, method: str) -> BdEntry:
+        for e in self.entries:
+            if (e.codec, e.metric, e.method) == (codec, metric, method):
+                return e
+        raise KeyError((codec, metric, method))
+
+
+# --- computing ----------------------------------------------------------------------------------
+
+
+def resolve_anchor(name: str, curves: Mapping[str, Curve]) -> Curve:
+    """The anchor curve: a codec of the results or ``published:<key>``; raises naming the known ones."""
+    if name.startswith(PUBLISHED_PREFIX):
+        return published_curve(name)
+    if name in curves:
+        return curves[name]
+    raise BdTableError(
+        f"anchor {name!r} is not in the results; known codecs: {', '.join(curves) or 'none'} "
+        f"(or a published curve: {', '.join(PUBLISHED_PREFIX + k for k in PUBLISHED)})"
+    )
+
+
+def _missing(curve: Curve, metric: str) -> str | None:
+    """A reason naming the operating points without a value, or None."""
+    values = np.column_stack([curve.rate(), curve.quality(metric)])
+    bad = [p for p, ok in zip(curve.points, np.isfinite(values).all(axis=1)) if not ok]
+    if not bad:
+        return None
+    return f"{curve.name} has no value (failed or missing rows) at {', '.join(bad)}"
+
+
+def bd_pair(anchor: Curve, test: Curve, metric: str, method: str = "cubic",
+            min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult]:
+    """BD-rate and BD-quality of two mean curves; a reason naming the points when a value is missing."""
+    reason = _missing(anchor, metric) or _missing(test, metric)
+    if reason:
+        undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
+        return undefined, undefined
+    args = (anchor.rate(), anchor.quality(metric), test.rate(), test.quality(metric))
+    return (
+        bd_rate_result(*args, method=method, min_overlap=min_overlap),
+        bd_quality_result(*args, method=method, min_overlap=min_overlap),
+    )
+
+
+def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
+    """Per-image rate and quality, one row per image ok at every point; columns (bpp|quality, point).
+
+    The quality is PSNR, or raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample).
+    """
+    column = "psnr" if metric == "psnr" else "ms_ssim"
+    part = rows[(rows["codec"] == codec) & (rows["status"] == "ok") & rows["point"].isin(points)]
+    table = part.pivot_table(index="image", columns="point", values=["bpp", column], aggfunc="first")
+    table = table.reindex(columns=pd.MultiIndex.from_product([["bpp", column], list(points)]))
+    table.columns = pd.MultiIndex.from_product([["bpp", "quality"], list(points)])
+    return table[np.isfinite(table.to_numpy(dtype=np.float64)).all(axis=1)].sort_index()
+
+
+def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, *, n_boot: int,
+              seed: int, level: float, min_overlap: float) -> tuple[BootstrapResult | None, str | None, int]:
+    if anchor.published:
+        return None, "anchor is a published mean curve (no per-image data)", 0
+    a = per_image(rows, anchor.name, anchor.points, metric)
+    t = per_image(rows, test.name, test.points, metric)
+    common = a.index.intersection(t.index)
+    if len(common) < 2:
+        return None, f"{len(common)} images ok at every point of both codecs; at least 2 are needed", len(common)
+    a, t = a.loc[common], t.loc[common]
+    mean = ms_ssim_db_of_mean if metric == "ms_ssim_db" else np.mean
+    result = bd_rate_bootstrap(
+        a["bpp"].to_numpy(np.float64), a["quality"].to_numpy(np.float64),
+        t["bpp"].to_numpy(np.float64), t["quality"].to_numpy(np.float64),
+        method=method, n_boot=n_boot, seed=seed, level=level, quality_mean=mean, min_overlap=min_overlap,
+    )
+    return result, result.reason, len(common)
+
+
+def bd_table(
+    rows: pd.DataFrame,
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic",),
+    codecs: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
+) -> BdTable:
+    """BD-rate and BD-quality of every codec (default: all but the anchor) against ``anchor``."""
+    if not methods:
+        raise BdTableError(f"no BD method given; use one or more of {', '.join(METHODS)}")
+    for method in methods:
+        if method not in METHODS:
+            raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
+    curves = measured_curves(rows)
+    anchor_curve = resolve_anchor(anchor, curves)
+    names = [c for c in curves if c != anchor] if codecs is None else list(codecs)
+    for name in names:
+        if name not in curves:
+            raise BdTableError(f"no results for codec {name!r}; known codecs: {', '.join(curves)}")
+    entries = []
+    for method in methods:
+        for metric in METRICS:
+            for name in names:
+                test = curves[name]
+                rate, quality = bd_pair(anchor_curve, test, metric, method, min_overlap)
+                ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else _interval(
+                    rows, anchor_curve, test, metric, method,
+                    n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap,
+                )
+                entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images))
+    return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
+                   min_overlap)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 2, sign: bool = True) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    return text.replace("-", "−")
+
+
+def _cell(result: BdResult, digits: int = 2) -> str:
+    return _num(result.value, digits) if result.ok else f"n/a: {_escape(result.reason or '')}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _ci_cell(entry: BdEntry) -> str:
+    if entry.ci is not None and entry.ci.low is not None and entry.ci.high is not None:
+        return f"[{_num(entry.ci.low)}, {_num(entry.ci.high)}]"
+    if not entry.rate.ok:
+        return "—"
+    return f"n/a: {_escape(entry.ci_reason or '')}"
+
+
+def _interval_text(interval: tuple[float, float] | None, digits: int) -> str:
+    if interval is None:
+        return "—"
+    return f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
+
+
+def _points_text(curve: Curve) -> str:
+    rates = curve.rate()
+    finite = rates[np.isfinite(rates)]
+    span = f"{finite.min():.3f}–{finite.max():.3f} bpp" if finite.size else "no rates"
+    return f"{len(curve.points)} points ({', '.join(curve.points)}), {span}"
+
+
+def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
+    """The table as Markdown: for each method, one table per metric, then the curves' points."""
+    h = "#" * heading_level
+    anchor = table.anchor
+    pct = round(100 * table.level)
+    lines = [
+        f"{h} BD-rate vs {anchor.name}",
+        "",
+        (f"Dataset {table.dataset}; anchor **{anchor.name}** ({anchor.source}); BD values on the mean curves "
+        f"(negative BD-rate: fewer bits than the anchor at equal quality; positive BD-PSNR / BD-MS-SSIM: "
+        f"higher quality at equal rate). {pct}% CI of BD-rate: paired percentile bootstrap over the images "
+        f"that both codecs have with status ok at every operating point ({table.n_boot} resamples, "
+        f"seed {table.seed}). Overlap: the integration interval (quality in dB for BD-rate, rate in bpp for "
+        f"BD-quality); at least {100 * table.min_overlap:.0f}% of the test curve's range is required; "
+        f"each curve needs at least 4 strictly monotonic points."),
+        "",
+    ]
+    if not table.entries:
+        lines += [f"No codec besides the anchor {anchor.name} in these results: nothing to compare.", ""]
+    for method in table.methods if table.entries else ():
+        lines += [f"{h}# Method: {METHOD_TEXT[method]}", ""]
+        for metric, axis in METRICS.items():
+            qname = QUALITY_NAME[metric]
+            lines += [
+                f"**{axis}, dB**",
+                "",
+                (f"| codec | points | BD-rate [%] | {pct}% CI [%] | CI images | {qname} [dB] | overlap [dB] "
+                "| overlap [bpp] |"),
+                "|---|---:|---:|---|---:|---:|---|---|",
+            ]
+            for e in (e for e in table.entries if e.method == method and e.metric == metric):
+                lines.append(
+                    f"| {e.codec} | {len(e.points)} | {_cell(e.rate)} | {_ci_cell(e)} | "
+                    f"{e.ci_images if e.ci is not None else '—'} | {_cell(e.quality, 3)} | "
+                    f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |"
+                )
+            lines.append("")
+    lines += [f"{h}# Operating points used", "", f"- anchor {anchor.name}: {_points_text(anchor)}"]
+    codecs = dict.fromkeys(e.codec for e in table.entries)
+    for name in codecs:
+        curve = table.curves[name]
+        failed = sum(curve.failed or ())
+        note = f"; {failed} failed rows left out of the means" if failed else ""
+        lines.append(f"- {name}: {_points_text(curve)}{note}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = (
+    "dataset", "anchor", "method", "metric", "codec", "n_anchor", "n_test", "points",
+    "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
+    "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
+    "overlap_rate_low", "overlap_rate_high",
+)
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def table_csv(table: BdTable) -> str:
+    """One line per method × metric × codec; floats written exactly (``repr``), empty when undefined."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in table.entries:
+        ci = e.ci
+        has_ci = ci is not None and ci.low is not None
+        q_lo, q_hi = e.rate.overlap or (None, None)
+        r_lo, r_hi = e.quality.overlap or (None, None)
+        values = (
+            table.dataset, table.anchor.name, e.method, e.metric, e.codec, len(table.anchor.points),
+            len(e.points), " ".join(e.points), e.rate.value, e.rate.reason, table.level,
+            ci.low if has_ci else None, ci.high if has_ci else None, e.ci_images if ci is not None else None,
+            ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
+            None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
+        )
+        writer.writerow([_csv_value(v) for v in values])
+    return buffer.getvalue()
+
+
+# --- the study ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One model × metric: this harness (a BdResult, or a reason), the study, CompressAI's published curves."""
+
+    codec: str
+    model: str
+    metric: str
+    measured: BdResult | None
+    measured_reason: str | None
+    measured_points: tuple[str, ...]
+    study: float
+    published: BdResult
+
+
+def _study_points(curve: Curve) -> Curve:
+    """The model's curve on the study's λ when it has any of them, else as it is."""
+    present = [p for p in curve.points if p in STUDY_POINTS]
+    return curve.subset(present) if present else curve
+
+
+def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
+                     min_overlap: float = DEFAULT_MIN_OVERLAP) -> list[StudyRow]:
+    """The three models' BD-rate vs JPEG: this harness, the study, CompressAI's published curves (q3–6)."""
+    if method not in METHODS:
+        raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
+    published_anchor = published_curve(STUDY_ANCHOR)
+    out = []
+    for codec, (model, *study) in STUDY.items():
+        published_model = published_curve(codec).subset(ZOO_POINTS)
+        for metric, study_value in zip(METRICS, study):
+            published, _ = bd_pair(published_anchor, published_model, metric, method, min_overlap)
+            measured, reason, points = None, None, ()
+            if codec not in curves:
+                reason = NOT_RUN
+            elif STUDY_ANCHOR not in curves:
+                reason = f"anchor {STUDY_ANCHOR} not in the results"
+            else:
+                test = _study_points(curves[codec])
+                points = test.points
+                measured, _ = bd_pair(curves[STUDY_ANCHOR], test, metric, method, min_overlap)
+            out.append(StudyRow(codec, model, metric, measured, reason, points, study_value, published))
+    return out
+
+
+def study_markdown(rows: Sequence[StudyRow], *, method: str = "cubic", heading_level: int = 2) -> str:
+    """Markdown: one table per metric, three columns side by side."""
+    h = "#" * heading_level
+    lines = [
+        f"{h} Comparison with the study (BD-rate vs JPEG, %)",
+        "",
+        ("- **this harness**: the model's measured mean curve (on the study's four λ when present) vs the "
+        f"harness's own JPEG run, method {method};"),
+        "- **the study**: numbers from the study's text;",
+        ("- **CompressAI published**: CompressAI's published Kodak curves on the same operating points, zoo "
+        "quality 3–6 (= λ 0.0067, 0.0130, 0.0250, 0.0483) of `compressai-<model>_mse_cpu.json` vs "
+        f"`jpeg.json` (Pillow 7.1.2, q5…q95), method {method} (see `bench/data/reference/SOURCE.md`)."),
+        "",
+    ]
+    for metric, axis in METRICS.items():
+        lines += [
+            f"**{axis}, dB**",
+            "",
+            "| model | codec | this harness | the study | CompressAI published |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in (r for r in rows if r.metric == metric):
+            measured = _cell(r.measured) if r.measured is not None else _escape(r.measured_reason or "")
+            lines.append(f"| {r.model} | {r.codec} | {measured} | {_num(r.study)} | {_cell(r.published)} |")
+        lines.append("")
+    used = [f"{r.codec}: {', '.join(r.measured_points)}" for r in rows if r.metric == "psnr" and r.measured_points]
+    if used:
+        lines += ["Harness operating points used: " + "; ".join(used) + ".", ""]
+    return "\n".join(lines)
+
+
+def study_csv(rows: Sequence[StudyRow]) -> str:
+    """One line per model × metric; floats written exactly, reasons beside empty values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("model", "codec", "metric", "measured", "measured_reason", "measured_points", "study",
+                     "published", "published_reason"))
+    for r in rows:
+        measured = r.measured.value if r.measured is not None else None
+        reason = r.measured.reason if r.measured is not None else r.measured_reason
+        writer.writerow([_csv_value(v) for v in (
+            r.model, r.codec, r.metric, measured, reason, " ".join(r.measured_points), r.study,
+            r.published.value, r.published.reason,
+        )])
+    return buffer.getvalue()
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def bd_report_markdown(table: BdTable, study: Sequence[StudyRow] | None, *, heading_level: int = 2) -> str:
+    """The BD-rate tables and, when given, the comparison with the study, as one Markdown text."""
+    parts = [table_markdown(table, heading_level=heading_level)]
+    if study is not None:
+        parts.append(study_markdown(study, method=table.methods[0], heading_level=heading_level))
+    return "\n".join(parts)
+
+
+def bd_tables(
+    rows: pd.DataFrame,
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic", "pchip"),
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[BdTable, list[StudyRow] | None]:
+    """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method)."""
+    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
+    study = study_comparison(table.curves, method=methods[0]) if table.dataset == PUBLISHED_DATASET else None
+    return table, study
+
+
+def bd_files(table: BdTable, study: Sequence[StudyRow] | None) -> dict[str, str]:
+    """File name → content: ``bd-rate.md``, ``bd-rate.csv`` and, with a study comparison, ``bd-rate-study.csv``."""
+    files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study), "bd-rate.csv": table_csv(table)}
+    if study is not None:
+        files["bd-rate-study.csv"] = study_csv(study)
+    return files
+
+
+def write_bd_tables(
+    rows: pd.DataFrame,
+    reports_dir: str | Path,
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic", "pchip"),
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[Path]:
+    """Write :func:`bd_files` into ``reports_dir``; returns the paths."""
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
+    written = []
+    for name, text in bd_files(table, study).items():
+        write_text_atomic(Path(reports_dir) / name, text)
+        written.append(Path(reports_dir) / name)
+    return written

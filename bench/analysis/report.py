@@ -1,0 +1,364 @@
+"""``REPORT.md``: test conditions, RD figures, BD-rate tables, complexity and visual comparison.
+
+Everything is regenerated from stored results (``<results>/<dataset>/rows.csv`` and ``runs/*.json``) and
+from artifacts already in the reports folder (``complexity.md``, ``visual-*.png`` with their JSON); nothing
+is encoded again. The output is deterministic: the only dates in it are those of the run metadata, so
+running the report twice on the same results writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.analysis.bdtable import bd_files, bd_pair, bd_report_markdown, bd_tables
+from bench.core.errors import BenchError
+from bench.analysis.export import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
+from bench.analysis.plots import FORMATS, write_rd_plots
+from bench.core.store import load_rows, write_text_atomic
+from bench.analysis.summary import CONVENTION, summarize
+
+__all__ = ["ReportError", "load_runs", "report_markdown", "write_report"]
+
+COMPLEXITY_FILE = "complexity.md"
+REPORT_FILE = "REPORT.md"
+
+
+class ReportError(BenchError):
+    """Stored results or artifacts the report cannot use."""
+
+
+def load_runs(results_dir: Path, run_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """Metadata of each run id (``runs/<id>.json``), ``None`` where the file is missing."""
+    runs: dict[str, dict[str, Any] | None] = {}
+    for run_id in sorted(run_ids):
+        path = results_dir / "runs" / f"{run_id}.json"
+        if not path.exists():
+            runs[run_id] = None
+            continue
+        try:
+            runs[run_id] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ReportError(f"{path}: cannot read run metadata ({exc}); restore or remove the file") from None
+    return runs
+
+
+def _get(data: Mapping[str, Any] | None, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list | dict):
+        return f"`{json.dumps(value, sort_keys=True, ensure_ascii=False)}`"
+    return str(value).replace("|", "\\|")
+
+
+def _values(series: pd.Series) -> str:
+    """Distinct non-empty values of a column, for a table cell."""
+    values = sorted({str(v) for v in series.dropna() if str(v) not in ("", "nan")})
+    return ", ".join(values) if values else "—"
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], results: Path) -> list[str]:
+    dataset = dataset_of(rows)
+    sources = sorted({str(_get(m, "dataset", "source")) for m in runs.values() if _get(m, "dataset", "source")})
+    ok = int((rows["status"] == "ok").sum())
+    lines = [
+        "## Test conditions",
+        "",
+        f"- Dataset: **{dataset}**, {rows['image'].nunique()} images"
+        + (f" ({'; '.join(sources)})" if sources else ""),
+        f"- Results: `{results / 'rows.csv'}`, {len(rows)} rows ({ok} ok, {len(rows) - ok} failed or other)",
+        f"- Averages: {CONVENTION}",
+        "",
+        "### Runs that produced these rows",
+        "",
+    ]
+    fields = [
+        ("status", ("status",)), ("started", ("started",)), ("git commit", ("environment", "git_commit")),
+        ("CPU", ("environment", "cpu")), ("CPU count", ("environment", "cpu_count")),
+        ("GPU", ("environment", "gpu")), ("torch threads", ("settings", "threads")),
+        ("heap policy", ("settings", "allocator")),
+        ("timing repeats", ("settings", "timing_repeats")), ("RD processes", ("settings", "jobs")),
+        ("metrics version", ("settings", "metrics_version")), ("python", ("environment", "python")),
+        ("platform", ("environment", "platform")),
+    ]
+    ids = list(runs)
+    packages = sorted({p for m in runs.values() for p in (_get(m, "environment", "versions") or {})})
+    lines += ["| | " + " | ".join(f"`{i}`" for i in ids) + " |", "|---|" + "---|" * len(ids)]
+    lines.append("| rows | " + " | ".join(str(int((rows["run_id"] == i).sum())) for i in ids) + " |")
+    for label, keys in fields:
+        lines.append(f"| {label} | " + " | ".join(
+            _text(_get(runs[i], *keys)) if runs[i] is not None else "metadata missing" for i in ids) + " |")
+    for package in packages:
+        lines.append(f"| {package} | " + " | ".join(
+            _text(_get(runs[i], "environment", "versions", package)) for i in ids) + " |")
+    lines.append("")
+    lines += _codecs(rows, runs)
+    return lines
+
+
+def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> list[str]:
+    lines = [
+        "### Codecs, devices and weights",
+        "",
+        "| codec | points | device | threads | heap | timing repeats | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    identities: dict[str, list[str]] = {}
+    for codec in sorted(set(rows["codec"])):
+        part = rows[rows["codec"] == codec]
+        described = [m["codecs"][codec] for m in runs.values()
+                     if m is not None and codec in (_get(m, "codecs") or {})]
+        description = _values(pd.Series([d.get("description") for d in described]))
+        lines.append(
+            f"| {codec} | {part['point'].nunique()} | {_values(part['device'])} | "
+            f"{_values(part['threads'].astype('Int64'))} | "
+            f"{_values(part['allocator'])} | "
+            f"{_values(part['timing_repeats'].astype('Int64'))} | "
+            f"{description} |"
+        )
+        identities[codec] = sorted({json.dumps(d.get("identity"), indent=2, sort_keys=True, ensure_ascii=False)
+                                    for d in described})
+    lines.append("")
+    lines += ["Codec identity (what determines the bitstreams, from the run metadata):", ""]
+    for codec, found in identities.items():
+        if not found:
+            lines += [f"- {codec}: not recorded (run metadata missing)", ""]
+            continue
+        versions = f" ({len(found)} different identities across runs)" if len(found) > 1 else ""
+        lines += [f"- {codec}{versions}:", ""]
+        for identity in found:
+            lines += ["  ```json", *("  " + line for line in identity.splitlines()), "  ```", ""]
+    weighted = rows[rows["weights_sha256"].fillna("").astype(str) != ""]
+    lines += [("Weights: the SHA-256 recorded in the rows; origin by comparison with the CompressAI zoo's file "
+               "names, which carry the first hex digits of the file's SHA-256."), ""]
+    if weighted.empty:
+        lines += ["- no codec in these results loads weights.", ""]
+        return lines
+    lines += ["| codec | point | weights SHA-256 | origin |", "|---|---|---|---|"]
+    pairs = weighted.groupby(["codec", "point"], sort=True)["weights_sha256"]
+    for (codec, point), shas in pairs:
+        for sha in sorted(set(shas.astype(str))):
+            lines.append(f"| {codec} | {point} | `{sha}` | {weights_origin(codec, point, sha)} |")
+    lines.append("")
+    return lines
+
+
+def _non_zoo_codecs(rows: pd.DataFrame) -> list[str]:
+    weighted = rows[rows["weights_sha256"].fillna("").astype(str) != ""]
+    triples = weighted[["codec", "point", "weights_sha256"]].drop_duplicates().itertuples(index=False)
+    return sorted({c for c, p, sha in triples if not weights_origin(c, p, str(sha)).startswith("CompressAI zoo")})
+
+
+def weights_origin(codec: str, point: str, sha256: str) -> str:
+    """Whether a weights hash is the CompressAI zoo's file for this point (zoo file names carry the
+    first hex digits of their SHA-256), or other weights (a user checkpoint)."""
+    from bench.learned import zoo
+    from bench.core.errors import CodecError
+
+    if codec not in zoo.ARCHITECTURES or not zoo.is_zoo_label(point):
+        return "user checkpoint (no zoo model for this codec and point)"
+    try:
+        filename = zoo.zoo_filename(zoo.zoo_point(codec, point))
+        prefix = zoo.hash_prefix(filename)
+    except (CodecError, ImportError) as exc:
+        return f"unknown ({exc})"
+    if sha256.lower().startswith(prefix):
+        return f"CompressAI zoo, `{filename}`"
+    return f"not the CompressAI zoo's `{filename}`: a user checkpoint"
+
+
+def _means_table(rows: pd.DataFrame) -> list[str]:
+    lines = [
+        "| codec | point | images | failed | bpp | PSNR [dB] | MS-SSIM | MS-SSIM [dB] | encode [ms] | decode [ms] |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    def num(value: float, digits: int, scale: float = 1.0) -> str:
+        return f"{scale * value:.{digits}f}" if math.isfinite(value) else "—"
+
+    for r in summarize(rows).itertuples(index=False):
+        lines.append(
+            f"| {r.codec} | {r.point} | {r.images} | {r.failed} | {num(r.bpp, 4)} | {num(r.psnr, 3)} | "
+            f"{num(r.ms_ssim, 5)} | {num(r.ms_ssim_db, 3)} | {num(r.encode_s, 2, 1e3)} | {num(r.decode_s, 2, 1e3)} |"
+        )
+    return [*lines, ""]
+
+
+def _jpeg_vs_published(curve: Curve) -> list[str]:
+    published = published_curve("jpeg")
+    common = [p for p in published.points if p in curve.points]
+    if not common:
+        return []
+    mine = {p: i for i, p in enumerate(curve.points)}
+    theirs = {p: i for i, p in enumerate(published.points)}
+    lines = [
+        ("Same JPEG qualities, this harness (Pillow of the run, see Test conditions) vs CompressAI's "
+        "`jpeg.json` (Pillow 7.1.2):"),
+        "",
+        "| quality | bpp | bpp published | PSNR [dB] | PSNR published | MS-SSIM [dB] | MS-SSIM published |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in common:
+        i, j = mine[p], theirs[p]
+        lines.append(
+            f"| {p} | {curve.bpp[i]:.4f} | {published.bpp[j]:.4f} | {curve.psnr[i]:.3f} | {published.psnr[j]:.3f} "
+            f"| {curve.ms_ssim_db[i]:.3f} | {published.ms_ssim_db[j]:.3f} |"
+        )
+    cells = []
+    for metric, name in (("psnr", "PSNR"), ("ms_ssim_db", "MS-SSIM dB")):
+        rate, _ = bd_pair(published, curve, metric, "cubic")
+        value = f"{rate.value:+.2f}".replace("-", "−") if rate.ok else ""
+        cells.append(f"{name} {value} %" if rate.ok else f"{name}: n/a ({rate.reason})")
+    lines += ["", "BD-rate of this harness's JPEG (all its points) against the published curve, cubic: "
+              + "; ".join(cells) + "."]
+    return [*lines, ""]
+
+
+def _demote(text: str, levels: int) -> str:
+    """Push Markdown ATX headings down by ``levels`` (outside fenced code blocks)."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not fenced and line.startswith("#"):
+            line = "#" * levels + line
+        out.append(line)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _complexity(reports: Path) -> list[str]:
+    path = reports / COMPLEXITY_FILE
+    lines = ["## Complexity", ""]
+    if not path.exists():
+        return [*lines, f"Not measured yet: `{COMPLEXITY_FILE}` is not in the reports folder.", ""]
+    return [*lines, f"From `{COMPLEXITY_FILE}`:", "", _demote(path.read_text(encoding="utf-8"), 2)]
+
+
+def _visuals(reports: Path) -> list[str]:
+    lines = ["## Visual comparison", ""]
+    pictures = sorted(reports.glob("visual-*.png"))
+    if not pictures:
+        return [*lines, "None yet: run `python -m bench visual` to make one.", ""]
+    for picture in pictures:
+        record_path = picture.with_suffix(".json")
+        lines += [f"![{picture.stem}]({picture.name})", ""]
+        if not record_path.exists():
+            lines += [f"(`{record_path.name}` is missing: the chosen points are not listed.)", ""]
+            continue
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            region = record["region"]
+            lines += [
+                (f"{record['image']}: {region['width']}×{region['height']} crop at ({region['left']}, "
+                f"{region['top']}), shown ×{record['zoom']}; per codec the operating point whose bit rate on "
+                f"the whole image is closest to {record['target_bpp']:g} bpp; PSNR of the whole image."),
+                "",
+                "| codec | point | bpp | vs target | PSNR [dB] | points tried |",
+                "|---|---|---:|---:|---:|---:|",
+            ]
+            for c in record["choices"]:
+                off = f"{100 * (c['bpp'] / record['target_bpp'] - 1):+.1f} %".replace("-", "−")
+                lines.append(f"| {c['codec']} | {c['point']} | {c['bpp']:.4f} | {off} | {c['psnr']:.2f} | "
+                             f"{c['candidates']} |")
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ReportError(f"{record_path}: not a visual-comparison record ({exc}); rerun `python -m bench visual`")
+        lines.append("")
+    return lines
+
+
+def report_markdown(
+    rows: pd.DataFrame,
+    runs: Mapping[str, dict[str, Any] | None],
+    *,
+    results_path: Path,
+    bd_markdown: str,
+    artifacts: Sequence[str],
+    figures: Sequence[str],
+    max_bpp: float | None,
+) -> str:
+    """The text of ``REPORT.md``; ``figures`` are file names beside it, ``artifacts`` the sections after
+    the BD tables (complexity, visual comparison)."""
+    dataset = dataset_of(rows)
+    curves = measured_curves(rows)
+    lines = [
+        f"# Benchmark report: {dataset}",
+        "",
+        (f"Generated by `python -m bench report` from `{results_path}`; codecs: {', '.join(curves)}. "
+        "Regenerate it at any time: nothing is encoded again."),
+        "",
+    ]
+    lines += _conditions(rows, runs, results_path)
+    lines += ["## Rate–distortion", ""]
+    limit = f" (bit-rate axis limited to {max_bpp:g} bpp; every point is in the table)" if max_bpp else ""
+    published = " Dashed: CompressAI's published curves." if dataset == PUBLISHED_DATASET else ""
+    lines += [f"Mean curves, one marker per operating point{limit}.{published}", ""]
+    for name in ("rd-psnr", "rd-ms-ssim"):
+        if f"{name}.png" in figures:
+            lines += [f"![{name}]({name}.png)", ""]
+    lines += _means_table(rows)
+    if "jpeg-vs-published.png" in figures:
+        lines += ["### JPEG: this harness vs CompressAI's published curve", "",
+                  "![jpeg-vs-published](jpeg-vs-published.png)", ""]
+        lines += _jpeg_vs_published(curves["jpeg"])
+    lines += ["## BD-rate", "", "Also as `bd-rate.md` and `bd-rate.csv`.", ""]
+    others = _non_zoo_codecs(rows)
+    if others:
+        lines += [(f"Note: {', '.join(others)} ran with weights that are not CompressAI's zoo files (see Test "
+                   "conditions); their BD-rates describe those weights, not the published models."), ""]
+    lines += [bd_markdown]
+    lines += artifacts
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(
+    results_dir: str | Path = "results",
+    dataset: str = "kodak",
+    reports_dir: str | Path = "reports",
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic", "pchip"),
+    n_boot: int = 1000,
+    seed: int = 0,
+    max_bpp: float | None = 2.0,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``) and ``REPORT.md``.
+
+    ``max_bpp`` limits the RD figures' bit-rate axis (``None``: every point); ``formats`` of the figures
+    (PNG is the one ``REPORT.md`` shows). Reads ``<results_dir>/<dataset>/``; includes ``complexity.md`` and ``visual-*.png`` (with their
+    JSON) already in ``reports_dir``. Returns the files written, ``REPORT.md`` last.
+    """
+    folder = Path(results_dir) / dataset
+    rows = load_rows(folder / "rows.csv")
+    if rows.empty:
+        raise ReportError(f"{folder / 'rows.csv'} holds no rows; run `python -m bench run` first")
+    runs = load_runs(folder, sorted(set(rows["run_id"].astype(str))))
+    reports = Path(reports_dir)
+    # everything that can fail on bad input, before the first file is written
+    artifacts = [*_complexity(reports), *_visuals(reports)]
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed)
+    written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats)
+    for name, text in bd_files(table, study).items():
+        write_text_atomic(reports / name, text)
+        written.append(reports / name)
+    text = report_markdown(
+        rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
+        artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp,
+    )
+    write_text_atomic(reports / REPORT_FILE, text)
+    return [*written, reports / REPORT_FILE]

@@ -1,0 +1,87 @@
+"""The codec plug-in contract.
+
+A codec is a family of operating points (``q75``, ``lambda0.0130`` …). For one
+operating point it gives a :class:`Coder` whose ``encode`` returns the complete
+bitstream and whose ``decode`` needs nothing but those bytes. The harness
+computes bpp = 8·len(bytes)/(H·W) the same way for every codec.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+class Coder(ABC):
+    """One operating point of a codec: image → bytes → image."""
+
+    point: str
+
+    @abstractmethod
+    def encode(self, image: np.ndarray) -> bytes:
+        """Encode an H×W×3 uint8 RGB image into a complete bitstream."""
+
+    @abstractmethod
+    def decode(self, data: bytes) -> np.ndarray:
+        """Decode a bitstream made by :meth:`encode` into H×W×3 uint8 RGB."""
+
+    def identity(self) -> dict[str, Any]:
+        """Settings of this operating point that change the bitstream (e.g. weights hash)."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Where this point's ingredients came from (e.g. weights origin): recorded, not hashed."""
+        return {}
+
+    def row_fields(self) -> dict[str, Any]:
+        """Extra row columns this coder fills (``device``, ``padding``, ``weights_sha256``)."""
+        return {}
+
+    def warm_up(self, image: np.ndarray) -> None:
+        """Untimed, before the first timed call on an image of this shape (when the codec needs it).
+
+        It must run every kernel the timed calls will run, at the shapes they will run it, so that
+        one-time costs (kernel selection, memory the allocator keeps) fall here. Default: a round trip.
+        """
+        self.decode(self.encode(image))
+
+    def verify(self, image: np.ndarray, data: bytes, recon: np.ndarray) -> dict[str, Any]:
+        """Checks run outside the timed region after a round trip.
+
+        May return ``status`` ("failed" with a ``note`` saying why) and extra row
+        columns such as ``bpp_estimated``.
+        """
+        return {}
+
+
+class Codec(ABC):
+    """A named family of operating points, registered in :mod:`bench.core.registry`."""
+
+    name: str
+    #: Cheap CPU codecs may be evaluated in several processes at once.
+    parallel_safe: bool = False
+    #: Run :meth:`Coder.warm_up` once per (operating point, image shape) before timing.
+    needs_warmup: bool = False
+
+    @abstractmethod
+    def default_points(self) -> list[str]:
+        """Operating-point labels benchmarked when the user names none, in rate order."""
+
+    @abstractmethod
+    def coder(self, point: str) -> Coder:
+        """The coder for one operating-point label; raise CodecError for an unknown label."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Library versions and settings that determine the bitstreams; recorded and hashed."""
+
+    def synchronize(self) -> Callable[[], None] | None:
+        """Called before starting and before stopping the clock (e.g. CUDA synchronize)."""
+        return None
+
+    def describe(self) -> str:
+        """One line for ``python -m bench codecs``."""
+        return self.name

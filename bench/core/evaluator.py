@@ -1,0 +1,460 @@
+"""The evaluator: every image × codec × operating point becomes one result row.
+
+Rows go to :class:`bench.core.store.ResultStore` as soon as they are measured, keyed
+by everything that produced them, so a rerun only measures what is missing.
+Rate–distortion metrics of cheap CPU codecs may be computed in several
+processes; their timings are then taken afterwards in a sequential pass, so no
+timing is ever taken while other workers compete for the cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import multiprocessing as mp
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench.core import environment, registry
+from bench.core.codec import Codec, Coder
+from bench.core.datasets import Dataset
+from bench.core.errors import BenchError, MetricError
+from bench.core.images import load_rgb, pixel_sha256
+from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
+from bench.core.store import COLUMNS, ResultStore, write_bytes_atomic, write_text_atomic
+from bench.core.timing import measure
+
+log = logging.getLogger(__name__)
+
+#: Bump when a change of the metric code changes stored numbers: it invalidates every row.
+METRICS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CodecRun:
+    """A codec and the operating points to measure."""
+
+    codec: Codec
+    points: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to run: processes for RD metrics, timing repeats, torch threads, extras.
+
+    ``allocator`` names the heap policy the caller put this process under
+    (:func:`bench.core.allocator.apply`); it is recorded, not applied, here.
+    """
+
+    jobs: int = 1
+    repeats: int = 1
+    threads: int = 1
+    allocator: str = "system"
+    reco_dir: Path | None = None
+    bitstream_dir: Path | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    name: str
+    path: Path
+    pixels: np.ndarray
+    sha256: str
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    results_dir: Path
+    rows: pd.DataFrame
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)  #: filled by :func:`bench.pipeline.evaluate`
+    measured: int = 0
+    timed: int = 0
+    reused: int = 0
+
+
+def codec_hash(codec: Codec) -> str:
+    """Short hash of the codec's name, identity and the metric version."""
+    blob = json.dumps([codec.name, codec.identity(), METRICS_VERSION], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str) -> str:
+    """The cache key of one measurement."""
+    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def prepare_images(dataset: Dataset) -> list[PreparedImage]:
+    """Load and check every image before any work starts (a bad file stops the run at once)."""
+    prepared = []
+    for item in dataset.items:
+        loaded = load_rgb(item.path)
+        if loaded.note:
+            log.info("%s: %s", item.name, loaded.note)
+        digest = pixel_sha256(loaded.pixels)
+        if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
+            raise BenchError(f"{item.path}: pixels differ from the {dataset.name} manifest; replace the file")
+        prepared.append(PreparedImage(item.name, Path(item.path), loaded.pixels, digest))
+    return prepared
+
+
+def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
+             recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {"psnr": psnr(image, recon)}
+    notes = []
+    if reference is None:
+        notes.append(f"ms_ssim missing: {reference_error}")
+        return values, notes
+    try:
+        value = reference.score(recon)
+    except MetricError as exc:
+        notes.append(f"ms_ssim missing: {exc}")
+        return values, notes
+    values["ms_ssim"] = value
+    values["ms_ssim_db"] = ms_ssim_db(value)
+    return values, notes
+
+
+def _reference(pixels: np.ndarray) -> tuple[MsSsimReference | None, str | None]:
+    try:
+        return MsSsimReference(pixels), None
+    except MetricError as exc:
+        return None, str(exc)
+
+
+def measure_row(
+    coder: Coder,
+    image: PreparedImage,
+    reference: tuple[MsSsimReference | None, str | None],
+    *,
+    timed: bool,
+    repeats: int = 1,
+    synchronize: Callable[[], None] | None = None,
+    reco_path: Path | None = None,
+    bitstream_path: Path | None = None,
+) -> dict[str, Any]:
+    """Encode, decode and score one image at one operating point; never raises for codec faults."""
+    pixels = image.pixels
+    height, width = pixels.shape[:2]
+    row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
+    notes: list[str] = []
+    try:
+        encoded = measure(lambda: coder.encode(pixels), repeats=repeats if timed else 1, synchronize=synchronize)
+        data = encoded.result
+        decoded = measure(lambda: coder.decode(data), repeats=repeats if timed else 1, synchronize=synchronize)
+        recon = decoded.result
+    except Exception as exc:  # a codec fault marks the row, the run goes on
+        return {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}
+    if not isinstance(data, bytes | bytearray) or len(data) == 0:
+        return {**row, "status": "failed", "note": "encoder returned no bytes"}
+    row["bytes"] = len(data)
+    if bitstream_path is not None:
+        write_bytes_atomic(bitstream_path, bytes(data))
+    row["bpp"] = 8.0 * len(data) / (height * width)
+    if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
+        shape = getattr(recon, "shape", None)
+        return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
+    if timed:
+        row.update(
+            encode_s=encoded.median_s, decode_s=decoded.median_s,
+            encode_spread_s=encoded.spread_s, decode_spread_s=decoded.spread_s, timing_repeats=repeats,
+        )
+    checks = coder.verify(pixels, bytes(data), recon)
+    if checks.get("status", "ok") != "ok":
+        row["status"] = checks["status"]
+    if checks.get("note"):
+        notes.append(str(checks["note"]))
+    row.update({k: v for k, v in checks.items() if k not in ("status", "note")})
+    values, metric_notes = _quality(*reference, pixels, recon)
+    row.update(values)
+    notes += metric_notes
+    if not math.isfinite(row["psnr"]) and row["psnr"] != math.inf:
+        row["status"] = "failed"
+        notes.append("PSNR is not a number")
+    row["note"] = "; ".join(notes)
+    if reco_path is not None:
+        from PIL import Image
+
+        reco_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(recon, "RGB").save(reco_path)
+    return row
+
+
+# --- worker processes for parallel RD passes --------------------------------------------------
+
+_worker: dict[str, Any] = {}
+#: Pixels of the images being measured, set before the pool forks so workers need not decode again.
+_inherited_pixels: dict[str, np.ndarray] = {}
+
+
+def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _worker.clear()
+    _worker.update(codec=registry.create(codec_name, options), coders={}, image=None, settings=settings)
+
+
+def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, Any]]:
+    point, name, path, sha = task
+    cached = _worker["image"]
+    if cached is None or cached[0].sha256 != sha:
+        pixels = _inherited_pixels.get(sha)
+        if pixels is None:  # not forked from the evaluator: read the file again
+            pixels = load_rgb(path).pixels
+        image = PreparedImage(name, Path(path), pixels, sha)
+        _worker["image"] = cached = (image, _reference(pixels))
+    coders = _worker["coders"]
+    if point not in coders:
+        coders[point] = _worker["codec"].coder(point)
+    image, reference = cached
+    settings: Settings = _worker["settings"]
+    codec = _worker["codec"].name
+    return point, name, measure_row(
+        coders[point], image, reference, timed=False,
+        reco_path=_artifact_path(settings.reco_dir, codec, point, name, ".png"),
+        bitstream_path=_artifact_path(settings.bitstream_dir, codec, point, name, ".bin"),
+    )
+
+
+def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
+    """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image stem><suffix>``."""
+    if folder is None:
+        return None
+    return Path(folder) / codec / point / (Path(image).stem + suffix)
+
+
+def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage,
+             warmed: set[tuple[str, tuple[int, ...]]]) -> None:
+    """One untimed warm-up per (operating point, image shape) for codecs that need it."""
+    if not codec.needs_warmup or (point, image.pixels.shape) in warmed:
+        return
+    warmed.add((point, image.pixels.shape))
+    try:
+        coder.warm_up(image.pixels)
+    except Exception:
+        pass  # the measured call that follows reports the fault in its row
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+class Evaluation:
+    """One invocation: measure what is missing for a dataset and a list of codec runs."""
+
+    def __init__(self, dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path,
+                 settings: Settings = Settings(), metadata: Mapping[str, Any] | None = None) -> None:
+        self.dataset = dataset
+        self.metadata = dict(metadata or {})
+        self.runs = list(runs)
+        self.settings = settings
+        self.dir = Path(results_dir) / dataset.name
+        self.store = ResultStore(self.dir / "rows.csv")
+        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        self.report = RunReport(self.run_id, self.dir, pd.DataFrame())
+        self._coder_cache: dict[int, dict[str, Coder]] = {}
+
+    def _bar(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, desc=desc, unit="row", disable=not self.settings.progress or total == 0,
+                    dynamic_ncols=True, leave=True, file=sys.stderr)
+
+    def _base(self, run: CodecRun, chash: str, point: str, coder_identity: Mapping[str, Any],
+              fields: Mapping[str, Any], image: PreparedImage) -> dict[str, Any]:
+        return {
+            "key": row_key(chash, point, coder_identity, image.sha256),
+            "run_id": self.run_id,
+            "dataset": self.dataset.name,
+            "image": image.name,
+            "image_sha256": image.sha256,
+            "codec": run.codec.name,
+            "point": point,
+            "codec_hash": chash,
+            "threads": self._threads(),
+            "allocator": self.settings.allocator,
+            **fields,
+        }
+
+    def _same_timing_conditions(self, row: Mapping[str, str]) -> bool:
+        """Whether a stored row was timed with this run's thread count and heap policy.
+
+        If not, its RD values are kept and only the timings are taken again.
+        """
+        try:
+            threads = int(float(row["threads"]))
+        except (KeyError, ValueError):
+            return False
+        return threads == self._threads() and row.get("allocator") == self.settings.allocator
+
+    def _threads(self) -> int:
+        if "torch" in sys.modules:
+            return sys.modules["torch"].get_num_threads()
+        return self.settings.threads
+
+    def _write_metadata(self, status: str, started: str) -> None:
+        codecs = {
+            run.codec.name: {
+                "hash": codec_hash(run.codec), "identity": run.codec.identity(),
+                "points": list(run.points), "description": run.codec.describe(),
+                "point_details": {point: {**coder.identity(), **coder.provenance(), **coder.row_fields()}
+                                  for point, coder in self._coders(run).items()},
+            }
+            for run in self.runs
+        }
+        meta = {
+            "run_id": self.run_id,
+            "status": status,
+            "started": started,
+            "command": sys.argv,
+            "dataset": {"name": self.dataset.name, "source": self.dataset.source,
+                        "images": len(self.dataset.items)},
+            "codecs": codecs,
+            "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
+                         "threads": self._threads(), "allocator": self.settings.allocator,
+                         "metrics_version": METRICS_VERSION},
+            **self.metadata,
+            "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused},
+            "environment": environment.collect(),
+        }
+        write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", json.dumps(meta, indent=2) + "\n")
+
+    def run(self) -> RunReport:
+        """Measure every missing row; safe to interrupt at any point (finished rows are on disk)."""
+        import torch
+
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.settings.threads)
+        started = environment.utc_now()
+        self._write_metadata("running", started)
+        status = "interrupted"
+        try:
+            images = prepare_images(self.dataset)
+            for run in self.runs:
+                self._run_codec(run, images)
+            status = "complete"
+        finally:
+            self.store.compact()
+            self._write_metadata(status, started)
+            self.report.rows = self.store.frame()
+            torch.set_num_threads(previous_threads)
+        return self.report
+
+    def _coders(self, run: CodecRun) -> dict[str, Coder]:
+        """One coder per operating point, built once per run (learned codecs load weights here)."""
+        key = id(run)
+        if key not in self._coder_cache:
+            self._coder_cache[key] = {point: run.codec.coder(point) for point in run.points}
+        return self._coder_cache[key]
+
+    def _run_codec(self, run: CodecRun, images: list[PreparedImage]) -> None:
+        codec = run.codec
+        chash = codec_hash(codec)
+        coders = self._coders(run)
+        missing: list[tuple[str, PreparedImage, dict[str, Any]]] = []
+        untimed: list[tuple[str, PreparedImage, dict[str, Any]]] = []
+        for image in images:
+            for point, coder in coders.items():
+                base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
+                existing = self.store.get(base["key"])
+                if existing is None or existing["status"] != "ok":
+                    missing.append((point, image, base))
+                elif existing["encode_s"] == "" or not self._same_timing_conditions(existing):
+                    untimed.append((point, image, {**existing, "run_id": self.run_id}))
+                else:
+                    self.report.reused += 1
+        if not missing and not untimed:
+            log.info("%s: all %d rows already measured", codec.name, self.report.reused)
+            return
+        parallel = codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
+        if parallel:
+            by_name = {image.name: image for image in images}
+            for base, row in self._rd_parallel(run, missing):
+                self.store.append({**base, **row})
+                self.report.measured += 1
+                if row["status"] == "ok":
+                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+        else:
+            self._rd_sequential(run, coders, missing)
+        self._time_rows(run, coders, untimed)
+
+    def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
+                       missing: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+        codec = run.codec
+        warmed: set[tuple[str, tuple[int, ...]]] = set()
+        sync = codec.synchronize()
+        last: tuple[str, Any] | None = None
+        with self._bar(len(missing), f"{codec.name}") as bar:
+            for point, image, base in missing:
+                if last is None or last[0] != image.sha256:
+                    last = (image.sha256, _reference(image.pixels))
+                coder = coders[point]
+                _warm_up(codec, coder, point, image, warmed)
+                row = measure_row(
+                    coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
+                    reco_path=_artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
+                    bitstream_path=_artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
+                                                  ".bin"),
+                )
+                self.store.append({**base, **row})
+                self.report.measured += 1
+                bar.update()
+
+    def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
+                     ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        tasks = [(point, image.name, str(image.path), image.sha256) for point, image, _ in missing]
+        bases = {(point, image.name): base for point, image, base in missing}
+        jobs = min(self.settings.jobs, len(tasks))
+        context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        _inherited_pixels.clear()
+        _inherited_pixels.update({image.sha256: image.pixels for _, image, _ in missing})
+        with context.Pool(jobs, initializer=_worker_init,
+                          initargs=(run.codec.name, dict(run.options), self.settings)) as pool, \
+                self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
+            for point, name, row in pool.imap_unordered(_worker_row, tasks):
+                yield bases[(point, name)], row
+                bar.update()
+
+    def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder],
+                   untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+        """Sequential timing of rows whose RD metrics came from a parallel pass."""
+        codec = run.codec
+        sync = codec.synchronize()
+        warmed: set[tuple[str, tuple[int, ...]]] = set()
+        with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
+            for point, image, row in untimed:
+                coder = coders[point]
+                _warm_up(codec, coder, point, image, warmed)
+                repeats = self.settings.repeats
+                try:
+                    encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=sync)
+                    decoded = measure(lambda: coder.decode(encoded.result), repeats=repeats, synchronize=sync)
+                except Exception as exc:
+                    self.store.append({**row, "status": "failed",
+                                       "note": f"timing pass: {type(exc).__name__}: {exc}"})
+                    bar.update()
+                    continue
+                update: dict[str, Any] = {
+                    "encode_s": encoded.median_s, "decode_s": decoded.median_s,
+                    "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
+                    "timing_repeats": repeats, "threads": self._threads(), "allocator": self.settings.allocator,
+                }
+                if len(encoded.result) != int(float(row["bytes"])):
+                    update["status"] = "failed"
+                    update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
+                                      f"pass, {row['bytes']} in the RD pass")
+                self.store.append({**{k: row[k] for k in row if k in COLUMNS}, **update})
+                self.report.timed += 1
+                bar.update()

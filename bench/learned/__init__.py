@@ -1,0 +1,1 @@
+"""The CompressAI toolkit: zoo facts, weights, bitstream, MACs, memory, complexity, training."""

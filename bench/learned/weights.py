@@ -1,0 +1,546 @@
+"""Model weights for the CompressAI codecs: one loading path for three sources.
+
+For an architecture and an operating-point label, :func:`resolve` finds a local file:
+
+1. a user checkpoint mapped to exactly that (architecture, label) — ``--checkpoint ARCH:LABEL=PATH``;
+2. else, for a zoo label, the zoo file under its canonical name in the cache folder
+   (torch hub's ``checkpoints`` folder by default), then in the mirror (a folder, copied into
+   the cache, or a base URL, downloaded into the cache), then at the zoo's own URL.
+
+CompressAI's zoo file names end in the first 8 hex digits of the file's sha256; every file
+taken from the cache, a mirror or the zoo is checked against them (CompressAI's own loader
+does not), and a copy or download that fails the check is never left in the cache.
+
+:func:`load_model` reads the file with ``torch.load(weights_only=True)``, accepts the usual
+checkpoint layouts, infers the channel counts from the tensors, builds the model, loads it
+strictly and runs ``update(force=True)``. Each problem raises a one-line :class:`WeightsError`
+that names the file. torch and compressai are imported only when needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.learned import zoo
+from bench.core.download import download, sha256_file
+from bench.core.errors import BenchError, CodecError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "Checkpoint", "LoadedModel", "WeightsError", "WeightsSource", "WeightsUnavailable",
+    "load_model", "parse_checkpoint_spec", "points_for", "resolve", "sha256_of",
+]
+
+log = logging.getLogger(__name__)
+
+SUPPLY_HINT = "--weights-mirror DIR|URL, BENCH_WEIGHTS_MIRROR, or --checkpoint ARCH:LABEL=PATH"
+"""How a user supplies weights; ends every :class:`WeightsUnavailable` message."""
+
+WRAPPER_KEYS: tuple[str, ...] = ("state_dict", "network", "model_state_dict")
+"""Keys under which training scripts nest the state dict."""
+
+# Buffers whose size depends on the trained CDFs; CompressionModel.load_state_dict resizes
+# them (they are empty in a fresh model) and update(force=True) recomputes them.
+_DYNAMIC_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+# Tensor that gives each constructor argument: (state-dict key, dimension).
+_CHANNEL_KEYS: dict[str, dict[str, tuple[str, int]]] = {
+    "bmshj2018-factorized": {"N": ("g_a.0.weight", 0), "M": ("g_a.6.weight", 0)},
+    "bmshj2018-factorized-relu": {"N": ("g_a.0.weight", 0), "M": ("g_a.6.weight", 0)},
+    "bmshj2018-hyperprior": {"N": ("g_a.0.weight", 0), "M": ("g_a.6.weight", 0)},
+    "mbt2018-mean": {"N": ("g_a.0.weight", 0), "M": ("g_a.6.weight", 0)},
+    "mbt2018": {"N": ("g_a.0.weight", 0), "M": ("g_a.6.weight", 0)},
+    "cheng2020-anchor": {"N": ("g_a.0.conv1.weight", 0)},
+    "cheng2020-attn": {"N": ("g_a.0.conv1.weight", 0)},
+}
+# Smallest sensible configurations, for key sets and guesses.
+_TINY_CONFIG = {"N": 4, "M": 6}
+
+_LABEL = r"[A-Za-z0-9._-]+"
+_SPEC = re.compile(rf"(?P<arch>[A-Za-z0-9._-]+):(?P<label>{_LABEL})=(?P<path>.+)")
+_OLD_EB_KEY = re.compile(r"^(?P<module>(?:.+\.)?entropy_bottleneck)\._(?P<kind>bias|matrix|factor)(?P<i>\d+)$")
+_PLURAL = {"bias": "biases", "matrix": "matrices", "factor": "factors"}
+_GLOBAL_IN_ERROR = re.compile(r"GLOBAL ([\w.]+)")
+_EXAMPLES = 3
+
+
+class WeightsError(CodecError):
+    """Weights cannot be found, verified or loaded; the message names the file."""
+
+
+class WeightsUnavailable(WeightsError):
+    """No source could supply the weights; the message says what was tried and how to supply them."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A CompressAI model ready to code, with where its weights came from."""
+
+    model: torch.nn.Module  # eval() mode, on CPU, parameters loaded
+    arch: str
+    point: str  # operating-point label
+    sha256: str  # of the weights file
+    origin: str  # "zoo:<url>" (also a verified cache hit) | "mirror:<dir or url>" | "checkpoint:<path>"
+    config: dict  # constructor arguments, e.g. {"N": 128, "M": 192}
+    updated: bool  # whether update(force=True) ran after loading
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A user's own checkpoint mapped to an architecture and an operating-point label."""
+
+    arch: str
+    point: str
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where weights may come from.
+
+    ``mirror`` is a folder or an http(s) base URL holding zoo files under their canonical
+    names; ``cache_dir`` defaults to ``torch.hub.get_dir()/checkpoints``; ``offline`` skips the
+    zoo's public URL (an explicitly given mirror is still used).
+    """
+
+    mirror: str | None = None
+    cache_dir: Path | None = None
+    checkpoints: tuple[Checkpoint, ...] = ()
+    offline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mirror is not None:
+            object.__setattr__(self, "mirror", str(self.mirror))
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
+        seen: dict[tuple[str, str], Path] = {}
+        for ckpt in self.checkpoints:
+            key = (ckpt.arch, ckpt.point)
+            if key in seen and seen[key] != ckpt.path:
+                raise WeightsError(
+                    f"two checkpoints for {ckpt.arch}:{ckpt.point} ({seen[key]} and {ckpt.path}); give one"
+                )
+            seen[key] = ckpt.path
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> WeightsSource:
+        """A source configured from ``BENCH_WEIGHTS_MIRROR`` and ``BENCH_OFFLINE=1``.
+
+        Keyword arguments override the environment; those whose value is None do not.
+        """
+        settings: dict[str, Any] = {
+            "mirror": os.environ.get("BENCH_WEIGHTS_MIRROR") or None,
+            "offline": os.environ.get("BENCH_OFFLINE", "").strip().lower() in ("1", "true", "yes"),
+        }
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**settings)
+
+    def resolved_cache_dir(self) -> Path:
+        """``cache_dir``, or torch hub's checkpoint folder (where CompressAI's zoo caches too)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        import torch.hub
+
+        return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 (hex) of a file."""
+    return sha256_file(path)
+
+
+def parse_checkpoint_spec(spec: str) -> Checkpoint:
+    """Parse ``ARCH:LABEL=PATH`` (``--checkpoint``), e.g. ``bmshj2018-factorized:lambda0.0130=/w/f.pth``."""
+    match = _SPEC.fullmatch(spec.strip())
+    if match is None:
+        raise WeightsError(
+            f"bad checkpoint {spec!r}: expected ARCH:LABEL=PATH, e.g. "
+            f"bmshj2018-factorized:lambda0.0130=/path/to/weights.pth (LABEL: letters, digits, '.', '_', '-')"
+        )
+    arch = match["arch"]
+    if arch not in zoo.ARCHITECTURES:
+        raise WeightsError(
+            f"bad checkpoint {spec!r}: unknown architecture {arch!r}; known: {', '.join(zoo.ARCHITECTURES)}"
+        )
+    return Checkpoint(arch, match["label"], Path(match["path"]).expanduser())
+
+
+def points_for(arch: str, source: WeightsSource, requested: Sequence[str] | None) -> list[str]:
+    """Labels to benchmark for ``arch``: ``requested`` if given; else the labels of the user's
+    checkpoints for ``arch`` if there are any; else the zoo's :data:`bench.learned.zoo.DEFAULT_POINTS`."""
+    zoo.check_arch(arch)
+    if requested:
+        return list(dict.fromkeys(requested))
+    mine = [c.point for c in source.checkpoints if c.arch == arch]
+    return list(dict.fromkeys(mine)) if mine else list(zoo.DEFAULT_POINTS)
+
+
+def resolve(arch: str, point: str, source: WeightsSource) -> Path:
+    """The local weights file for (``arch``, ``point``); see the module docstring for the order.
+
+    Raises WeightsError for a missing checkpoint file, an unknown label or a file whose sha256
+    does not start with the prefix in its name; WeightsUnavailable when no source has it.
+    """
+    return _resolve(arch, point, source)[0]
+
+
+def load_model(arch: str, point: str, source: WeightsSource, *, update: bool = True) -> LoadedModel:
+    """Resolve, read and build the CompressAI model for (``arch``, ``point``), on CPU, in eval mode."""
+    path, origin = _resolve(arch, point, source)
+    digest = sha256_of(path)
+    state = _read_state_dict(path)
+    model, config = _build(arch, state, path, update_buffers=update)
+    model.eval()
+    if update:
+        model.update(force=True)
+    return LoadedModel(model, arch, point, digest, origin, config, update)
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def _resolve(arch: str, point: str, source: WeightsSource) -> tuple[Path, str]:
+    zoo.check_arch(arch)
+    for ckpt in source.checkpoints:
+        if (ckpt.arch, ckpt.point) == (arch, point):
+            if not ckpt.path.is_file():
+                raise WeightsError(f"checkpoint {ckpt.path} for {arch}:{point} does not exist")
+            return ckpt.path, f"checkpoint:{ckpt.path}"
+
+    try:
+        zp = zoo.zoo_point(arch, point)
+    except CodecError as exc:
+        mine = [c.point for c in source.checkpoints if c.arch == arch]
+        given = f"; checkpoints given for {arch}: {', '.join(mine)}" if mine else ""
+        raise WeightsError(f"{exc}{given}; or give --checkpoint {arch}:{point}=PATH") from None
+    try:
+        url = zoo.zoo_url(zp)
+        filename = zoo.zoo_filename(zp)
+        prefix = zoo.hash_prefix(filename)
+    except CodecError as exc:
+        raise WeightsUnavailable(f"no weights for {arch} {point}: {exc}; supply them with {SUPPLY_HINT}") from None
+
+    cache = source.resolved_cache_dir()
+    cached = cache / filename
+    tried: list[str] = []
+
+    if cached.is_file():
+        digest = sha256_of(cached)
+        if digest.startswith(prefix):
+            log.debug("using cached %s", cached)
+            return cached, f"zoo:{url}"
+        tried.append(f"cache {cached} (sha256 {digest} does not start with {prefix}; delete it)")
+    else:
+        tried.append(f"cache {cache} (no {filename})")
+
+    if source.mirror is None:
+        tried.append("no mirror given")
+    elif "://" in source.mirror:
+        mirror_url = f"{source.mirror.rstrip('/')}/{filename}"
+        try:
+            _download_verified(mirror_url, cached, prefix)
+            return cached, f"mirror:{source.mirror}"
+        except _FetchFailed as exc:
+            tried.append(f"mirror {mirror_url} ({exc})")
+    else:
+        folder = Path(source.mirror).expanduser()
+        candidate = folder / filename
+        if not folder.is_dir():
+            tried.append(f"mirror folder {folder} (does not exist)")
+        elif not candidate.is_file():
+            tried.append(f"mirror folder {folder} (no {filename})")
+        else:
+            _copy_verified(candidate, cached, prefix)
+            return cached, f"mirror:{folder}"
+
+    if source.offline:
+        tried.append(f"zoo {url} (skipped: offline)")
+    else:
+        try:
+            _download_verified(url, cached, prefix)
+            return cached, f"zoo:{url}"
+        except _FetchFailed as exc:
+            tried.append(f"zoo {url} ({exc})")
+
+    message = f"no weights for {arch} {point} ({filename}): tried {'; '.join(tried)}; supply them with {SUPPLY_HINT}"
+    raise WeightsUnavailable(_one_line(message))
+
+
+class _FetchFailed(Exception):
+    """A download failed for network reasons (another source may still work)."""
+
+
+def _download_verified(url: str, dest: Path, prefix: str) -> None:
+    """Download ``url`` and move it onto ``dest`` only if its sha256 starts with ``prefix``."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(f"cannot create the weights cache {dest.parent}: {_one_line(str(exc))}") from None
+    staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.unverified")
+    try:
+        try:
+            download(url, staging)
+        except BenchError as exc:
+            raise _FetchFailed(_one_line(str(exc).replace(f"download of {url} failed: ", ""))) from None
+        _accept(staging, dest, prefix, what=url)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _copy_verified(src: Path, dest: Path, prefix: str) -> None:
+    """Copy ``src`` onto ``dest`` (atomically) only if its sha256 starts with ``prefix``."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".copy")
+    except OSError as exc:
+        raise WeightsError(f"cannot write into the weights cache {dest.parent}: {_one_line(str(exc))}") from None
+    staging = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        _accept(staging, dest, prefix, what=str(src))
+    except OSError as exc:
+        raise WeightsError(f"cannot copy {src} into {dest.parent}: {_one_line(str(exc))}") from None
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _accept(staging: Path, dest: Path, prefix: str, *, what: str) -> None:
+    digest = sha256_of(staging)
+    if not digest.startswith(prefix):
+        raise WeightsError(
+            f"{what} has the wrong content: its sha256 is {digest}, but its name {dest.name} says it "
+            f"starts with {prefix}; not kept in {dest.parent}"
+        )
+    try:
+        os.replace(staging, dest)
+    except OSError as exc:
+        raise WeightsError(f"cannot move {what} into the weights cache as {dest}: {_one_line(str(exc))}") from None
+    log.info("stored verified weights %s (from %s)", dest, what)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, keys normalised to current CompressAI names."""
+    import pickle
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" in text:
+            found = _GLOBAL_IN_ERROR.search(text)
+            culprit = f" ({found.group(1)})" if found else ""
+            raise WeightsError(
+                f"{path} holds pickled Python objects beyond tensors{culprit}, which torch.load("
+                f"weights_only=True) refuses; re-save only the state dict: torch.save(model.state_dict(), PATH)"
+            ) from None
+        raise _unreadable(path, exc) from None
+    except Exception as exc:  # noqa: BLE001 — zip errors, EOFError, KeyError …: an unreadable file
+        raise _unreadable(path, exc) from None
+
+    if isinstance(obj, Mapping) and not _all_tensors(obj):
+        for key in WRAPPER_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise WeightsError(
+            f"{path} holds no state dict (found {type(obj).__name__}); expected a dict of tensors, "
+            f"bare or under {', '.join(repr(k) for k in WRAPPER_KEYS)}"
+        )
+    if not _all_tensors(obj):
+        odd = [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+        raise WeightsError(
+            f"{path} is not a state dict: entries {_few(odd)} are not tensors; expected a dict of tensors, "
+            f"bare or under {', '.join(repr(k) for k in WRAPPER_KEYS)}"
+        )
+    return _normalise_keys(obj, path)
+
+
+def _unreadable(path: Path, exc: BaseException) -> WeightsError:
+    reason = _one_line(str(exc).split(". ")[0])
+    detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return WeightsError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated): {detail}")
+
+
+def _all_tensors(obj: Mapping) -> bool:
+    import torch
+
+    return all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _normalise_keys(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """Strip DataParallel's ``module.``; apply CompressAI's renames of old zoo keys."""
+    from compressai.zoo.pretrained import rename_key
+
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        key = rename_key(key.removeprefix("module."))
+        old = _OLD_EB_KEY.match(key)
+        if old:
+            key = f"{old['module']}.{_PLURAL[old['kind']]}.{old['i']}"
+        if key in out:
+            raise WeightsError(f"{path}: two entries map to the key {key!r} (with and without 'module.'?)")
+        out[key] = value
+    return out
+
+
+def _is_dynamic(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in _DYNAMIC_BUFFERS
+
+
+@functools.cache
+def _template_keys(arch: str) -> frozenset[str]:
+    """The state-dict keys of ``arch`` (independent of channel counts)."""
+    return frozenset(_instantiate(arch, _tiny_config(arch)).state_dict())
+
+
+def _tiny_config(arch: str) -> dict[str, int]:
+    return {name: _TINY_CONFIG[name] for name in _CHANNEL_KEYS[arch]}
+
+
+def _instantiate(arch: str, config: Mapping[str, int]) -> torch.nn.Module:
+    return zoo.model_class(arch)(**config)
+
+
+def _infer_config(arch: str, state: Mapping[str, torch.Tensor]) -> dict[str, int] | None:
+    """Constructor channel counts read from the tensors; None if the keys are not there."""
+    config = {}
+    for name, (key, dim) in _CHANNEL_KEYS[arch].items():
+        tensor = state.get(key)
+        if tensor is None or tensor.dim() <= dim:
+            return None
+        config[name] = int(tensor.shape[dim])
+    return config
+
+
+def _shape_differences(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
+    expected = model.state_dict()
+    return [
+        f"{k}: file {list(v.shape)} vs model {list(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and not _is_dynamic(k) and v.shape != expected[k].shape
+    ]
+
+
+def _build(
+    arch: str, state: dict[str, torch.Tensor], path: Path, *, update_buffers: bool
+) -> tuple[torch.nn.Module, dict]:
+    """Build ``arch`` with channel counts inferred from ``state`` and load ``state`` strictly."""
+    template = _template_keys(arch)
+    missing = sorted(template - state.keys())
+    unexpected = sorted(state.keys() - template)
+    if missing and update_buffers and all(_is_dynamic(k) for k in missing):
+        missing = []  # entropy-coder tables only: update(force=True) recomputes them
+    config = _infer_config(arch, state) if not (missing or unexpected) else None
+    if missing or unexpected or config is None:
+        raise WeightsError(_mismatch(arch, None, path, state, missing=missing, unexpected=unexpected))
+
+    try:
+        model = _instantiate(arch, config)
+    except Exception as exc:  # noqa: BLE001 — e.g. a zero channel count read from the file
+        raise WeightsError(f"{path}: cannot build {arch} {_fmt(config)}: {_one_line(str(exc))}") from None
+    shapes = _shape_differences(model, state)
+    if shapes:
+        raise WeightsError(_mismatch(arch, config, path, state, shapes=shapes))
+    own = model.state_dict()
+    full = {**{k: own[k] for k in template - state.keys()}, **state}
+    try:
+        model.load_state_dict(full, strict=True)
+    except Exception as exc:  # noqa: BLE001 — any failure here is a checkpoint that does not fit
+        raise WeightsError(f"{path} does not load into {arch} {_fmt(config)}: {_one_line(str(exc))[:300]}") from None
+    return model, config
+
+
+def _mismatch(
+    arch: str,
+    config: Mapping[str, int] | None,
+    path: Path,
+    state: Mapping[str, torch.Tensor],
+    *,
+    missing: Sequence[str] = (),
+    unexpected: Sequence[str] = (),
+    shapes: Sequence[str] = (),
+) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys ({_few(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
+    if shapes:
+        parts.append(f"{len(shapes)} shapes differ ({_few(shapes)})")
+    if not parts:
+        parts.append("its channel counts cannot be read from the tensors")
+    target = f"{arch} {_fmt(config)}" if config else arch
+    return f"{path} does not fit {target}: {'; '.join(parts)}; {_guess(state, exclude=arch)}"
+
+
+def _guess(state: Mapping[str, torch.Tensor], *, exclude: str) -> str:
+    """Which known architecture the state dict looks like, as a phrase."""
+    keys = set(state)
+    scores = {}
+    for arch in zoo.ARCHITECTURES:
+        template = _template_keys(arch)
+        scores[arch] = len(keys & template) / len(keys | template)
+    best = max(scores.values())
+    if best < 0.5:
+        return f"it does not look like any CompressAI image model (keys such as {_few(sorted(keys))})"
+    candidates = [a for a, s in scores.items() if s == best]
+    fits = []
+    for arch in candidates:
+        config = _infer_config(arch, state)
+        if config is None:
+            continue
+        if best == 1.0:
+            try:
+                if _shape_differences(_instantiate(arch, config), state):
+                    continue
+            except Exception as exc:  # noqa: BLE001 — channel counts this class cannot take
+                log.debug("%s does not fit %s: %s", arch, config, exc)
+                continue
+        fits.append((arch, config))
+    if best == 1.0 and fits:
+        arch, config = fits[0]
+        if arch == exclude:
+            return "the declared architecture's keys match but its layers do not fit"
+        return f"it looks like {arch} {_fmt(config)}"
+    nearest = [a for a in candidates if a != exclude]
+    if not nearest:
+        return "its keys are closest to the declared architecture, but no known architecture fits it"
+    return f"it looks most like {nearest[0]} ({best:.0%} of keys shared), but does not fit it exactly"
+
+
+def _fmt(config: Mapping[str, int] | None) -> str:
+    return "(" + ", ".join(f"{k}={v}" for k, v in (config or {}).items()) + ")"
+
+
+def _few(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_EXAMPLES])
+    return shown + (", …" if len(items) > _EXAMPLES else "")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

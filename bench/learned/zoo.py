@@ -1,0 +1,167 @@
+"""Facts about CompressAI's image model zoo: architectures, operating points, files.
+
+An operating point is named by its training λ, the same label whether the weights come from
+the zoo or from a user's checkpoint:
+
+* MSE-trained zoo qualities 1…8 ↔ λ = 0.0018 … 0.1800, labels ``lambda0.0018`` … ``lambda0.1800``;
+* MS-SSIM-trained qualities 1…8 ↔ λ = 2.40 … 220.00, labels ``msssim-lambda2.40`` …
+
+The zoo's URLs, file names and channel counts are read from ``compressai.zoo.image`` (imported
+lazily, so importing this module does not import torch). CompressAI's zoo file names end in
+``-<first 8 hex digits of the file's sha256>.pth.tar``; :func:`hash_prefix` extracts them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal
+
+from bench.core.errors import CodecError
+
+__all__ = [
+    "ARCHITECTURES", "DEFAULT_POINTS", "LAMBDAS", "METRICS", "ZooPoint",
+    "all_points", "channels", "check_arch", "hash_prefix", "is_zoo_label", "label",
+    "model_class", "zoo_filename", "zoo_point", "zoo_url",
+]
+
+ARCHITECTURES: dict[str, str] = {
+    "bmshj2018-factorized": "FactorizedPrior",
+    "bmshj2018-factorized-relu": "FactorizedPriorReLU",
+    "bmshj2018-hyperprior": "ScaleHyperprior",
+    "mbt2018-mean": "MeanScaleHyperprior",
+    "mbt2018": "JointAutoregressiveHierarchicalPriors",
+    "cheng2020-anchor": "Cheng2020Anchor",
+    "cheng2020-attn": "Cheng2020Attention",
+}
+"""CompressAI image architectures: zoo name → class name in ``compressai.models``."""
+
+Metric = Literal["mse", "ms-ssim"]
+METRICS: tuple[str, ...] = ("mse", "ms-ssim")
+
+LAMBDAS: dict[str, tuple[float, ...]] = {
+    "mse": (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800),
+    "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00),
+}
+"""Training λ of zoo qualities 1…8, per distortion metric."""
+
+DEFAULT_POINTS: tuple[str, ...] = ("lambda0.0067", "lambda0.0130", "lambda0.0250", "lambda0.0483")
+"""Labels benchmarked by default: MSE zoo qualities 3–6, the λ of the study."""
+
+_HASH_IN_NAME = re.compile(r"-([0-9a-fA-F]{8,64})(?:\.[A-Za-z0-9]+)+$")
+
+
+def label(metric: str, quality: int) -> str:
+    """The operating-point label of zoo ``quality`` (1…8) trained for ``metric``."""
+    if metric not in LAMBDAS:
+        raise CodecError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    if not 1 <= quality <= len(LAMBDAS[metric]):
+        raise CodecError(f"zoo quality {quality} out of range; use 1…{len(LAMBDAS[metric])}")
+    lam = LAMBDAS[metric][quality - 1]
+    return f"lambda{lam:.4f}" if metric == "mse" else f"msssim-lambda{lam:.2f}"
+
+
+_LABELS: dict[str, tuple[str, int]] = {
+    label(metric, q): (metric, q) for metric in METRICS for q in range(1, len(LAMBDAS[metric]) + 1)
+}
+
+
+@dataclass(frozen=True)
+class ZooPoint:
+    """One zoo model: architecture, training metric, zoo quality, λ and our label."""
+
+    arch: str
+    metric: str
+    quality: int
+    lam: float
+    label: str
+
+
+def check_arch(arch: str) -> str:
+    """Return ``arch`` if it is a known architecture; else raise CodecError listing them."""
+    if arch not in ARCHITECTURES:
+        raise CodecError(
+            f"unknown CompressAI architecture {arch!r}; known: {', '.join(ARCHITECTURES)}"
+        )
+    return arch
+
+
+def model_class(arch: str) -> type:
+    """The ``compressai.models`` class of ``arch`` (imports compressai)."""
+    check_arch(arch)
+    models = importlib.import_module("compressai.models")
+    return getattr(models, ARCHITECTURES[arch])
+
+
+def is_zoo_label(point: str) -> bool:
+    """Whether ``point`` has the form of a zoo label (for some architecture)."""
+    return point in _LABELS
+
+
+def _zoo_tables() -> ModuleType:
+    return importlib.import_module("compressai.zoo.image")
+
+
+def _qualities(arch: str) -> list[int]:
+    return sorted(_zoo_tables().cfgs[arch])
+
+
+def all_points(arch: str, metric: str = "mse") -> list[str]:
+    """The zoo labels of ``arch`` for ``metric``, lowest rate first."""
+    check_arch(arch)
+    return [label(metric, q) for q in _qualities(arch)]
+
+
+def zoo_point(arch: str, point: str) -> ZooPoint:
+    """Parse a zoo label for ``arch``; unknown or out-of-range labels raise CodecError."""
+    check_arch(arch)
+    if point not in _LABELS:
+        raise CodecError(
+            f"{arch} has no zoo operating point {point!r}; zoo labels: "
+            f"{', '.join(all_points(arch, 'mse'))} (MSE) and "
+            f"{', '.join(all_points(arch, 'ms-ssim'))} (MS-SSIM)"
+        )
+    metric, quality = _LABELS[point]
+    qualities = _qualities(arch)
+    if quality not in qualities:
+        raise CodecError(
+            f"{arch} {point}: quality out of range: the CompressAI zoo has qualities "
+            f"{qualities[0]}-{qualities[-1]} for {arch}, not {quality}; use one of "
+            f"{', '.join(all_points(arch, metric))}"
+        )
+    return ZooPoint(arch, metric, quality, LAMBDAS[metric][quality - 1], point)
+
+
+def zoo_url(point: ZooPoint) -> str:
+    """The URL of the zoo's weights for ``point``; CodecError if the zoo has none."""
+    urls = _zoo_tables().model_urls
+    try:
+        return urls[point.arch][point.metric][point.quality]
+    except KeyError:
+        raise CodecError(
+            f"the CompressAI zoo has no pretrained {point.metric} weights for {point.arch} "
+            f"quality {point.quality} ({point.label}); give --checkpoint {point.arch}:{point.label}=PATH"
+        ) from None
+
+
+def zoo_filename(point: ZooPoint) -> str:
+    """The canonical file name of ``point``'s zoo weights, e.g. ``mbt2018-3-22901978.pth.tar``."""
+    return zoo_url(point).rstrip("/").rsplit("/", 1)[-1]
+
+
+def channels(point: ZooPoint) -> dict[str, int]:
+    """The zoo model's constructor channel counts, e.g. ``{"N": 192, "M": 320}``."""
+    cfg = _zoo_tables().cfgs[point.arch][point.quality]
+    return {name: int(c) for name, c in zip(("N", "M"), cfg, strict=False)}
+
+
+def hash_prefix(filename: str) -> str:
+    """The hex digits after the last ``-`` of a zoo file name: the start of its sha256."""
+    match = _HASH_IN_NAME.search(filename)
+    if match is None:
+        raise CodecError(
+            f"file name {filename!r} carries no hash prefix (expected NAME-<8 hex digits>.pth.tar)"
+        )
+    return match.group(1).lower()
