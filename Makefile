@@ -8,15 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-LEARNED := bmshj2018-factorized,bmshj2018-hyperprior,mbt2018
-ANCHORS := webp,jpeg2000,avif,heic
+# The study's models and anchors, from bench/study.py (the one place that names them).
+LEARNED := $(shell $(PYTHON) -m bench.study learned)
+ANCHORS := $(shell $(PYTHON) -m bench.study anchors)
 CODECS ?= jpeg,$(ANCHORS),$(LEARNED)
 DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 REPEATS ?= 1
-ANCHOR ?= jpeg
+ANCHOR ?= $(shell $(PYTHON) -m bench.study anchor)
 # Offline: a local Kodak copy (verified against the built-in hashes), a zoo mirror, your checkpoints.
 KODAK_DIR ?=
 WEIGHTS_MIRROR ?=

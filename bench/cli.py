@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import study
 from bench.core import registry
 from bench.core.errors import BenchError, CodecError
 
@@ -150,8 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(complexity)
     complexity.add_argument("--results", default="results", metavar="DIR",
                             help="harness results whose encode/decode times are tabulated (default: %(default)s)")
-    complexity.add_argument("--archs", default="bmshj2018-factorized,bmshj2018-hyperprior,mbt2018")
-    complexity.add_argument("--points", default="lambda0.0067,lambda0.0130,lambda0.0250,lambda0.0483")
+    complexity.add_argument("--archs", default=",".join(study.ARCHITECTURES),
+                            help="learned architectures (default: the study's, %(default)s)")
+    complexity.add_argument("--points", default=",".join(study.POINTS),
+                            help="operating points (default: the study's λ, %(default)s)")
     complexity.add_argument("--images", type=int, default=4,
                             help="images timed step by step (network vs entropy coding); the first one "
                                  "is used for peak memory (default: %(default)s)")

@@ -11,6 +11,7 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
+from bench import study
 from bench.core.codec import Codec, Coder
 from bench.core.errors import CodecError
 from bench.core.registry import register
@@ -40,7 +41,7 @@ class JpegCodec(Codec):
     parallel_safe = True
 
     def default_points(self) -> list[str]:
-        return [f"q{q}" for q in range(5, 101, 5)]
+        return list(study.JPEG_POINTS)
 
     def coder(self, point: str) -> JpegCoder:
         match = QUALITY_LABEL.fullmatch(point)

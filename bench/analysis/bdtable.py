@@ -33,6 +33,7 @@ from bench.analysis.bdrate import (
     bd_rate_result,
     ms_ssim_db_of_mean,
 )
+from bench import study
 from bench.core.errors import BenchError
 from bench.analysis.export import (
     METRICS,
@@ -73,15 +74,13 @@ METHOD_TEXT = {
 }
 
 STUDY: dict[str, tuple[str, float, float]] = {
-    "bmshj2018-factorized": ("Factorized", -31.78, -44.73),
-    "bmshj2018-hyperprior": ("Hyperprior", -46.98, -54.41),
-    "mbt2018": ("Context+Hyperprior", -56.78, -55.00),
+    arch: (study.LABELS[arch], *study.STUDY_BD_RATES[arch]) for arch in study.ARCHITECTURES
 }
-"""BD-rate vs JPEG in percent (PSNR, MS-SSIM dB), from the study's text."""
-STUDY_POINTS = ("lambda0.0067", "lambda0.0130", "lambda0.0250", "lambda0.0483")
+"""Model label and BD-rate vs JPEG in percent (PSNR, MS-SSIM dB), from the study's text."""
+STUDY_POINTS = study.POINTS
 """The study's λ, the harness's labels of CompressAI zoo quality 3–6 (MSE)."""
-ZOO_POINTS = ("quality3", "quality4", "quality5", "quality6")
-STUDY_ANCHOR = "jpeg"
+ZOO_POINTS = tuple(f"quality{q}" for q in study.ZOO_QUALITIES)
+STUDY_ANCHOR = study.STUDY_ANCHOR
 NOT_RUN = "not run (no weights)"
 
 

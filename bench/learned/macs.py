@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bench import study
 from bench.learned import zoo
 from bench.core.errors import BenchError
 
@@ -53,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STUDY_ARCHS: tuple[str, ...] = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
+STUDY_ARCHS: tuple[str, ...] = study.ARCHITECTURES
 """The learned models of the study's complexity table."""
 KODAK_SIZE: tuple[int, int] = (512, 768)
 """Height and width of a landscape Kodak image."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
+from bench import study
 from bench.core.errors import CodecError
 
 __all__ = [
@@ -47,7 +48,7 @@ LAMBDAS: dict[str, tuple[float, ...]] = {
 }
 """Training λ of zoo qualities 1…8, per distortion metric."""
 
-DEFAULT_POINTS: tuple[str, ...] = ("lambda0.0067", "lambda0.0130", "lambda0.0250", "lambda0.0483")
+DEFAULT_POINTS: tuple[str, ...] = study.POINTS
 """Labels benchmarked by default: MSE zoo qualities 3–6, the λ of the study."""
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-fA-F]{8,64})(?:\.[A-Za-z0-9]+)+$")

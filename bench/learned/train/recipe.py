@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import study
 from bench.learned.train.errors import TrainError
 
 __all__ = [
@@ -44,7 +45,7 @@ ARCHITECTURES: tuple[str, ...] = (
 )
 """Architectures the trainer builds (CompressAI classes with constructor channels N and M)."""
 
-STUDY_LAMBDAS: tuple[float, ...] = (0.0483, 0.0250, 0.0130, 0.0067)
+STUDY_LAMBDAS: tuple[float, ...] = tuple(sorted(study.LAMBDAS, reverse=True))  # fine-tuned highest first
 FINETUNE_EPOCHS = 10
 CROP_MULTIPLE = 64  # the hyperprior models downsample by 64
 SMALL_IMAGE_POLICIES = ("skip", "pad")
@@ -92,7 +93,7 @@ class TrainConfig:
     finetune_lr: float | None = None
     """Learning rate of the fine-tuning stages; None: ``lr``."""
     # schedule
-    pretrain_lambda: float = 0.0483
+    pretrain_lambda: float = study.PRETRAIN_LAMBDA
     pretrain_epochs: int = 100
     finetune_lambdas: tuple[float, ...] = STUDY_LAMBDAS
     finetune_epochs: int = FINETUNE_EPOCHS
