@@ -24,7 +24,7 @@ from bench.analysis.bdtable import (
     table_markdown,
     write_bd_tables,
 )
-from bench.analysis.export import CurveError, measured_curves
+from bench.analysis.curves import CurveError, measured_curves
 from bench.core.store import load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "kodak" / "rows.csv"

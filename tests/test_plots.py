@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench.analysis.export import PUBLISHED, measured_curves, published_curve
+from bench.analysis.curves import PUBLISHED, measured_curves, published_curve
 from bench.analysis.plots import DPI, PAIR_SIZE, RD_SIZE, PlotError, jpeg_vs_published_figure, rd_figure, write_rd_plots
 from bench.core.store import load_rows
 

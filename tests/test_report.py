@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.analysis.export import PUBLISHED, CurveError, export_results, published_curve
+from bench.analysis.curves import PUBLISHED, CurveError, published_curve
+from bench.analysis.export import export_results
 from bench.analysis.reference import read_reference
 from bench.analysis.report import ReportError, weights_origin, write_report
 from bench.core.store import StoreError, load_rows

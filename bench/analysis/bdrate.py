@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bench.core.errors import BenchError
+from bench.core.metrics import ms_ssim_db
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP",
@@ -110,11 +111,6 @@ class BootstrapResult:
     method: str
     reason: str | None = None
     invalid: Mapping[str, int] = field(default_factory=dict, hash=False)
-
-
-def ms_ssim_db(values: ArrayLike) -> np.ndarray:
-    """MS-SSIM in dB: ``-10·log10(1 − MS-SSIM)``."""
-    return -10.0 * np.log10(1.0 - np.asarray(values, dtype=np.float64))
 
 
 def ms_ssim_db_of_mean(values: np.ndarray, axis: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from bench.analysis.bdrate import (
 )
 from bench import study
 from bench.core.errors import BenchError
-from bench.analysis.export import (
+from bench.analysis.curves import (
     METRICS,
     PUBLISHED,
     PUBLISHED_DATASET,
@@ -386,9 +386,9 @@ def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
         raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
     published_anchor = published_curve(STUDY_ANCHOR)
     out = []
-    for codec, (model, *study) in STUDY.items():
+    for codec, (model, *study_values) in STUDY.items():
         published_model = published_curve(codec).subset(ZOO_POINTS)
-        for metric, study_value in zip(METRICS, study):
+        for metric, study_value in zip(METRICS, study_values):
             published, _ = bd_pair(published_anchor, published_model, metric, method, min_overlap)
             measured, reason, points = None, None, ()
             if codec not in curves:

@@ -1,228 +1,23 @@
-"""Rate–quality curves in and out: the harness's mean curves, CompressAI's published ones, and export.
+"""Mean curves written in CompressAI's results-JSON format, so that CompressAI's own plotting tools
+(and anyone holding such files) can read the harness's results.
 
-* :func:`measured_curves` — one :class:`Curve` per codec from stored rows, averaged by
-  :func:`bench.analysis.summary.summarize` (its convention: mean bpp, mean PSNR, MS-SSIM dB of the mean MS-SSIM).
-* :func:`published_curve` — CompressAI's published Kodak curves shipped in ``bench/data/reference/``
-  (see its ``SOURCE.md``), by key (``"jpeg"``, ``"mbt2018"``, ``"mbt2018-8bit"`` …).
-* :func:`export_compressai` — the measured curves written in CompressAI's results-JSON format, so that
-  CompressAI's own plotting tools (and anyone holding such files) can read them.
+:func:`export_compressai` writes one JSON per codec from the curves of :mod:`bench.analysis.curves`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from bench.analysis.bdrate import ms_ssim_db
-from bench.core.errors import BenchError
-from bench.analysis.reference import read_reference, write_reference
+from bench.analysis.curves import CurveError, dataset_of, measured_curves
+from bench.analysis.reference import write_reference
+from bench.analysis.summary import CONVENTION
 from bench.core.store import load_rows
-from bench.analysis.summary import CONVENTION, summarize
 
-__all__ = [
-    "METRICS",
-    "PUBLISHED",
-    "PUBLISHED_DATASET",
-    "PUBLISHED_PREFIX",
-    "Curve",
-    "CurveError",
-    "check_one_version",
-    "dataset_of",
-    "export_compressai",
-    "export_results",
-    "measured_curves",
-    "published_curve",
-    "published_for",
-]
-
-METRICS: dict[str, str] = {"psnr": "PSNR (RGB)", "ms_ssim_db": "MS-SSIM (RGB)"}
-"""Quality metrics of a curve (attribute name → axis name); both in dB."""
-
-PUBLISHED_PREFIX = "published:"
-"""Names of published curves, as anchors or overlays: ``published:<key>``."""
-
-_ZOO = tuple(f"quality{q}" for q in range(1, 9))
-PUBLISHED: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "jpeg": ("kodak/jpeg.json", tuple(f"q{q}" for q in range(5, 100, 5)), "JPEG, Pillow 7.1.2"),
-    "bmshj2018-factorized": ("kodak/compressai-bmshj2018-factorized_mse_cpu.json", _ZOO, "Factorized, MSE"),
-    "bmshj2018-hyperprior": ("kodak/compressai-bmshj2018-hyperprior_mse_cpu.json", _ZOO, "Hyperprior, MSE"),
-    "mbt2018": ("kodak/compressai-mbt2018_mse_cpu.json", _ZOO, "Context+Hyperprior, MSE"),
-    "bmshj2018-factorized-8bit": (
-        "kodak-8bit/compressai-bmshj2018-factorized_mse_ans_cuda.json", _ZOO, "Factorized, MSE, 8-bit metrics"),
-    "bmshj2018-hyperprior-8bit": (
-        "kodak-8bit/compressai-bmshj2018-hyperprior_mse_ans_cuda.json", _ZOO, "Hyperprior, MSE, 8-bit metrics"),
-    "mbt2018-8bit": (
-        "kodak-8bit/compressai-mbt2018_mse_ans_cuda.json", _ZOO, "Context+Hyperprior, MSE, 8-bit metrics"),
-}
-"""Shipped published curves (Kodak only): key → (file under bench/data/reference, point labels, what)."""
-
-PUBLISHED_DATASET = "kodak"
-
-
-class CurveError(BenchError):
-    """Stored rows or a published curve that cannot be turned into a rate–quality curve."""
-
-
-@dataclass(frozen=True)
-class Curve:
-    """A mean rate–quality curve, one entry per operating point (measured: sorted by bpp).
-
-    ``ms_ssim`` is raw MS-SSIM; NaN marks a value that is missing (e.g. every row of the point failed).
-    ``images`` and ``failed`` count the rows behind each point (``None`` for published curves).
-    """
-
-    name: str
-    label: str
-    points: tuple[str, ...]
-    bpp: tuple[float, ...]
-    psnr: tuple[float, ...]
-    ms_ssim: tuple[float, ...]
-    encode_s: tuple[float, ...]
-    decode_s: tuple[float, ...]
-    source: str
-    images: tuple[int, ...] | None = None
-    failed: tuple[int, ...] | None = None
-
-    @property
-    def published(self) -> bool:
-        return self.name.startswith(PUBLISHED_PREFIX)
-
-    @property
-    def ms_ssim_db(self) -> tuple[float, ...]:
-        """MS-SSIM in dB of each point's mean MS-SSIM (NaN stays NaN)."""
-        with np.errstate(invalid="ignore"):
-            return tuple(float(v) for v in ms_ssim_db(np.asarray(self.ms_ssim, dtype=np.float64)))
-
-    def quality(self, metric: str) -> np.ndarray:
-        """``psnr`` or ``ms_ssim_db`` as a float64 array."""
-        if metric not in METRICS:
-            raise CurveError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-        return np.asarray(getattr(self, metric), dtype=np.float64)
-
-    def rate(self) -> np.ndarray:
-        return np.asarray(self.bpp, dtype=np.float64)
-
-    def subset(self, points: Iterable[str]) -> Curve:
-        """The curve restricted to ``points`` (kept in this curve's order)."""
-        wanted = set(points)
-        unknown = wanted - set(self.points)
-        if unknown:
-            raise CurveError(f"{self.name} has no operating points {sorted(unknown)}; it has {list(self.points)}")
-        keep = [i for i, p in enumerate(self.points) if p in wanted]
-
-        def pick(values: tuple | None) -> tuple | None:
-            return None if values is None else tuple(values[i] for i in keep)
-
-        return Curve(
-            self.name, self.label, pick(self.points), pick(self.bpp), pick(self.psnr), pick(self.ms_ssim),
-            pick(self.encode_s), pick(self.decode_s), self.source, pick(self.images), pick(self.failed),
-        )
-
-
-# --- measured -----------------------------------------------------------------------------------
-
-
-def dataset_of(rows: pd.DataFrame) -> str:
-    """The one dataset the rows belong to; raises when there are none or several."""
-    names = sorted(set(rows["dataset"].dropna()))
-    if len(names) != 1:
-        found = ", ".join(names) if names else "none"
-        raise CurveError(f"results must hold exactly one dataset (found: {found}); pass one dataset's rows.csv")
-    return names[0]
-
-
-def check_one_version(rows: pd.DataFrame) -> None:
-    """Refuse rows where an image has two successful rows at one codec × point (two codec versions).
-
-    Averaging them would count that image twice, mixing old and new results without a word.
-    """
-    ok = rows[rows["status"] == "ok"]
-    duplicated = ok.duplicated(["codec", "point", "image"], keep=False)
-    if not duplicated.any():
-        return
-    first = ok[duplicated].iloc[0]
-    same = ok[(ok["codec"] == first["codec"]) & (ok["point"] == first["point"]) & (ok["image"] == first["image"])]
-    versions = ", ".join(sorted(set(same["codec_hash"].astype(str))))
-    raise CurveError(
-        f"the results hold {int(duplicated.sum())} rows for images measured twice at the same codec and point "
-        f"(first: {first['image']} × {first['codec']} × {first['point']}, codec versions {versions}); results of "
-        "different codec versions cannot be averaged together: move the old rows.csv away and rerun"
-    )
-
-
-def measured_curves(rows: pd.DataFrame) -> dict[str, Curve]:
-    """One mean curve per codec of one dataset's rows, keyed (and ordered) by codec name."""
-    if rows.empty:
-        raise CurveError("the results hold no rows; run `python -m bench run` first")
-    dataset = dataset_of(rows)
-    check_one_version(rows)
-    summary = summarize(rows)
-    curves: dict[str, Curve] = {}
-    for codec in sorted(set(summary["codec"])):
-        part = summary[summary["codec"] == codec]
-
-        def floats(column: str, part: pd.DataFrame = part) -> tuple[float, ...]:
-            return tuple(float(v) for v in part[column])
-
-        curves[codec] = Curve(
-            name=codec,
-            label=codec,
-            points=tuple(str(p) for p in part["point"]),
-            bpp=floats("bpp"),
-            psnr=floats("psnr"),
-            ms_ssim=floats("ms_ssim"),
-            encode_s=floats("encode_s"),
-            decode_s=floats("decode_s"),
-            source=f"measured on {dataset}",
-            images=tuple(int(v) for v in part["images"]),
-            failed=tuple(int(v) for v in part["failed"]),
-        )
-    return curves
-
-
-# --- published ----------------------------------------------------------------------------------
-
-
-def published_curve(key: str) -> Curve:
-    """A shipped published curve by key (``"jpeg"``, ``"mbt2018-8bit"`` …), named ``published:<key>``."""
-    key = key.removeprefix(PUBLISHED_PREFIX)
-    if key not in PUBLISHED:
-        raise CurveError(f"no published curve {key!r}; shipped: {', '.join(PUBLISHED_PREFIX + k for k in PUBLISHED)}")
-    relative, points, what = PUBLISHED[key]
-    with resources.as_file(resources.files("bench") / "data" / "reference" / relative) as path:
-        reference = read_reference(path)
-    n = len(reference.bpp)
-    if n != len(points) or reference.psnr is None or reference.ms_ssim is None:
-        raise CurveError(f"bench/data/reference/{relative}: expected {len(points)} points with PSNR and MS-SSIM")
-    nan = (math.nan,) * n
-    return Curve(
-        name=PUBLISHED_PREFIX + key,
-        label=f"{key} (published)",
-        points=points,
-        bpp=reference.bpp,
-        psnr=reference.psnr,
-        ms_ssim=reference.ms_ssim,
-        encode_s=reference.extra.get("encoding_time", nan),
-        decode_s=reference.extra.get("decoding_time", nan),
-        source=f"CompressAI results/image/kodak (commit 869a9f5), {Path(relative).name}: {what}",
-    )
-
-
-def published_for(codecs: Iterable[str], dataset: str) -> list[Curve]:
-    """The published curves of the codecs that have one, for the dataset they were measured on."""
-    if dataset != PUBLISHED_DATASET:
-        return []
-    return [published_curve(codec) for codec in codecs if codec in PUBLISHED]
-
-
-# --- export -------------------------------------------------------------------------------------
-
+__all__ = ["export_compressai", "export_results"]
 
 def export_compressai(rows: pd.DataFrame, out_dir: str | Path, codecs: Sequence[str] | None = None) -> list[Path]:
     """Write each codec's mean curve to ``out_dir/<codec>.json`` in CompressAI's results format.

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import BenchError
-from bench.analysis.export import METRICS, PUBLISHED_PREFIX, Curve, dataset_of, measured_curves, published_curve, published_for
+from bench.analysis.curves import METRICS, PUBLISHED_PREFIX, Curve, dataset_of, measured_curves, published_curve, published_for
 from bench.core.store import write_bytes_atomic
 
 if TYPE_CHECKING:

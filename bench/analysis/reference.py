@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.bdrate import ms_ssim_db
+from bench.core.metrics import ms_ssim_db
 from bench.core.errors import BenchError
 
 __all__ = ["ReferenceCurve", "ReferenceFileError", "read_reference", "write_reference"]

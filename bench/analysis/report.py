@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.analysis.bdtable import bd_files, bd_pair, bd_report_markdown, bd_tables
 from bench.core.errors import BenchError
-from bench.analysis.export import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
+from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.core.store import load_rows, write_text_atomic
 from bench.analysis.summary import CONVENTION, summarize

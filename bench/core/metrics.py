@@ -8,13 +8,19 @@ float64 and with the reference-only work done once per reference image (:class:`
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from bench.core.errors import MetricError
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions that filter images, so that importing this module (PSNR,
+# MS-SSIM dB) does not: the core and analysis wings stay free of torch at import time.
 
 __all__ = [
     "MS_SSIM_MIN_SIDE",
@@ -78,11 +84,17 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     return 10.0 * math.log10(DATA_RANGE**2 / mse)
 
 
-def ms_ssim_db(value: float) -> float:
-    """MS-SSIM expressed in dB, ``-10·log10(1 - value)``; a value of 1 gives ``math.inf``."""
-    if value >= 1.0:
-        return math.inf
-    return -10.0 * math.log10(1.0 - value)
+def ms_ssim_db(value: Any) -> Any:
+    """MS-SSIM expressed in dB, ``-10·log10(1 − MS-SSIM)``: the one definition in the harness.
+
+    A Python number gives a float (1 gives ``math.inf``); an array, a sequence or a NumPy scalar
+    gives the element-wise NumPy result (float64).
+    """
+    if type(value) in (float, int):
+        if value >= 1.0:
+            return math.inf
+        return -10.0 * math.log10(1.0 - value)
+    return -10.0 * np.log10(1.0 - np.asarray(value, dtype=np.float64))
 
 
 def _gaussian_window() -> list[float]:
@@ -91,12 +103,16 @@ def _gaussian_window() -> list[float]:
     Its weights, used here in float64, sum to 1 − 3.1e-8. That matters: a window normalised in
     float64 moves MS-SSIM by up to ~5e-6 on real images, so pytorch_msssim's weights are kept.
     """
+    import torch
+
     coords = torch.arange(WINDOW_SIZE, dtype=torch.float32) - WINDOW_SIZE // 2
     window = torch.exp(-(coords**2) / (2 * WINDOW_SIGMA**2))
     return (window / window.sum()).tolist()
 
 
-_WINDOW = _gaussian_window()
+@functools.cache
+def _window() -> tuple[float, ...]:
+    return tuple(_gaussian_window())
 
 
 def _blur(maps: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
@@ -106,15 +122,18 @@ def _blur(maps: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     given one large map at a time, so that it stays in cache, much faster than a grouped ``conv2d``.
     Filters along H first, then along W, as pytorch_msssim does.
     """
+    import torch
+
+    window = _window()
     height, width = maps.shape[-2:]
-    taps = [gain * w for w in _WINDOW]
+    taps = [gain * w for w in window]
     n = WINDOW_SIZE
     along_h = torch.mul(maps[..., : height - n + 1, :], taps[0])
     for k in range(1, n):
         along_h.add_(maps[..., k : height - n + 1 + k, :], alpha=taps[k])
-    out = torch.mul(along_h[..., : width - n + 1], _WINDOW[0])
+    out = torch.mul(along_h[..., : width - n + 1], window[0])
     for k in range(1, n):
-        out.add_(along_h[..., k : width - n + 1 + k], alpha=_WINDOW[k])
+        out.add_(along_h[..., k : width - n + 1 + k], alpha=window[k])
     return out
 
 
@@ -126,6 +145,8 @@ def _downsample(planes: torch.Tensor) -> torch.Tensor:
     dimension gets one leading zero row/column and its first output row/column is half-weighted.
     Exact in float64.
     """
+    import torch.nn.functional as F
+
     pad_h, pad_w = planes.shape[1] % 2, planes.shape[2] % 2
     if pad_h or pad_w:
         planes = F.pad(planes, (pad_w, 0, pad_h, 0))
@@ -135,6 +156,8 @@ def _downsample(planes: torch.Tensor) -> torch.Tensor:
 
 def _to_planes(image: np.ndarray) -> torch.Tensor:
     """An H×W×3 uint8 array as a contiguous (3, H, W) float64 tensor."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float64))
 
 
@@ -150,6 +173,8 @@ class _Scale:
             self.groups = [slice(c, c + 1) for c in range(channels)]
         else:
             self.groups = [slice(0, channels)]
+        import torch
+
         self.x = x
         self.mu_x = torch.cat([_blur(x[group]) for group in self.groups])
         # σx² + C2, the reference part of the contrast-structure denominator.
