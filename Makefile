@@ -34,10 +34,11 @@ COMPLEXITY_REPEATS ?= 3
 
 ROWS := $(RESULTS)/$(DATASET)/rows.csv
 SOURCES := $(wildcard bench/*.py bench/*/*.py bench/*/*/*.py codecs/*.py)
-RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) \
-	$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
+# Where images and weights come from, for every command that encodes (bench, visual, complexity).
+INPUT_FLAGS := $(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
 	$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
 	$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) $(INPUT_FLAGS)
 REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR)
 
 .PHONY: help install bench summary bd-rate complexity report visual export train train-small test clean-venv
@@ -77,19 +78,14 @@ visual: $(REPORTS)/visual-kodim19.png  ## kodim19 crop decoded by each codec nea
 
 # Built when missing; `make -B visual` encodes again. `make report` only reads the PNG.
 $(REPORTS)/visual-kodim19.png: | $(STAMP)
-	$(PY) -m bench visual --codecs $(CODECS) --reports $(REPORTS) \
-		$(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
-		$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
-		$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+	$(PY) -m bench visual --codecs $(CODECS) --reports $(REPORTS) $(INPUT_FLAGS)
 
 complexity: $(REPORTS)/complexity.md  ## params, MACs, time, peak memory per learned model and λ
 
 # Built when missing (it times every model: minutes); `make -B complexity` measures again.
 $(REPORTS)/complexity.md: | $(STAMP)
 	$(PY) -m bench complexity --results $(RESULTS) --reports $(REPORTS) --images $(COMPLEXITY_IMAGES) \
-		--repeats $(COMPLEXITY_REPEATS) $(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
-		$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
-		$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
+		--repeats $(COMPLEXITY_REPEATS) $(INPUT_FLAGS)
 
 report: $(REPORTS)/REPORT.md  ## regenerate reports/REPORT.md from stored results (no encoding)
 
