@@ -1,60 +1,169 @@
-"""Command line: ``python -m bench <command>``. The only place that prints and exits."""
+"""Command line: ``python -m bench <command>``. The only place that prints and exits.
+
+Options shared by several commands are declared once, in parent parsers (dataset, results,
+reports, codecs, allocator). The codecs' flags are not written here: each codec family declares
+its options when it registers (:mod:`bench.core.options`), and their convenience flags
+(``--device``, ``--checkpoint`` …) and ``--codec-args NAME:KEY=VALUE,…`` are built from those
+declarations. ``python -m bench train …`` hands its arguments to ``python -m bench.learned.train``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import study
 from bench.core import registry
-from bench.core.errors import BenchError, CodecError
+from bench.core.errors import BenchError, CodecError, CodecUnavailable
+from bench.core.options import Option, flag_options, layered, parse_codec_args, resolve
 
 
-def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
+def run_main(command: Callable[[], int], *, interrupted: str = "interrupted") -> int:
+    """Run a command-line ``command`` (the one wrapper of the project's CLIs).
+
+    A :class:`BenchError` becomes one line ``error: …`` on stderr and exit status 2; Ctrl-C prints
+    ``interrupted`` and gives 130.
+    """
+    try:
+        return command()
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{interrupted}", file=sys.stderr)
+        return 130
+
+
+# --- shared option groups (parent parsers) --------------------------------------------------------
+
+
+def _dataset_parent() -> argparse.ArgumentParser:
+    """Which images: a built-in dataset or a folder."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
     group.add_argument("--dataset", default="kodak", help="built-in dataset name (default: %(default)s)")
     group.add_argument("--data", metavar="DIR", help="benchmark every image of this folder instead")
-    parser.add_argument("--kodak-dir", metavar="DIR",
+    parent.add_argument("--kodak-dir", metavar="DIR",
                         help="local Kodak copy to verify and use instead of downloading (env BENCH_KODAK_DIR)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="download cache (env BENCH_CACHE_DIR)")
+    parent.add_argument("--cache-dir", metavar="DIR", help="download cache (env BENCH_CACHE_DIR)")
+    return parent
 
 
-def _add_weights_args(parser: argparse.ArgumentParser) -> None:
-    """Where the learned codecs' weights come from."""
-    parser.add_argument("--weights-mirror", metavar="DIR|URL",
-                        help="folder or base URL holding CompressAI zoo files (env BENCH_WEIGHTS_MIRROR)")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="ARCH:LABEL=PATH",
-                        help="use this weights file for one operating point, e.g. "
-                             "bmshj2018-factorized:lambda0.0130=f.pth (repeatable)")
-    parser.add_argument("--checkpoint-dir", metavar="DIR",
-                        help="every exported model in DIR (<arch>_N..-M.._lambda<λ>.pth, e.g. from `make train`)")
-    parser.add_argument("--weights-cache", metavar="DIR", help="weights cache (default: torch hub's checkpoints)")
+def _results_parent() -> argparse.ArgumentParser:
+    """Which stored results: ``<results>/<dataset>/``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
+    parent.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
+    return parent
 
 
-def _add_codec_args(parser: argparse.ArgumentParser) -> None:
-    """Options of the learned codecs: device, padding, entropy tables, weights."""
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="learned codecs: where the model runs; auto = cuda when available (default: %(default)s)")
-    parser.add_argument("--padding", choices=("model", "eval_model"), default="model",
-                        help="learned codecs: pad right/bottom to the model's multiple by replication (model), "
-                             "or centred zeros to 64 as compressai's eval_model (default: %(default)s)")
-    parser.add_argument("--no-update", action="store_true",
-                        help="learned codecs: keep the checkpoint's entropy tables (no update(force=True))")
-    _add_weights_args(parser)
+def _report_parent() -> argparse.ArgumentParser:
+    """Where reports go and how BD-rates are computed."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
+    parent.add_argument("--anchor", default="jpeg",
+                        help="anchor codec, or published:<model> for a shipped published curve (default: jpeg)")
+    parent.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
+                        help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
+    parent.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
+    parent.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    return parent
 
 
-def _add_allocator_arg(parser: argparse.ArgumentParser) -> None:
+def _allocator_parent() -> argparse.ArgumentParser:
     from bench.core.allocator import MODES
 
-    parser.add_argument("--allocator", choices=MODES, default="caching",
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--allocator", choices=MODES, default="caching",
                         help="heap policy of the timing process: caching keeps freed large blocks for reuse, as "
                              "torch does on CUDA; system is glibc's default (compressai's eval_model's "
                              "conditions), which maps and faults them again on every call (default: %(default)s)")
+    return parent
+
+
+_FLAG_DEST = "codec flag "
+"""Prefix of the namespace attributes of codec flags (``codec flag --device``): they never clash."""
+
+
+def _codec_parent(*, only: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                  codec_args: bool = True) -> argparse.ArgumentParser:
+    """The convenience flags of the registered codecs' options, grouped by the codecs that declare
+    them, and ``--codec-args``. ``only``: just these option names; ``exclude``: not these flags.
+
+    Flags keep no default in the namespace (only flags given appear), so they can override
+    defaults as well as recorded options.
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    groups: dict[tuple[str, ...], Any] = {}
+    for flag, (option, codecs) in flag_options(registry.declared()).items():
+        if flag in exclude or (only is not None and option.name not in only):
+            continue
+        if codecs not in groups:
+            groups[codecs] = parent.add_argument_group(f"options of {_names(codecs)}")
+        groups[codecs].add_argument(flag, dest=_FLAG_DEST + flag, default=argparse.SUPPRESS, **_flag_kwargs(option))
+    if codec_args:
+        parent.add_argument("--codec-args", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+                            help="set options of one codec, over the flags above; repeatable "
+                                 "(`python -m bench codecs` lists every codec's options)")
+    return parent
+
+
+def _names(codecs: Sequence[str]) -> str:
+    return ", ".join(codecs) if len(codecs) <= 3 else f"{codecs[0]} … {codecs[-1]} ({len(codecs)} codecs)"
+
+
+def _flag_kwargs(option: Option) -> dict[str, Any]:
+    """How argparse reads an option's flag: bool sets the opposite of the default, list appends."""
+    if option.type is bool:
+        value = not option.default
+        return {"action": "store_const", "const": value,
+                "help": f"{option.name}={str(value).lower()} ({option.name}: {option.help})"}
+    kwargs: dict[str, Any] = {"metavar": option.metavar, "help": option.help}
+    if option.type is list:
+        return {**kwargs, "action": "append", "metavar": option.metavar or "VALUE"}
+    if option.type is not str:
+        kwargs["type"] = option.type
+    if option.choices:
+        kwargs["choices"] = option.choices
+    if option.default is not None:
+        kwargs["help"] += f" (default: {option.default})"
+    return kwargs
+
+
+def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"--device": "cpu", …}``: the codec flags given on the command line."""
+    return {dest[len(_FLAG_DEST):]: value for dest, value in vars(args).items() if dest.startswith(_FLAG_DEST)}
+
+
+def _codec_options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``name → option values`` for each codec: defaults ← convenience flags ← ``--codec-args``."""
+    given = parse_codec_args(getattr(args, "codec_args", []), registry.declared())
+    flags = _flag_values(args)
+    options = {name: registry.entry(name).options for name in names}  # an unknown name lists the known ones
+    return {name: resolve(options[name], layered(options[name], flags, given.get(name, {})), codec=name)
+            for name in names}
+
+
+def _codec_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``name → option values given on the command line`` (no defaults), for codecs given any."""
+    declared = registry.declared()
+    given = parse_codec_args(args.codec_args, declared)
+    flags = _flag_values(args)
+    overrides = {name: layered(options, flags, given.get(name, {})) for name, options in declared.items()}
+    return {name: values for name, values in overrides.items() if values}
+
+
+def _warn_plugin_errors() -> None:
+    for line in registry.load_errors():
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _use_allocator(requested: str) -> str:
@@ -67,88 +176,73 @@ def _use_allocator(requested: str) -> str:
     return effective
 
 
-def _add_report_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
-    parser.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
-    parser.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
-    parser.add_argument("--anchor", default="jpeg",
-                        help="anchor codec, or published:<model> for a shipped published curve (default: jpeg)")
-    parser.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
-                        help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
-
-
 def _methods(args: argparse.Namespace) -> tuple[str, ...]:
     return ("cubic", "pchip") if args.method == "both" else (args.method,)
 
 
-def _weights_source(args: argparse.Namespace):
-    from bench.learned.weights import WeightsSource, parse_checkpoint_spec
-
-    specs = list(args.checkpoint)
-    if args.checkpoint_dir:
-        from bench.learned.train.export import checkpoint_specs
-
-        specs += checkpoint_specs(args.checkpoint_dir)
-    checkpoints = tuple(parse_checkpoint_spec(spec) for spec in specs)
-    return WeightsSource.from_env(mirror=args.weights_mirror, cache_dir=args.weights_cache,
-                                  checkpoints=checkpoints or None)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; the codecs' flags come from their declared options.
+
+    Raises CodecError when a codec's flag clashes with another option.
+    """
+    try:
+        return _build_parser()
+    except argparse.ArgumentError as exc:
+        raise CodecError(f"a codec option's flag clashes with another option ({exc}); give the codec's option "
+                         "another flag") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    dataset, results, reports = _dataset_parent(), _results_parent(), _report_parent()
+    allocator, codecs = _allocator_parent(), _codec_parent()
     parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark image codecs on a dataset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="measure codecs on a dataset (resumes where it stopped)")
-    _add_dataset_args(run)
+    run = commands.add_parser("run", help="measure codecs on a dataset (resumes where it stopped)",
+                              parents=[dataset, allocator, codecs])
     run.add_argument("--codecs", default="jpeg", help="comma-separated codec names (default: %(default)s)")
     run.add_argument("--points", help="comma-separated operating points for every named codec (default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
     run.add_argument("--repeats", type=int, default=1, help="timed repeats per encode/decode; median kept (default: 1)")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
-    _add_allocator_arg(run)
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path, help="also write reconstructions as PNG here")
     run.add_argument("--bitstreams", metavar="DIR", type=Path,
                      help="also store every bitstream here (DIR/codec/point/image.bin), for `verify`")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_codec_args(run)
 
-    commands.add_parser("codecs", help="list the registered codecs")
+    commands.add_parser("codecs", help="list the registered codecs and their options")
 
-    summary = commands.add_parser("summary", help="print the averages of stored results")
-    summary.add_argument("--results", default="results", metavar="DIR")
-    summary.add_argument("--dataset", default="kodak")
+    commands.add_parser("summary", help="print the averages of stored results", parents=[results])
 
-    fetch = commands.add_parser("fetch", help="download (or verify a local copy of) a dataset")
-    _add_dataset_args(fetch)
+    commands.add_parser("fetch", help="download (or verify a local copy of) a dataset", parents=[dataset])
 
-    bd = commands.add_parser("bd-rate", help="BD-rate / BD-PSNR tables against an anchor, with bootstrap CIs")
-    _add_report_args(bd)
+    commands.add_parser("bd-rate", help="BD-rate / BD-PSNR tables against an anchor, with bootstrap CIs",
+                        parents=[results, reports])
 
     report = commands.add_parser("report", help="regenerate reports/REPORT.md with figures and tables "
-                                                "from stored results (no encoding)")
-    _add_report_args(report)
+                                                "from stored results (no encoding)", parents=[results, reports])
     report.add_argument("--max-bpp", type=float, default=2.0,
                         help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
 
-    visual = commands.add_parser("visual", help="same crop decoded by each codec near a target bpp")
-    _add_dataset_args(visual)
+    visual = commands.add_parser("visual", help="same crop decoded by each codec near a target bpp",
+                                 parents=[dataset, codecs])
     visual.add_argument("--image", default="kodim19.png", help="image of the dataset, or a path (default: %(default)s)")
     visual.add_argument("--codecs", default="jpeg", help="comma-separated codec names (default: %(default)s)")
-    visual.add_argument("--target-bpp", type=float, default=0.25, help="(default: %(default)s)")
+    visual.add_argument("--target-bpp", type=float, default=0.25,
+                        help="rate each codec's shown operating point is chosen near, in bits per pixel "
+                             "(default: %(default)s)")
     visual.add_argument("--crop", metavar="LEFT,TOP[,W,H]", help="region of the crop (default: chosen per image)")
     visual.add_argument("--size", type=int, default=256, help="crop side when --crop gives no size (default: 256)")
-    visual.add_argument("--reports", default="reports", metavar="DIR")
-    _add_codec_args(visual)
+    visual.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
 
+    # a learned-wing tool: it takes the learned codecs' weights options, and its own --device
+    weights = _codec_parent(only=("weights_mirror", "checkpoint", "checkpoint_dir", "weights_cache"),
+                            codec_args=False)
     complexity = commands.add_parser("complexity", help="params, MACs, encoder/decoder time and peak memory "
-                                                        "per learned model and λ")
-    _add_dataset_args(complexity)
+                                                        "per learned model and λ", parents=[dataset, allocator, weights])
     complexity.add_argument("--results", default="results", metavar="DIR",
                             help="harness results whose encode/decode times are tabulated (default: %(default)s)")
     complexity.add_argument("--archs", default=",".join(study.ARCHITECTURES),
@@ -158,24 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
     complexity.add_argument("--images", type=int, default=4,
                             help="images timed step by step (network vs entropy coding); the first one "
                                  "is used for peak memory (default: %(default)s)")
-    complexity.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    complexity.add_argument("--threads", type=int, default=1)
-    complexity.add_argument("--repeats", type=int, default=3)
-    _add_allocator_arg(complexity)
+    complexity.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                            help="where the models run (default: %(default)s)")
+    complexity.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    complexity.add_argument("--repeats", type=int, default=3,
+                            help="timed repeats per step; the median is kept (default: %(default)s)")
     complexity.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory measurement")
     complexity.add_argument("--bd-rate", metavar="CSV", default="reports/bd-rate.csv",
                             help="BD-rates for the decode-time plot, if the file exists (default: %(default)s)")
-    complexity.add_argument("--reports", default="reports", metavar="DIR")
-    _add_weights_args(complexity)
+    complexity.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
 
-    export = commands.add_parser("export", help="write mean curves in CompressAI's results JSON format")
-    export.add_argument("--results", default="results", metavar="DIR")
-    export.add_argument("--dataset", default="kodak")
+    export = commands.add_parser("export", help="write mean curves in CompressAI's results JSON format",
+                                 parents=[results])
     export.add_argument("--codecs", help="comma-separated codec names (default: all in the results)")
 
+    commands.add_parser("train", add_help=False, help="train the study's models: every argument goes to "
+                                                      "`python -m bench.learned.train` (try `train --help`)")
+
+    migrate = commands.add_parser("migrate", help="rewrite stored rows.csv and runs/*.json in the current format")
+    migrate.add_argument("--results", default="results", metavar="DIR",
+                         help="results folder (<DIR>/<dataset>/rows.csv; default: %(default)s)")
+
+    # codec flags and --codec-args here override the options the run recorded (e.g. moved weights)
     verify = commands.add_parser("verify", help="decode stored bitstreams again in a separate process and "
-                                                "compare the reconstructions")
-    _add_dataset_args(verify)
+                                                "compare the reconstructions",
+                                 parents=[dataset, _codec_parent(exclude=("--device",))])
     verify.add_argument("--bitstreams", metavar="DIR", type=Path, required=True,
                         help="bitstreams written by `run --bitstreams DIR`")
     verify.add_argument("--results", default="results", metavar="DIR", help="results folder of that run")
@@ -184,7 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch threads of the second decode (default: 2 if the run used 1, else 1)")
     verify.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="device of the second decode; auto = the other one when CPU and CUDA both exist")
-    _add_weights_args(verify)
     return parser
 
 
@@ -199,23 +299,17 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _codec_options(args: argparse.Namespace) -> dict:
-    return {"device": args.device, "padding": args.padding, "update": not args.no_update,
-            "weights": _weights_source(args)}
-
-
-def _create_codecs(names: list[str], options: dict, points: list[str]) -> list[tuple]:
-    """Build codecs and check their points; a codec without weights is skipped with one line."""
-    from bench.learned.weights import WeightsUnavailable
-
+def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]], points: list[str]) -> list[tuple]:
+    """Build codecs (``options``: name → option values) and check their points; a codec that cannot
+    run here (e.g. no weights) is skipped with one line."""
     created = []
     for name in names:
         try:
-            codec = registry.create(name, options)
+            codec = registry.create(name, options[name])
             chosen = points or codec.default_points()
             for point in chosen:
                 codec.coder(point)  # validates labels (and loads weights) up front
-        except WeightsUnavailable as exc:
+        except CodecUnavailable as exc:
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
         created.append((codec, chosen))
@@ -226,6 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.pipeline import CodecRun, Settings, evaluate
     from bench.analysis.summary import CONVENTION, format_table
 
+    _warn_plugin_errors()
     if args.jobs < 1 or args.repeats < 1 or args.threads < 1:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
     names = _split(args.codecs)
@@ -233,9 +328,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CodecError(f"no codec named; known codecs: {', '.join(registry.names())}")
     for name in names:
         registry.entry(name)  # unknown names fail before any download or encoding
+    options = _codec_options(args, names)  # bad option values fail before any download or encoding
     dataset = _dataset(args, progress=not args.no_progress)
-    options = _codec_options(args)
-    runs = [CodecRun(codec, tuple(points), options)
+    runs = [CodecRun(codec, tuple(points), options[codec.name])
             for codec, points in _create_codecs(names, options, _split(args.points))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
@@ -260,9 +355,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_codecs(args: argparse.Namespace) -> int:
+    _warn_plugin_errors()
+    declared = registry.declared()
+    families: list[tuple[tuple[Option, ...], list[str]]] = []  # codecs with the same options, together
     for name in registry.names():
-        entry = registry.entry(name)
-        print(f"{name:<28} {entry.summary}")
+        print(f"{name:<28} {registry.entry(name).summary}")
+        if declared[name]:
+            family = next((f for f in families if f[0] == declared[name]), None)
+            if family is None:
+                families.append((declared[name], [name]))
+            else:
+                family[1].append(name)
+    for options, names in families:
+        print(f"\noptions of {', '.join(names)} (flag, or --codec-args NAME:KEY=VALUE,KEY=VALUE):")
+        for option in options:
+            flag = f"  {option.flag}" if option.flag else ""
+            print(f"  {option.name} ({option.describe_type()}, default {json.dumps(option.default)}){flag}")
+            print(f"      {option.help}")
     return 0
 
 
@@ -289,7 +398,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise BenchError("--threads must be at least 1")
     dataset = _dataset(args, progress=False)
     report = verify_bitstreams(args.bitstreams, Path(args.results), dataset, threads=args.threads,
-                               device=args.device, source=_weights_source(args), codecs=_split(args.codecs))
+                               device=args.device, overrides=_codec_overrides(args), codecs=_split(args.codecs))
     print(f"first decode: {report.first}; second decode: {report.second}")
     for check in report.checks:
         for problem in check.problems:
@@ -345,9 +454,7 @@ def cmd_visual(args: argparse.Namespace) -> int:
             raise BenchError(f"--crop {args.crop!r}: expected LEFT,TOP or LEFT,TOP,WIDTH,HEIGHT in pixels")
         region = Region(*numbers) if len(numbers) == 4 else Region(*numbers, args.size, args.size)
     names = _split(args.codecs)
-    for name in names:
-        registry.entry(name)
-    codecs = [codec for codec, _ in _create_codecs(names, _codec_options(args), [])]
+    codecs = [codec for codec, _ in _create_codecs(names, _codec_options(args, names), [])]
     paths, choices = visual_comparison(image, codecs, args.reports, target_bpp=args.target_bpp, region=region,
                                        size=args.size)
     for choice in choices:
@@ -357,20 +464,25 @@ def cmd_visual(args: argparse.Namespace) -> int:
 
 
 def cmd_complexity(args: argparse.Namespace) -> int:
-    from bench.learned.complexity import read_bd_rates, run_complexity
+    from bench.analysis.complexity_plot import read_bd_rates
+    from bench.analysis.complexity_report import render_complexity
+    from bench.learned.complexity.run import run_complexity
+    from bench.learned.weights import source_from_options
 
+    archs = _split(args.archs)
+    source = source_from_options(_codec_options(args, archs[:1])[archs[0]] if archs else {})
     dataset = _dataset(args, progress=False)
     rows = Path(args.results) / dataset.name / "rows.csv"
     bd_path = Path(args.bd_rate)
     paths = run_complexity(
-        args.reports, archs=_split(args.archs), points=_split(args.points), source=_weights_source(args),
+        args.reports, archs=archs, points=_split(args.points), source=source,
         rows_path=rows if rows.exists() else None,
         images=[item.path for item in dataset.items[: max(args.images, 0)]],
         device=args.device, threads=args.threads, repeats=args.repeats, allocator=_use_allocator(args.allocator),
         memory=not args.no_memory,
-        bd_rates=read_bd_rates(bd_path) if bd_path.exists() else None,
         progress=lambda message: print(message, file=sys.stderr),
     )
+    paths += render_complexity(args.reports, bd_rates=read_bd_rates(bd_path) if bd_path.exists() else None)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -383,21 +495,46 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """``python -m bench train ARGS`` = ``python -m bench.learned.train ARGS``."""
+    from bench.learned.train.__main__ import main as train_main
+
+    return train_main([*(["--verbose"] if args.verbose else []), *args.passthrough])
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bench.core.migrate import migrate_results
+
+    report = migrate_results(args.results)
+    for item in report.rewritten:
+        print(f"{item.path}: " + "; ".join(item.changes))
+    print(f"{len(report.rewritten)} file(s) rewritten, {len(report.current)} already current")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
-            "export": cmd_export, "complexity": cmd_complexity}
+            "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_main(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit as exc:
+        if exc.code:  # a flag of a plug-in that failed to load would be unknown: say why
+            _warn_plugin_errors()
+        raise
+    if args.command == "train":  # the training CLI parses its own arguments and sets up its logging
+        args.passthrough = extra
+        return cmd_train(args)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # CompressAI 1.2.8 calls torch.jit.script at import time; the deprecation notice is not ours to fix.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    try:
-        return COMMANDS[args.command](args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return COMMANDS[args.command](args)

@@ -36,13 +36,33 @@ import numpy as np
 
 from bench.learned import bitstream
 from bench.learned import zoo
+from bench.learned.models import model_kind
+from bench.learned.padding import mode_multiple, pad_offsets, pad_tensor
 from bench.core.codec import Codec, Coder
 from bench.core.errors import CodecError
+from bench.core.options import Option, resolve
 from bench.core.registry import register
 
 DEVICES = ("auto", "cpu", "cuda")
 PADDINGS = bitstream.MODES
-EVAL_MODEL_MULTIPLE = 64
+
+#: The options of every CompressAI codec (``--device cpu`` or ``--codec-args mbt2018:device=cpu``).
+OPTIONS = (
+    Option("device", str, "auto", "where the model runs; auto = cuda when available", choices=DEVICES,
+           flag="--device"),
+    Option("padding", str, "model", "pad right/bottom to the model's multiple by replication (model), or centred "
+           "zeros to 64 as compressai's eval_model", choices=PADDINGS, flag="--padding"),
+    Option("update", bool, True, "recompute the entropy tables from the weights after loading "
+           "(update(force=True)); false keeps the checkpoint's tables", flag="--no-update"),
+    Option("weights_mirror", str, None, "folder or base URL holding CompressAI zoo files (env BENCH_WEIGHTS_MIRROR)",
+           flag="--weights-mirror", metavar="DIR|URL"),
+    Option("checkpoint", list, [], "use this weights file for one operating point, e.g. "
+           "bmshj2018-factorized:lambda0.0130=f.pth (repeatable)", flag="--checkpoint", metavar="ARCH:LABEL=PATH"),
+    Option("checkpoint_dir", str, None, "every exported model in DIR (<arch>_N..-M.._lambda<λ>.pth, e.g. from "
+           "`make train`)", flag="--checkpoint-dir", metavar="DIR"),
+    Option("weights_cache", str, None, "weights cache (default: torch hub's checkpoints)", flag="--weights-cache",
+           metavar="DIR"),
+)
 #: A note is added when the model's estimate of the rate and the payload differ by more than this…
 ESTIMATE_TOLERANCE = 0.03
 #: … and by more than the rANS coder's fixed cost per string (64-bit final state, 32-bit word alignment).
@@ -59,22 +79,6 @@ _SUMMARIES = {
 }
 
 
-def pad_offsets(height: int, width: int, multiple: int, mode: str) -> tuple[int, int, int, int]:
-    """``(left, right, top, bottom)`` padding of an H×W image in ``mode`` to a multiple of ``multiple``.
-
-    ``model``: all of it right and bottom. ``eval_model``: centred as ``compressai.ops.compute_padding``
-    (the smaller half left/top).
-    """
-    out_h = -(-height // multiple) * multiple
-    out_w = -(-width // multiple) * multiple
-    if mode == "model":
-        return 0, out_w - width, 0, out_h - height
-    if mode == "eval_model":
-        left, top = (out_w - width) // 2, (out_h - height) // 2
-        return left, out_w - width - left, top, out_h - height - top
-    raise CodecError(f"unknown padding mode {mode!r}; use one of {', '.join(PADDINGS)}")
-
-
 class _Capture:
     """References to the tensors the model computes while encoding and decoding, for the latent check.
 
@@ -85,7 +89,8 @@ class _Capture:
     def __init__(self, model: Any) -> None:
         self.phase: str | None = None
         self.data: dict[str, dict[str, Any]] = {"encode": {}, "decode": {}}
-        self.autoregressive = hasattr(model, "_compress_ar")
+        self.kind = model_kind(model)
+        self.autoregressive = self.kind.autoregressive
         self._handles = []
 
         def keep_output(key: str) -> Callable[..., None]:
@@ -103,7 +108,7 @@ class _Capture:
         self._handles.append(model.g_a.register_forward_hook(keep_output("y")))
         self._handles.append(model.g_s.register_forward_pre_hook(keep_input("y_hat")))
         self._handles.append(model.g_s.register_forward_hook(keep_output("x_hat")))
-        if hasattr(model, "h_a"):
+        if self.kind.hyperprior:
             self._handles.append(model.h_a.register_forward_hook(keep_output("z")))
             self._handles.append(model.h_s.register_forward_pre_hook(keep_input("z_hat")))
             self._handles.append(model.h_s.register_forward_hook(keep_output("params")))
@@ -140,11 +145,11 @@ class CompressAICoder(Coder):
         self.point = loaded.point
         self.device = codec.device
         self.model = loaded.model.to(self.device).eval()
-        self.multiple = (EVAL_MODEL_MULTIPLE if codec.padding == "eval_model"
-                         else int(getattr(self.model, "downsampling_factor", EVAL_MODEL_MULTIPLE)))
-        self.latent_factor = int(getattr(self.model, "downsampling_factor", EVAL_MODEL_MULTIPLE))
-        self.groups = 1 if not hasattr(self.model, "h_a") else 2
         self.capture = _Capture(self.model)
+        self.kind = self.capture.kind
+        self.multiple = mode_multiple(codec.padding, self.kind.multiple)
+        self.latent_factor = self.kind.multiple
+        self.groups = self.kind.groups
         self._encoded: tuple[bytes, Any] | None = None  # (bytes, padded input) of the last encode
         self._decoded: bytes | None = None
         self._torch = torch
@@ -165,11 +170,7 @@ class CompressAICoder(Coder):
             image = image.copy()
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
         x = x.permute(2, 0, 1).contiguous().to(torch.float32).div(255).unsqueeze(0)
-        left, right, top, bottom = pad_offsets(height, width, self.multiple, self.codec.padding)
-        if not (left or right or top or bottom):
-            return x
-        mode = "replicate" if self.codec.padding == "model" else "constant"
-        return torch.nn.functional.pad(x, (left, right, top, bottom), mode=mode)
+        return pad_tensor(x, self.multiple, self.codec.padding)
 
     def _crop(self, x_hat: Any, height: int, width: int) -> Any:
         left, _, top, _ = pad_offsets(height, width, self.multiple, self.codec.padding)
@@ -307,7 +308,7 @@ class CompressAICoder(Coder):
         torch = self._torch
         enc = self.capture.data["encode"]
         model = self.model
-        if "y" not in enc or (hasattr(model, "h_a") and not {"z", "params"} <= enc.keys()):
+        if "y" not in enc or (self.kind.hyperprior and not {"z", "params"} <= enc.keys()):
             return model(x)["likelihoods"]
         if "z" not in enc:
             return {"y": model.entropy_bottleneck(enc["y"])[1]}
@@ -315,7 +316,7 @@ class CompressAICoder(Coder):
         if self.capture.autoregressive:  # forward's context comes from round(y), not the coded ŷ
             y_hat = model.gaussian_conditional.quantize(enc["y"], "dequantize")
             params = model.entropy_parameters(torch.cat((params, model.context_prediction(y_hat)), dim=1))
-        if params.size(1) == 2 * enc["y"].size(1):  # mean-scale hyperprior: scales, means
+        if self.kind.mean_scale:  # scales, means
             scales, means = params.chunk(2, 1)
             y_likelihoods = model.gaussian_conditional(enc["y"], scales, means=means)[1]
         else:
@@ -336,7 +337,7 @@ class CompressAICoder(Coder):
         elif "z" in enc:
             gc = model.gaussian_conditional
             means = None
-            if enc["params"].size(1) == 2 * enc["y"].size(1):  # mean-scale hyperprior: scales, means
+            if self.kind.mean_scale:  # scales, means
                 means = enc["params"].chunk(2, 1)[1]
             latents["y_hat"] = gc.quantize(enc["y"], "dequantize", means)
         else:
@@ -379,16 +380,22 @@ class CompressAICodec(Codec):
 
     needs_warmup = True
     parallel_safe = False
+    columns = ("device", "padding", "weights_sha256", "bpp_estimated")
 
     def __init__(self, arch: str, options: Mapping[str, Any]) -> None:
+        """``options``: values of :data:`OPTIONS` (missing ones take their defaults), or a ready
+        ``WeightsSource`` under ``weights`` instead of the weights options."""
         import torch
 
-        from bench.learned.weights import WeightsSource
+        from bench.learned.weights import options_of_source, source_from_options
 
         self.name = zoo.check_arch(arch)
-        device = str(options.get("device", "auto"))
-        if device not in DEVICES:
-            raise CodecError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+        values = resolve(OPTIONS, {k: v for k, v in options.items() if k != "weights"}, codec=self.name)
+        source = options.get("weights")
+        if source is not None:
+            values.update(options_of_source(source))  # recorded as plain options, so a rebuild finds the same
+        self.options = values
+        device = values["device"]
         if device == "cuda" and not torch.cuda.is_available():
             raise CodecError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
         self.device = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available())
@@ -397,12 +404,9 @@ class CompressAICodec(Codec):
             # as eval_model: the decoder must rebuild the encoder's entropy parameters bit for bit
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-        self.padding = str(options.get("padding", "model"))
-        if self.padding not in PADDINGS:
-            raise CodecError(f"unknown padding mode {self.padding!r}; use one of {', '.join(PADDINGS)}")
-        self.update = bool(options.get("update", True))
-        source = options.get("weights")
-        self.source = source if source is not None else WeightsSource.from_env()
+        self.padding = values["padding"]
+        self.update = values["update"]
+        self.source = source if source is not None else source_from_options(values)
         self._coders: dict[str, CompressAICoder] = {}
 
     def default_points(self) -> list[str]:
@@ -458,4 +462,4 @@ def _factory(arch: str) -> Callable[[Mapping[str, Any]], Codec]:
 
 
 for _arch in zoo.ARCHITECTURES:
-    register(_arch, _SUMMARIES.get(_arch, "CompressAI model"))(_factory(_arch))
+    register(_arch, _SUMMARIES.get(_arch, "CompressAI model"), options=OPTIONS, extras=("weights",))(_factory(_arch))

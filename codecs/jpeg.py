@@ -39,6 +39,7 @@ class JpegCodec(Codec):
 
     name = "jpeg"
     parallel_safe = True
+    columns = ()  # fills generic columns only
 
     def default_points(self) -> list[str]:
         return list(study.JPEG_POINTS)

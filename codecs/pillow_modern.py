@@ -110,6 +110,7 @@ class WebpCodec(Codec):
 
     name = "webp"
     parallel_safe = True
+    columns = ("payload_bytes",)
 
     def __init__(self, method: int = WEBP_METHOD) -> None:
         _require("webp", self.name)
@@ -139,6 +140,7 @@ class Jpeg2000Codec(Codec):
 
     name = "jpeg2000"
     parallel_safe = True
+    columns = ("payload_bytes",)
 
     def __init__(self) -> None:
         _require("jpg_2000", self.name)
@@ -172,6 +174,7 @@ class AvifCodec(Codec):
     """AVIF (libavif + libaom, AV1 intra) via Pillow, quality 0–100 (labels ``q0`` … ``q100``)."""
 
     parallel_safe = True
+    columns = ("payload_bytes",)
 
     def __init__(self, name: str, subsampling: str) -> None:
         _require("avif", name)

@@ -1,7 +1,9 @@
+import json
 import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from bench.core.store import ResultStore
@@ -69,3 +71,36 @@ def test_run_prints_summary_and_writes_files(image_folder, tmp_path):
 def test_bad_point_label_is_refused(image_folder, tmp_path):
     result = bench("run", "--data", str(image_folder), "--points", "q0", "--results", str(tmp_path))
     assert_one_line_error(result, "q1 … q100")
+
+
+def test_train_is_a_subcommand_passing_every_argument_through(capsys, tmp_path):
+    from bench.cli import main
+    from bench.learned.train.__main__ import main as train_main
+
+    args = ["config", "--arch", "bmshj2018-factorized", "--batch-size", "3", "--no-progress"]
+    assert train_main(args) == 0
+    direct = capsys.readouterr().out
+    assert main(["train", *args]) == 0
+    through = capsys.readouterr().out
+    assert through == direct and json.loads(through)["settings"]["batch_size"] == 3
+    assert main(["train", "specs", str(tmp_path / "none")]) == 2  # errors go through the one wrapper
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'none'}: no such folder of exported models")
+
+
+def test_run_main_turns_errors_into_exit_statuses(capsys):
+    from bench.cli import run_main
+    from bench.core.errors import DatasetError
+
+    def fail():
+        raise DatasetError("no images; give --data DIR")
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    assert run_main(lambda: 0) == 0 and run_main(lambda: 1) == 1
+    assert run_main(fail) == 2 and capsys.readouterr().err == "error: no images; give --data DIR\n"
+    assert run_main(interrupt, interrupted="stopped; rerun to resume") == 130
+    assert capsys.readouterr().err == "\nstopped; rerun to resume\n"
+    with pytest.raises(ValueError):  # a bug is not a user error: its traceback stays
+        run_main(lambda: int("x"))

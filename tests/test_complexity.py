@@ -1,5 +1,6 @@
-"""Complexity: MACs against hand computation, parameter counts against the published sizes, timing
-tables from a fixture, the warm-up/synchronisation logic on a fake device, memory in a fresh process."""
+"""Complexity measurement: MACs against hand computation, parameter counts against the published sizes,
+timing tables from a fixture, the warm-up/synchronisation logic on a fake device, memory in a fresh
+process. The report rendered from the measurement's files: tests/test_complexity_report.py."""
 
 from __future__ import annotations
 
@@ -13,23 +14,11 @@ import pandas as pd
 import pytest
 
 from bench.learned import zoo
-from bench.learned.complexity import (
-    RANDOM_INIT,
-    Step,
-    StepTiming,
-    WarmTimer,
-    complexity_markdown,
-    decode_time_vs_bd_rate_figure,
-    decode_times,
-    macs_frame,
-    read_bd_rates,
-    results_time_table,
-    run_environments,
-    split_table,
-    synchronizer,
-    time_steps,
-    write_complexity,
-)
+from bench.analysis.complexity_plot import decode_times
+from bench.analysis.complexity_report import complexity_markdown
+from bench.learned.complexity.files import RANDOM_INIT
+from bench.learned.complexity.tables import StepTiming, macs_frame, results_time_table, run_environments, split_table
+from bench.learned.complexity.timing import Step, WarmTimer, synchronizer, time_steps
 from bench.learned.macs import ComplexityError, configurations, count_model, param_count
 from bench.core.store import load_rows
 
@@ -182,7 +171,7 @@ def test_results_time_table_groups_by_device_and_never_mixes(fixture_rows):
     assert row("cpu", "jpeg", "q50")["encode_s"] == pytest.approx(0.003)
     assert table["codec"].iloc[0] == "jpeg"
 
-    text = complexity_markdown([], results_table=table)
+    text = complexity_markdown(results_table=table)
     tables, current = [], None
     for line in text.splitlines():
         if line.startswith("|"):
@@ -293,11 +282,11 @@ def test_split_table_sums_steps_per_kind_and_keeps_devices_apart():
     assert cpu["encode_network_s"] == pytest.approx(((1.0 + 0.1) + (3.0 + 0.1)) / 2)
     assert cpu["encode_entropy_s"] == pytest.approx(0.5)
     assert math.isnan(cpu["encode_ar_loop_s"]) and math.isnan(cpu["decode_total_s"])
-    text = complexity_markdown([], split=table)
+    text = complexity_markdown(split=table)
     assert text.count("| device | codec | point | weights |") == 2
 
 
-# --------------------------------------------------------------------------- memory, BD-rate plot, files
+# --------------------------------------------------------------------------- memory
 
 
 MEMORY_TEST = "test_fresh_process_peak_memory_of_a_tiny_model"
@@ -348,39 +337,8 @@ def test_memory_child_decodes_the_bitstream_it_encoded(tmp_path):
     assert decoded["phase"] == "decode" and decoded["peak_bytes"] >= decoded["baseline_bytes"] > 0
 
 
-def test_bd_rates_plot_and_report_files(tmp_path, fixture_rows):
-    csv_path = tmp_path / "bd-rate.csv"
-    csv_path.write_text(
-        "dataset,anchor,method,metric,codec,bd_rate\n"
-        "kodak,jpeg,cubic,psnr,bmshj2018-factorized,-30.5\n"
-        "kodak,jpeg,cubic,psnr,bmshj2018-hyperprior,-45.0\n"
-        "kodak,jpeg,cubic,ms_ssim_db,bmshj2018-factorized,-40.0\n"
-        "kodak,jpeg,pchip,psnr,bmshj2018-factorized,-31.0\n"
-        "kodak,jpeg,cubic,psnr,mbt2018,\n"
-    )
-    rates = read_bd_rates(csv_path)
-    assert rates == {"jpeg": 0.0, "bmshj2018-factorized": -30.5, "bmshj2018-hyperprior": -45.0}
-    figure = decode_time_vs_bd_rate_figure({"bmshj2018-factorized": 1.0, "jpeg": 0.01}, rates)
-    assert len(figure.axes) == 1 and figure.axes[0].get_xscale() == "log"
-    with pytest.raises(ComplexityError, match="nothing to plot"):
-        decode_time_vs_bd_rate_figure({"mbt2018": 0.01}, rates)
-
-    count = count_model("mbt2018", {"N": 192, "M": 192}, height=64, width=64)
-    table = results_time_table(fixture_rows, run_environments(FIXTURE))
-    written = write_complexity(tmp_path / "reports", [count], points={("mbt2018", count.config_label): ["lambda0.0067"]},
-                               results_table=table, bd_rates=rates)
-    names = {p.name for p in written}
-    assert {"complexity.md", "complexity-macs.csv", "complexity-time.csv", "complexity-memory.csv",
-            "complexity-decode-vs-bd-rate.png"} <= names
-    text = (tmp_path / "reports" / "complexity.md").read_text()
-    assert "## Parameters and MACs" in text and "executed / effective" in text
-    assert "![decode time vs BD-rate](complexity-decode-vs-bd-rate.png)" in text
-    macs = pd.read_csv(tmp_path / "reports" / "complexity-macs.csv")
-    assert set(macs["part"]) >= {"g_a", "context_prediction", "encoder", "decoder", "model"}
-
-
-def test_importing_the_report_code_imports_neither_torch_nor_pyplot():
-    code = ("import sys, bench.learned.complexity, bench.learned.macs, bench.learned.memory; "
+def test_importing_the_measurement_code_imports_neither_torch_nor_pyplot():
+    code = ("import sys, bench.learned.complexity.run, bench.learned.macs, bench.learned.memory; "
             "print('torch' in sys.modules, 'matplotlib.pyplot' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, check=True)

@@ -394,3 +394,26 @@ def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
     assert "2 bitstreams decoded twice: 1 identical, 1 with problems" in out
     sidecar = json.loads((bins[0].with_suffix(".recon.json")).read_text())
     assert sidecar["threads"] == 1 and len(sidecar["recon_sha256"]) == 64
+
+
+def test_run_records_its_options_and_verify_needs_no_weights_flags(checkpoints, tmp_path, capsys):
+    """The options of ``run`` (padding, checkpoint …) are in the run metadata; ``verify`` rebuilds from them."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(natural_image(48, 80, seed=5)).save(folder / "im.png")
+    spec = f"bmshj2018-factorized:{LABEL}={checkpoints['bmshj2018-factorized']}"
+    status = main(["run", "--data", str(folder), "--codecs", "bmshj2018-factorized", "--checkpoint", spec,
+                   "--device", "cpu", "--codec-args", "bmshj2018-factorized:padding=eval_model", "--results",
+                   str(tmp_path / "r"), "--bitstreams", str(tmp_path / "bits"), "--weights-cache",
+                   str(tmp_path / "cache"), "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    (meta_path,) = (tmp_path / "r" / "imgs" / "runs").glob("*.json")
+    recorded = json.loads(meta_path.read_text())["codecs"]["bmshj2018-factorized"]["options"]
+    assert recorded == {"device": "cpu", "padding": "eval_model", "update": True, "weights_mirror": None,
+                        "checkpoint": [spec], "checkpoint_dir": None, "weights_cache": str(tmp_path / "cache")}
+    capsys.readouterr()
+    status = main(["verify", "--data", str(folder), "--bitstreams", str(tmp_path / "bits"), "--results",
+                   str(tmp_path / "r"), "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "1 bitstreams decoded twice: 1 identical, 0 with problems" in out

@@ -51,3 +51,22 @@ def test_queued_work_is_not_charged_to_the_next_call():
 def test_repeats_must_be_positive():
     with pytest.raises(ValueError):
         measure(lambda: None, repeats=0)
+
+
+def test_warm_ups_run_once_per_key():
+    from bench.core.timing import WarmUps
+
+    calls = []
+    warm = WarmUps()
+    assert warm.once(("q75", (512, 768, 3)), lambda: calls.append(1)) is True
+    assert warm.once(("q75", (512, 768, 3)), lambda: calls.append(2)) is False
+    assert warm.once(("q75", (768, 512, 3)), lambda: calls.append(3)) is True  # a new shape: warmed again
+    assert calls == [1, 3] and ("q75", (512, 768, 3)) in warm and ("q50", (512, 768, 3)) not in warm
+
+    def fails():
+        calls.append(4)
+        raise RuntimeError("first call")
+
+    with pytest.raises(RuntimeError):
+        warm.once("broken", fails)
+    assert warm.once("broken", fails) is False and calls == [1, 3, 4]  # not warmed up a second time

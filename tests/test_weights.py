@@ -21,10 +21,12 @@ from bench.learned.weights import (
     WeightsSource,
     WeightsUnavailable,
     load_model,
+    options_of_source,
     parse_checkpoint_spec,
     points_for,
     resolve,
     sha256_of,
+    source_from_options,
 )
 from conftest import REPO, closed_port_url
 
@@ -183,6 +185,35 @@ def test_source_from_env(monkeypatch, tmp_path):
     assert WeightsSource.from_env() == WeightsSource()
     with pytest.raises(WeightsError, match="two checkpoints"):
         WeightsSource(checkpoints=(Checkpoint("mbt2018", "a", Path("x")), Checkpoint("mbt2018", "a", Path("y"))))
+
+
+def test_source_from_options(monkeypatch, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name in ("mbt2018_N16-M24_lambda0.0067.pth", "bmshj2018-factorized_N8-M12_lambda0.0130.pth"):
+        (exports / name).write_bytes(b"")  # checkpoint_specs reads names (no sidecar), not contents
+    monkeypatch.setenv("BENCH_WEIGHTS_MIRROR", "/env/mirror")
+    monkeypatch.delenv("BENCH_OFFLINE", raising=False)
+    source = source_from_options({"checkpoint": ["mbt2018:mine=/w/m.pth"], "checkpoint_dir": str(exports),
+                                  "weights_cache": str(tmp_path / "c"), "weights_mirror": None})
+    assert source == WeightsSource(mirror="/env/mirror", cache_dir=tmp_path / "c", checkpoints=(
+        Checkpoint("mbt2018", "mine", Path("/w/m.pth")),
+        Checkpoint("bmshj2018-factorized", "lambda0.0130", exports / "bmshj2018-factorized_N8-M12_lambda0.0130.pth"),
+        Checkpoint("mbt2018", "lambda0.0067", exports / "mbt2018_N16-M24_lambda0.0067.pth")))
+    assert source_from_options({"weights_mirror": "/m"}).mirror == "/m"  # the option beats the environment
+    monkeypatch.delenv("BENCH_WEIGHTS_MIRROR")
+    assert source_from_options({}) == WeightsSource()
+    with pytest.raises(WeightsError, match="ARCH:LABEL=PATH"):
+        source_from_options({"checkpoint": ["no-spec"]})
+
+
+def test_options_of_source_describe_it_again():
+    source = WeightsSource(mirror="http://m/", cache_dir=Path("/c"),
+                           checkpoints=(Checkpoint("mbt2018", "a", Path("/w/a.pth")),))
+    options = options_of_source(source)
+    assert options == {"weights_mirror": "http://m/", "weights_cache": "/c", "checkpoint": ["mbt2018:a=/w/a.pth"],
+                       "checkpoint_dir": None}
+    assert source_from_options(options) == source
 
 
 # --------------------------------------------------------------------------- real trained weights

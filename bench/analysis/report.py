@@ -20,6 +20,7 @@ from bench.analysis.bdtable import bd_files, bd_pair, bd_report_markdown, bd_tab
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots
+from bench.core.schema import RunMeta, read_run
 from bench.core.store import load_rows, write_text_atomic
 from bench.analysis.summary import CONVENTION, summarize
 
@@ -33,18 +34,12 @@ class ReportError(BenchError):
     """Stored results or artifacts the report cannot use."""
 
 
-def load_runs(results_dir: Path, run_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    """Metadata of each run id (``runs/<id>.json``), ``None`` where the file is missing."""
-    runs: dict[str, dict[str, Any] | None] = {}
+def load_runs(results_dir: Path, run_ids: Sequence[str]) -> dict[str, RunMeta | None]:
+    """Metadata of each run id (``runs/<id>.json``, via :func:`read_run`), ``None`` where the file is missing."""
+    runs: dict[str, RunMeta | None] = {}
     for run_id in sorted(run_ids):
         path = results_dir / "runs" / f"{run_id}.json"
-        if not path.exists():
-            runs[run_id] = None
-            continue
-        try:
-            runs[run_id] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ReportError(f"{path}: cannot read run metadata ({exc}); restore or remove the file") from None
+        runs[run_id] = read_run(path) if path.exists() else None
     return runs
 
 

@@ -9,10 +9,13 @@ computes bpp = 8·len(bytes)/(H·W) the same way for every codec.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from bench.core.schema import Column
 
 
 class Coder(ABC):
@@ -37,7 +40,7 @@ class Coder(ABC):
         return {}
 
     def row_fields(self) -> dict[str, Any]:
-        """Extra row columns this coder fills (``device``, ``padding``, ``weights_sha256``)."""
+        """Extra row columns this coder fills (``device``, ``padding`` …), declared in ``Codec.columns``."""
         return {}
 
     def warm_up(self, image: np.ndarray) -> None:
@@ -52,7 +55,7 @@ class Coder(ABC):
         """Checks run outside the timed region after a round trip.
 
         May return ``status`` ("failed" with a ``note`` saying why) and extra row
-        columns such as ``bpp_estimated``.
+        columns such as ``bpp_estimated`` (declared in ``Codec.columns``).
         """
         return {}
 
@@ -65,6 +68,13 @@ class Codec(ABC):
     parallel_safe: bool = False
     #: Run :meth:`Coder.warm_up` once per (operating point, image shape) before timing.
     needs_warmup: bool = False
+    #: The resolved values of the options this codec was built with (plain JSON values); filled by
+    #: :func:`bench.core.registry.create`, recorded in the run metadata, used by ``verify`` to rebuild it.
+    options: Mapping[str, Any] = MappingProxyType({})
+    #: Row columns this codec's coders fill beyond the generic ones (:mod:`bench.core.schema`): names of
+    #: codec-filled schema columns (``"payload_bytes"``, ``"device"`` …) or :class:`Column` objects for
+    #: new columns, which are appended to ``rows.csv``. Filling an undeclared column stops the run.
+    columns: tuple[str | Column, ...] = ()
 
     @abstractmethod
     def default_points(self) -> list[str]:

@@ -17,8 +17,16 @@ class CodecError(BenchError):
     """An unknown codec or operating point, or a codec that cannot run."""
 
 
+class CodecUnavailable(CodecError):
+    """A codec that cannot run here (e.g. no weights can be had); a run skips it with one line."""
+
+
 class MetricError(BenchError):
     """A metric cannot be computed for these inputs (e.g. image too small)."""
+
+
+class StoreError(BenchError):
+    """A results file (rows or run metadata) that cannot be read or extended."""
 
 
 def one_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ timing is ever taken while other workers compete for the cores.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -29,11 +30,12 @@ from tqdm import tqdm
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
-from bench.core.errors import BenchError, MetricError
+from bench.core.errors import BenchError, CodecError, MetricError
 from bench.core.images import load_rgb, pixel_sha256
 from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
-from bench.core.store import COLUMNS, ResultStore, write_bytes_atomic, write_text_atomic
-from bench.core.timing import measure
+from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
+from bench.core.store import ResultStore, write_bytes_atomic, write_text_atomic
+from bench.core.timing import WarmUps, measure
 
 log = logging.getLogger(__name__)
 
@@ -238,16 +240,24 @@ def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suff
     return Path(folder) / codec / point / (Path(image).stem + suffix)
 
 
-def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage,
-             warmed: set[tuple[str, tuple[int, ...]]]) -> None:
-    """One untimed warm-up per (operating point, image shape) for codecs that need it."""
-    if not codec.needs_warmup or (point, image.pixels.shape) in warmed:
-        return
-    warmed.add((point, image.pixels.shape))
+def _plugin_file(codec: Codec) -> str:
+    """The plug-in file that registered ``codec`` (its class's file for a codec built in Python)."""
     try:
-        coder.warm_up(image.pixels)
-    except Exception:
-        pass  # the measured call that follows reports the fault in its row
+        return registry.entry(codec.name).plugin
+    except CodecError:
+        return inspect.getsourcefile(type(codec)) or type(codec).__module__
+
+
+def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage, warmed: WarmUps) -> None:
+    """One untimed warm-up per (operating point, image shape) for codecs that need it."""
+    def call() -> None:
+        try:
+            coder.warm_up(image.pixels)
+        except Exception:
+            pass  # the measured call that follows reports the fault in its row
+
+    if codec.needs_warmup:
+        warmed.once((point, image.pixels.shape), call)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -267,6 +277,7 @@ class Evaluation:
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         self.report = RunReport(self.run_id, self.dir, pd.DataFrame())
         self._coder_cache: dict[int, dict[str, Coder]] = {}
+        self._allowed: dict[int, frozenset[str]] = {}
 
     def _bar(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit="row", disable=not self.settings.progress or total == 0,
@@ -274,6 +285,7 @@ class Evaluation:
 
     def _base(self, run: CodecRun, chash: str, point: str, coder_identity: Mapping[str, Any],
               fields: Mapping[str, Any], image: PreparedImage) -> dict[str, Any]:
+        self._check_columns(run, point, fields)
         return {
             "key": row_key(chash, point, coder_identity, image.sha256),
             "run_id": self.run_id,
@@ -287,6 +299,22 @@ class Evaluation:
             "allocator": self.settings.allocator,
             **fields,
         }
+
+    def _check_columns(self, run: CodecRun, point: str, row: Mapping[str, Any]) -> None:
+        """Refuse a column the codec fills without declaring it in ``Codec.columns`` (one line, no traceback)."""
+        codec = run.codec
+        if id(run) not in self._allowed:
+            try:
+                declared = declared_columns(codec.columns)
+            except SchemaError as exc:
+                raise CodecError(f"{_plugin_file(codec)}: codec {codec.name!r} {exc}") from None
+            self.store.declare(column for column in declared if column.name not in GENERIC)
+            self._allowed[id(run)] = frozenset(GENERIC) | {column.name for column in declared}
+        undeclared = sorted(set(row) - self._allowed[id(run)])
+        if undeclared:
+            raise CodecError(f"{_plugin_file(codec)}: codec {codec.name!r} (point {point}) fills undeclared "
+                             f"column(s) {', '.join(undeclared)}; declare it in Codec.columns (a name of "
+                             "bench.core.schema.CODEC_FILLED, or a bench.core.schema.Column for a new column)")
 
     def _same_timing_conditions(self, row: Mapping[str, str]) -> bool:
         """Whether a stored row was timed with this run's thread count and heap policy.
@@ -309,12 +337,14 @@ class Evaluation:
             run.codec.name: {
                 "hash": codec_hash(run.codec), "identity": run.codec.identity(),
                 "points": list(run.points), "description": run.codec.describe(),
+                "options": dict(run.codec.options),  # resolved; `verify` rebuilds the codec from them
                 "point_details": {point: {**coder.identity(), **coder.provenance(), **coder.row_fields()}
                                   for point, coder in self._coders(run).items()},
             }
             for run in self.runs
         }
         meta = {
+            "format_version": RUNS_FORMAT,
             "run_id": self.run_id,
             "status": status,
             "started": started,
@@ -329,7 +359,7 @@ class Evaluation:
             "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused},
             "environment": environment.collect(),
         }
-        write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", run_json(meta))
 
     def run(self) -> RunReport:
         """Measure every missing row; safe to interrupt at any point (finished rows are on disk)."""
@@ -393,7 +423,7 @@ class Evaluation:
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
         codec = run.codec
-        warmed: set[tuple[str, tuple[int, ...]]] = set()
+        warmed = WarmUps()
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
@@ -408,6 +438,7 @@ class Evaluation:
                     bitstream_path=_artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
+                self._check_columns(run, point, row)
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 bar.update()
@@ -424,6 +455,7 @@ class Evaluation:
                           initargs=(run.codec.name, dict(run.options), self.settings)) as pool, \
                 self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
             for point, name, row in pool.imap_unordered(_worker_row, tasks):
+                self._check_columns(run, point, row)
                 yield bases[(point, name)], row
                 bar.update()
 
@@ -432,7 +464,7 @@ class Evaluation:
         """Sequential timing of rows whose RD metrics came from a parallel pass."""
         codec = run.codec
         sync = codec.synchronize()
-        warmed: set[tuple[str, tuple[int, ...]]] = set()
+        warmed = WarmUps()
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
             for point, image, row in untimed:
                 coder = coders[point]
@@ -455,6 +487,6 @@ class Evaluation:
                     update["status"] = "failed"
                     update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
                                       f"pass, {row['bytes']} in the RD pass")
-                self.store.append({**{k: row[k] for k in row if k in COLUMNS}, **update})
+                self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
                 self.report.timed += 1
                 bar.update()

@@ -21,52 +21,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.core.errors import BenchError
+from bench.core.errors import StoreError
+from bench.core.schema import COLUMNS, LEGACY_VALUES, NUMERIC, ROWS_FORMAT, Column
 
-COLUMNS: tuple[str, ...] = (
-    "key",
-    "run_id",
-    "dataset",
-    "image",
-    "image_sha256",
-    "width",
-    "height",
-    "codec",
-    "point",
-    "codec_hash",
-    "bytes",
-    "payload_bytes",
-    "bpp",
-    "psnr",
-    "ms_ssim",
-    "ms_ssim_db",
-    "encode_s",
-    "decode_s",
-    "encode_spread_s",
-    "decode_spread_s",
-    "timing_repeats",
-    "threads",
-    "allocator",
-    "device",
-    "padding",
-    "weights_sha256",
-    "bpp_estimated",
-    "status",
-    "note",
-)
-
-#: What a column holds in rows written before it existed (other new columns read as empty): every
-#: row timed before the ``allocator`` column ran under glibc's default heap policy.
-LEGACY_VALUES: dict[str, str] = {"allocator": "system"}
-
-NUMERIC = (
-    "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "encode_s", "decode_s",
-    "encode_spread_s", "decode_spread_s", "timing_repeats", "threads", "bpp_estimated",
-)
-
-
-class StoreError(BenchError):
-    """A results file that cannot be read or extended."""
+__all__ = [
+    "COLUMNS", "LEGACY_VALUES", "NUMERIC", "ResultStore", "StoreError", "load_rows", "rows_frame", "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 
 def _format(value: Any) -> str:
@@ -80,12 +41,19 @@ def _format(value: Any) -> str:
 
 
 class ResultStore:
-    """Rows of one dataset in ``<results_dir>/rows.csv``."""
+    """Rows of one dataset in ``<results_dir>/rows.csv``.
+
+    The columns are the schema's (:data:`bench.core.schema.COLUMNS`) followed by extension columns:
+    those the file already has, then those :meth:`declare` adds. Reading never changes the file's
+    header; the first append after the columns changed rewrites it (atomically) with all of them.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._rows: dict[str, dict[str, str]] = {}
-        self._migrate = False
+        self.columns: tuple[str, ...] = COLUMNS
+        self._numeric: tuple[str, ...] = NUMERIC
+        self._header: tuple[str, ...] | None = None  # the header on disk (None: no file yet)
         self._read()
 
     def _read(self) -> None:
@@ -100,18 +68,36 @@ class ResultStore:
                 fh.truncate(len(text.encode("utf-8")))
         reader = csv.DictReader(io.StringIO(text))
         header = tuple(reader.fieldnames or ())
-        if header != COLUMNS:
-            if not set(header) <= set(COLUMNS) or "key" not in header:
-                raise StoreError(
-                    f"{self.path} has columns this version of the harness does not know; "
-                    "move it away (or pass another --results folder) and rerun"
-                )
-            # An older file without the newest columns: read it with those empty (or with their
-            # LEGACY_VALUES); the first append rewrites it with the current header.
-            self._migrate = True
+        extensions = tuple(column for column in header if column not in COLUMNS)
+        # Extension columns exist from rows format 2 on, whose files carry ``format_version``.
+        if "key" not in header or (extensions and "format_version" not in header):
+            raise StoreError(
+                f"{self.path} has columns this version of the harness does not know; "
+                "move it away (or pass another --results folder) and rerun"
+            )
+        self._header = header
+        self.columns = COLUMNS + extensions
+        # An older file without the newest columns: read it with those empty (or with their
+        # LEGACY_VALUES); the first append rewrites it with the current header.
         absent = {column: LEGACY_VALUES.get(column, "") for column in COLUMNS if column not in header}
         for row in reader:
-            self._rows[row["key"]] = {column: row.get(column) or "" for column in COLUMNS} | absent
+            values = {column: row.get(column) or "" for column in self.columns} | absent
+            version = values["format_version"]
+            if version.isdigit() and int(version) > ROWS_FORMAT:
+                raise StoreError(f"{self.path} holds rows of format {version}, this harness reads up to "
+                                 f"{ROWS_FORMAT}; upgrade the harness")
+            self._rows[row["key"]] = values
+
+    def declare(self, columns: Iterable[Column]) -> None:
+        """Accept extension columns (a plug-in's new ones); rows that predate one hold its ``legacy``."""
+        for column in columns:
+            if column.kind != "str" and column.name not in self._numeric:
+                self._numeric += (column.name,)
+            if column.name in self.columns:
+                continue
+            self.columns += (column.name,)
+            for row in self._rows.values():
+                row[column.name] = column.legacy
 
     def __contains__(self, key: str) -> bool:
         return key in self._rows
@@ -124,46 +110,54 @@ class ResultStore:
         return list(self._rows.values())
 
     def append(self, row: Mapping[str, Any]) -> None:
-        """Write one row durably enough to survive the process being killed."""
-        unknown = set(row) - set(COLUMNS)
+        """Write one row durably enough to survive the process being killed.
+
+        The row is stamped with the current rows format (``format_version``).
+        """
+        unknown = set(row) - set(self.columns)
         if unknown:
-            raise ValueError(f"unknown result columns: {sorted(unknown)}")
-        if self._migrate:
+            raise ValueError(f"unknown result columns: {sorted(unknown)}; declare them (ResultStore.declare)")
+        row = {**row, "format_version": ROWS_FORMAT}
+        new_file = not self.path.exists() or self.path.stat().st_size == 0
+        if not new_file and self._header != self.columns:
             self.compact()
-            self._migrate = False
-        values = [_format(row.get(column)) for column in COLUMNS]
+        values = [_format(row.get(column)) for column in self.columns]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        new_file = not self.path.exists() or self.path.stat().st_size == 0
         if new_file:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer.writerow(COLUMNS)
+            writer.writerow(self.columns)
         writer.writerow(values)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, buffer.getvalue().encode("utf-8"))
         finally:
             os.close(fd)
-        self._rows[str(row["key"])] = dict(zip(COLUMNS, values))
+        if new_file:
+            self._header = self.columns
+        self._rows[str(row["key"])] = dict(zip(self.columns, values))
 
     def compact(self) -> None:
-        """Rewrite the file with one row per key (atomic replace)."""
+        """Rewrite the file with one row per key and the store's columns (atomic replace)."""
         if not self.path.exists():
             return
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, self.columns, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self._rows.values())
         _atomic_write(self.path, buffer.getvalue())
+        self._header = self.columns
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with numeric columns parsed (missing values are NaN)."""
-        return rows_frame(self.rows())
+        return rows_frame(self.rows(), columns=self.columns, numeric=self._numeric)
 
 
-def rows_frame(rows: Iterable[Mapping[str, str]]) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    for column in NUMERIC:
+def rows_frame(rows: Iterable[Mapping[str, str]], columns: Iterable[str] = COLUMNS,
+               numeric: Iterable[str] = NUMERIC) -> pd.DataFrame:
+    """Rows as a DataFrame with ``columns``, the ``numeric`` ones parsed as float (empty: NaN)."""
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    for column in numeric:
         # float() round-trips repr() exactly; pandas' fast parser may be off by one ulp
         frame[column] = [float(v) if v not in ("", None) else math.nan for v in frame[column]]
     return frame

@@ -1,10 +1,11 @@
-"""Wall-clock timing done right: optional synchronisation, repeats, median and spread."""
+"""Wall-clock timing done right: one discarded warm-up per key, optional synchronisation, repeats,
+median and spread."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -32,7 +33,7 @@ def measure(
 
     ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called before the clock
     starts and before it stops, so queued GPU work is neither charged to the next
-    call nor left out of this one. Warm-up is the caller's job: a discarded call.
+    call nor left out of this one. Warm-up is the caller's job (:class:`WarmUps`).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -46,3 +47,25 @@ def measure(
         sync()
         samples.append(clock() - start)
     return Timing(statistics.median(samples), max(samples) - min(samples), repeats, result)
+
+
+class WarmUps:
+    """The keys already warmed up: each key (e.g. operating point and input shape) gets one discarded call.
+
+    A key counts as warmed up once its call has started, even if the call raised: the timed calls that
+    follow report the fault, a second warm-up would only repeat it.
+    """
+
+    def __init__(self) -> None:
+        self._done: set[Hashable] = set()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._done
+
+    def once(self, key: Hashable, call: Callable[[], object]) -> bool:
+        """Run ``call()`` (its result discarded) unless ``key`` was warmed up already; True when it ran."""
+        if key in self._done:
+            return False
+        self._done.add(key)
+        call()
+        return True

@@ -14,6 +14,12 @@ Learned codecs are deterministic on one machine, but not necessarily across thre
 devices: a different summation order in the synthesis transform moves a few pixels by one level,
 and in hyperprior models a different scale can change the entropy decoding itself. This is what
 the check is for. Nothing here prints; the CLI reports.
+
+Each codec is rebuilt with ``registry.create(name, options)`` from the options the run recorded in
+its metadata; ``overrides`` (options given on the ``verify`` command line, e.g. weights that have
+moved) replace recorded values, and the device is the pass's own. Runs recorded before options
+existed are rebuilt as before: padding and update from the codec's identity, the rest from the
+command line.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +38,11 @@ from typing import Any
 from bench.core.datasets import Dataset
 from bench.core.environment import REPO_DIR
 from bench.core.errors import BenchError
+from bench.core.schema import read_runs
 from bench.core.store import load_rows, write_text_atomic
 
-__all__ = ["Decoded", "FileCheck", "Pass", "StoredBitstream", "VerifyReport", "decode_items",
-           "find_bitstreams", "verify_bitstreams"]
+__all__ = ["LEGACY_OPTION_KEYS", "Decoded", "FileCheck", "Pass", "StoredBitstream", "VerifyReport",
+           "decode_items", "find_bitstreams", "rebuild_options", "verify_bitstreams"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class StoredBitstream:
     image: str
     image_path: Path
     image_sha256: str
-    options: dict[str, Any]  # codec options of the run that wrote it (padding, update)
+    options: dict[str, Any]  # codec options recorded by the run that wrote it
     weights_sha256: str = ""
     row_psnr: float | None = None
     row_bytes: int | None = None
@@ -98,18 +105,21 @@ class VerifyReport:
 # --- finding the files --------------------------------------------------------------------------
 
 
-def _run_identities(results_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """``run_id → codec → identity`` from the run metadata files."""
-    identities: dict[str, dict[str, dict[str, Any]]] = {}
-    for path in sorted((results_dir / "runs").glob("*.json")):
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        identities[meta.get("run_id", path.stem)] = {
-            name: info.get("identity", {}) for name, info in meta.get("codecs", {}).items()
-        }
-    return identities
+#: Options that runs recorded before options existed are rebuilt with, read from the codec's identity.
+LEGACY_OPTION_KEYS = ("padding", "update")
+
+
+def _run_options(results_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """``run_id → codec → options`` from the run metadata files (see :data:`LEGACY_OPTION_KEYS`)."""
+    return {run_id: {name: _recorded_options(info) for name, info in meta["codecs"].items()}
+            for run_id, meta in read_runs(results_dir).items()}
+
+
+def _recorded_options(info: Mapping[str, Any]) -> dict[str, Any]:
+    if "options" in info:
+        return dict(info["options"])
+    identity = info.get("identity", {})
+    return {key: identity[key] for key in LEGACY_OPTION_KEYS if key in identity}
 
 
 def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
@@ -124,7 +134,7 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
                          f"{bitstream_dir}` first")
     folder = Path(results_dir) / dataset.name
     rows = load_rows(folder / "rows.csv")
-    identities = _run_identities(folder)
+    recorded = _run_options(folder)
     items = {Path(item.name).stem: item for item in dataset.items}
     streams, skipped, used = [], [], []
     for path in sorted(bitstream_dir.glob("*/*/*.bin")):
@@ -140,8 +150,7 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
             skipped.append(f"{path}: no row for {codec} {point} {item.name} in {folder / 'rows.csv'}")
             continue
         row = match.sort_values("run_id").iloc[-1]  # the latest run wrote the file
-        identity = identities.get(row["run_id"], {}).get(codec, {})
-        options = {key: identity[key] for key in ("padding", "update") if key in identity}
+        options = recorded.get(row["run_id"], {}).get(codec, {})
         streams.append(StoredBitstream(
             path=path, codec=codec, point=point, image=item.name, image_path=Path(item.path),
             image_sha256=str(row["image_sha256"]), options=options,
@@ -156,32 +165,26 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def _source_to_json(source: Any) -> dict[str, Any] | None:
-    if source is None:
-        return None
-    return {
-        "mirror": source.mirror,
-        "cache_dir": None if source.cache_dir is None else str(source.cache_dir),
-        "checkpoints": [[c.arch, c.point, str(c.path)] for c in source.checkpoints],
-        "offline": source.offline,
-    }
+def rebuild_options(codec: str, recorded: Mapping[str, Any], overrides: Mapping[str, Any],
+                    device: str) -> dict[str, Any]:
+    """The options ``codec`` is rebuilt with: the recorded ones, then ``overrides``, then ``device``
+    (where the codec has a ``device`` option)."""
+    from bench.core import registry
+
+    options = {**recorded, **overrides}
+    if any(option.name == "device" for option in registry.entry(codec).options):
+        options["device"] = device
+    return options
 
 
-def _source_from_json(data: dict[str, Any] | None) -> Any:
-    from bench.learned.weights import Checkpoint, WeightsSource
-
-    if data is None:
-        return None
-    return WeightsSource(mirror=data["mirror"], cache_dir=data["cache_dir"],
-                         checkpoints=tuple(Checkpoint(*c) for c in data["checkpoints"]), offline=data["offline"])
-
-
-def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str, source: Any,
+def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str,
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  save_dir: Path | None = None) -> list[Decoded]:
     """Decode each item (a dict of :class:`StoredBitstream` fields) with this thread count and device.
 
-    Never raises for one file's fault: the error goes into that file's :class:`Decoded`. With
-    ``save_dir``, the i-th reconstruction is also saved there as ``<i>.npy``.
+    ``overrides`` maps a codec name to option values that replace the recorded ones. Never raises
+    for one file's fault: the error goes into that file's :class:`Decoded`. With ``save_dir``, the
+    i-th reconstruction is also saved there as ``<i>.npy``.
     """
     import numpy as np
     import torch
@@ -197,8 +200,9 @@ def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str, 
     try:
         for index, item in enumerate(items):
             try:
-                options = {"device": device, "weights": source, **item["options"]}
-                key = (item["codec"], json.dumps(item["options"], sort_keys=True))
+                options = rebuild_options(item["codec"], item["options"], (overrides or {}).get(item["codec"], {}),
+                                          device)
+                key = (item["codec"], json.dumps(options, sort_keys=True))
                 if key not in codecs:
                     codecs[key] = registry.create(item["codec"], options)
                 coder = codecs[key].coder(item["point"])
@@ -227,10 +231,11 @@ def _item(stream: StoredBitstream) -> dict[str, Any]:
     return item
 
 
-def _decode_in_subprocess(items: list[dict[str, Any]], second: Pass, source: Any, save_dir: Path) -> list[Decoded]:
+def _decode_in_subprocess(items: list[dict[str, Any]], second: Pass, overrides: Mapping[str, Mapping[str, Any]],
+                          save_dir: Path) -> list[Decoded]:
     job, out = save_dir / "job.json", save_dir / "out.json"
     job.write_text(json.dumps({"threads": second.threads, "device": second.device, "save_dir": str(save_dir),
-                               "source": _source_to_json(source), "items": items}), encoding="utf-8")
+                               "overrides": overrides, "items": items}), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "bench.core.verify", str(job), str(out)],
                           check=False, capture_output=True, text=True, cwd=REPO_DIR)
     if done.returncode != 0 or not out.exists():
@@ -250,8 +255,14 @@ def _other_device(first: str, asked: str) -> str:
 
 
 def verify_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset, *, threads: int | None = None,
-                      device: str = "auto", source: Any = None, codecs: Sequence[str] = ()) -> VerifyReport:
-    """Decode every stored bitstream here and in a separate process; report differences per file."""
+                      device: str = "auto", overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                      codecs: Sequence[str] = ()) -> VerifyReport:
+    """Decode every stored bitstream here and in a separate process; report differences per file.
+
+    Codecs are rebuilt from the run's recorded options; ``overrides`` (codec → option values)
+    replace recorded values, e.g. a checkpoint that has moved.
+    """
+    overrides = {name: dict(values) for name, values in (overrides or {}).items()}
     streams, skipped, rows = find_bitstreams(bitstream_dir, results_dir, dataset, codecs)
     if not streams:
         raise BenchError(f"no bitstream under {bitstream_dir} matches a row of {Path(results_dir) / dataset.name}; "
@@ -269,14 +280,14 @@ def verify_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset, 
         dirs = Path(tmp) / "first", Path(tmp) / "second"
         for folder in dirs:
             folder.mkdir()
-        first_results = decode_items(items, threads=first.threads, device=first.device, source=source,
+        first_results = decode_items(items, threads=first.threads, device=first.device, overrides=overrides,
                                      save_dir=dirs[0])
         for stream, decoded in zip(streams, first_results):
             if decoded.error is None:
                 sidecar = {"bitstream": stream.path.name, "recon_sha256": decoded.recon_sha256,
                            "psnr": decoded.psnr, "threads": first.threads, "device": first.device}
                 write_text_atomic(stream.path.with_suffix(".recon.json"), json.dumps(sidecar, indent=2) + "\n")
-        second_results = _decode_in_subprocess(items, second, source, dirs[1])
+        second_results = _decode_in_subprocess(items, second, overrides, dirs[1])
         for index, (stream, a, b) in enumerate(zip(streams, first_results, second_results)):
             problems = _problems(stream, a, b, first, second, [d / f"{index}.npy" for d in dirs])
             report.checks.append(FileCheck(stream, a, b, tuple(problems)))
@@ -328,7 +339,7 @@ def _worker_main(argv: Sequence[str]) -> int:
         return 2
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     results = decode_items(job["items"], threads=job["threads"], device=job["device"],
-                           source=_source_from_json(job["source"]), save_dir=job.get("save_dir"))
+                           overrides=job.get("overrides"), save_dir=job.get("save_dir"))
     write_text_atomic(argv[1], json.dumps([asdict(r) for r in results]))
     return 0
 

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.core.errors import CodecError
+from bench.learned.padding import MODES
 
 __all__ = [
     "MODES", "TAG", "Bitstream", "BitstreamError", "header_size", "pack", "parse", "unpack", "varint_size",
@@ -38,8 +39,7 @@ __all__ = [
 TAG = 0xB1
 """First byte: high nibble 0xB identifies the format, low nibble the version (1)."""
 
-MODES: tuple[str, ...] = ("model", "eval_model")
-"""Padding modes by their code in the ``mode`` byte."""
+# MODES (bench.learned.padding): the padding modes by their code in the ``mode`` byte.
 
 _CRC_END = 5  # tag (1) + crc32 (4)
 _MAX_VARINT_BYTES = 10  # enough for any 64-bit value

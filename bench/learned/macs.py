@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from bench import study
 from bench.learned import zoo
+from bench.learned.models import model_kind
+from bench.learned.padding import padded_size
 from bench.core.errors import BenchError
 
 if TYPE_CHECKING:
@@ -146,10 +148,6 @@ def param_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _padded(size: int, multiple: int) -> int:
-    return -(-size // multiple) * multiple
-
-
 def count_model(arch: str, config: Mapping[str, int], *, height: int = KODAK_SIZE[0],
                 width: int = KODAK_SIZE[1]) -> ModelCount:
     """Parameters and MACs of ``arch`` built with ``config`` (e.g. ``{"N": 128, "M": 192}``) for an
@@ -167,8 +165,7 @@ def _count_model(arch: str, config: tuple[tuple[str, int], ...], height: int, wi
     cls = zoo.model_class(arch)
     torch.manual_seed(0)
     model = cls(**dict(config)).eval()
-    multiple = int(getattr(model, "downsampling_factor", 64))
-    shape = (1, 3, _padded(height, multiple), _padded(width, multiple))
+    shape = (1, 3, *padded_size(height, width, model_kind(model).multiple))
     parts = count_parts(model, shape)
     entropy = sum(p.numel() for name in ENTROPY_MODULES if hasattr(model, name)
                   for p in getattr(model, name).parameters())
@@ -187,6 +184,8 @@ def _dataflow(model: torch.nn.Module) -> torch.nn.Module:
     """A module running each present part once, densely, on the tensors real coding feeds it."""
     import torch
 
+    kind = model_kind(model)
+
     class Dataflow(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
@@ -197,11 +196,11 @@ def _dataflow(model: torch.nn.Module) -> torch.nn.Module:
             m = self.model
             y = m.g_a(x)
             outputs = [y, m.g_s(y)]
-            if hasattr(m, "h_a"):
+            if kind.hyperprior:
                 z = m.h_a(y)  # ScaleHyperprior codes h_a(|y|): same MACs, abs is not counted
                 params = m.h_s(z)
                 outputs += [z, params]
-                if hasattr(m, "context_prediction"):
+                if kind.autoregressive:
                     ctx = m.context_prediction(y)
                     outputs += [ctx, m.entropy_parameters(torch.cat((params, ctx), dim=1))]
             return tuple(outputs)

@@ -36,6 +36,8 @@ from typing import Any
 
 from bench.core.environment import REPO_DIR
 from bench.learned.macs import ComplexityError
+from bench.learned.models import model_kind
+from bench.learned.padding import MODEL, pad_tensor
 
 __all__ = ["PHASES", "MemoryResult", "cuda_peak", "measure_memory"]
 
@@ -225,7 +227,7 @@ def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
         model.update(force=True)
         weights = "random init"
     model = model.eval().to(device)
-    multiple = int(getattr(model, "downsampling_factor", 64))
+    multiple = model_kind(model).multiple
 
     if spec["phase"] == "encode":
         if spec["image"]:
@@ -244,10 +246,7 @@ def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     def encode() -> None:
         x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device)
-        x = x.permute(2, 0, 1).to(torch.float32).div(255).unsqueeze(0)
-        pad_h, pad_w = -height % multiple, -width % multiple
-        if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = pad_tensor(x.permute(2, 0, 1).to(torch.float32).div(255).unsqueeze(0), multiple, MODEL)
         with torch.no_grad():
             out.update(model.compress(x))
 

@@ -33,14 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from bench.learned import zoo
 from bench.core.download import download, sha256_file
-from bench.core.errors import BenchError, CodecError
+from bench.core.errors import BenchError, CodecError, CodecUnavailable
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
     "Checkpoint", "LoadedModel", "WeightsError", "WeightsSource", "WeightsUnavailable",
-    "load_model", "parse_checkpoint_spec", "points_for", "resolve", "sha256_of",
+    "load_model", "options_of_source", "parse_checkpoint_spec", "points_for", "resolve", "sha256_of",
+    "source_from_options",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class WeightsError(CodecError):
     """Weights cannot be found, verified or loaded; the message names the file."""
 
 
-class WeightsUnavailable(WeightsError):
+class WeightsUnavailable(WeightsError, CodecUnavailable):
     """No source could supply the weights; the message says what was tried and how to supply them."""
 
 
@@ -158,6 +159,35 @@ class WeightsSource:
         import torch.hub
 
         return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def source_from_options(options: Mapping[str, Any]) -> WeightsSource:
+    """The source the learned codecs' options describe (missing keys: not set).
+
+    ``checkpoint`` (``ARCH:LABEL=PATH`` strings) and the exports of ``checkpoint_dir`` (see
+    :func:`bench.learned.train.export.checkpoint_specs`) are the user's checkpoints;
+    ``weights_mirror`` and ``weights_cache`` override ``BENCH_WEIGHTS_MIRROR`` and the default
+    cache; ``BENCH_OFFLINE=1`` skips the zoo's URL (:meth:`WeightsSource.from_env`).
+    """
+    specs = list(options.get("checkpoint") or ())
+    if options.get("checkpoint_dir"):
+        from bench.learned.train.export import checkpoint_specs
+
+        specs += checkpoint_specs(options["checkpoint_dir"])
+    checkpoints = tuple(parse_checkpoint_spec(spec) for spec in specs)
+    return WeightsSource.from_env(mirror=options.get("weights_mirror") or None,
+                                  cache_dir=options.get("weights_cache") or None, checkpoints=checkpoints or None)
+
+
+def options_of_source(source: WeightsSource) -> dict[str, Any]:
+    """The options that describe ``source`` (the inverse of :func:`source_from_options`, as plain values;
+    ``offline`` is left to ``BENCH_OFFLINE``)."""
+    return {
+        "weights_mirror": source.mirror,
+        "weights_cache": None if source.cache_dir is None else str(source.cache_dir),
+        "checkpoint": [f"{c.arch}:{c.point}={c.path}" for c in source.checkpoints],
+        "checkpoint_dir": None,
+    }
 
 
 def sha256_of(path: str | Path) -> str:

@@ -1,4 +1,5 @@
-"""Command line: ``python -m bench.learned.train <command>``. The only module of the package that prints and exits.
+"""Command line: ``python -m bench.learned.train <command>`` (or ``python -m bench train <command>``).
+The only module of the package that prints and exits; errors go through :func:`bench.cli.run_main`.
 
 Every setting of :class:`bench.learned.train.recipe.TrainConfig` is also a flag (``--batch-size 8``,
 ``--finetune-lambdas 0.0483,0.013``, ``--no-progress``); flags override ``--config FILE``, which
@@ -18,7 +19,6 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.core.errors import BenchError
 from bench.learned.train.recipe import TrainConfig, load_config, schedule
 
 _SKIP = {"extra"}
@@ -210,16 +210,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bench.cli import run_main
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    try:
-        return COMMANDS[args.command](args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; the last checkpoint is kept, run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_main(lambda: COMMANDS[args.command](args),
+                    interrupted="interrupted; the last checkpoint is kept, run the same command again to resume")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench.learned import zoo
+from bench.learned.padding import MODEL, pad_tensor
 from bench.core.store import write_bytes_atomic
 from bench.learned.train.curves import append_log_row, curve_name, write_curves
 from bench.learned.train.data import EpochBatches, ImageSet, TrainCrops, ValCrops, full_image, open_data
@@ -256,11 +257,6 @@ def _validate(model: torch.nn.Module, loader: torch.utils.data.DataLoader, lam: 
     return {k: v / count for k, v in sums.items()}
 
 
-def _pad(x: torch.Tensor) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    return F.pad(x, (0, -w % PAD_MULTIPLE, 0, -h % PAD_MULTIPLE), mode="replicate")
-
-
 @torch.no_grad()
 def real_bpp(model: torch.nn.Module, images: Sequence[torch.Tensor]) -> tuple[float, float]:
     """(real, estimated) bpp of ``images`` (1×3×H×W), pooled: ``compress()`` payload bytes after
@@ -270,7 +266,7 @@ def real_bpp(model: torch.nn.Module, images: Sequence[torch.Tensor]) -> tuple[fl
     net.update(force=True)
     real = estimated = pixels = 0.0
     for image in images:
-        x = _pad(image)
+        x = pad_tensor(image, PAD_MULTIPLE, MODEL)
         out = net(x)
         estimated += float(sum(torch.log(v).sum() for v in out["likelihoods"].values())) / -math.log(2)
         coded = net.compress(x)

@@ -1,0 +1,366 @@
+"""``complexity.md`` and the decode-time plot, rendered from the complexity measurement's files.
+
+Reads the four CSV tables and the run file that ``python -m bench complexity`` writes
+(:data:`bench.learned.complexity.files.FILES`; the harness's time averages are among them) and, for the
+plot, BD-rates (:func:`bench.analysis.complexity_plot.read_bd_rates`). Nothing is measured here and
+torch is never imported: the committed report can be rebuilt from the committed tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.analysis.complexity_plot import decode_time_vs_bd_rate_figure, plot_times
+from bench.core.store import write_text_atomic
+from bench.learned.complexity.files import FILES, KINDS, RANDOM_INIT, ComplexityError, read_run
+
+__all__ = ["ComplexityTables", "complexity_markdown", "read_tables", "render_complexity"]
+
+_TOTALS = ("encoder", "decoder", "model")
+"""Rows of the MACs table that sum parts."""
+_INTEGERS = {"threads", "images", "height", "width", "params", "macs", "effective_macs", "gdn_macs",
+             "gdn_elementwise_ops", "peak_bytes", "baseline_bytes", "delta_bytes", "imports_bytes", "repeats"}
+"""Integer columns (an empty cell is NaN); the other numeric columns are the ``*_s`` and ``*_per_pixel`` floats."""
+_RESULTS_COLUMNS = ("device", "hardware", "threads", "allocator", "codec", "point", "images", "encode_s", "decode_s",
+                    "encode_median_s", "decode_median_s")
+_SPLIT_COLUMNS = ("device", "hardware", "threads", "codec", "point", "weights", "config", "images",
+                  *(f"{side}_{kind}_s" for side in ("encode", "decode") for kind in KINDS))
+
+
+# --------------------------------------------------------------------------- the measurement's files
+
+
+@dataclass(frozen=True)
+class ComplexityTables:
+    """What one complexity measurement wrote, as the report needs it."""
+
+    macs: pd.DataFrame
+    results: pd.DataFrame
+    """Harness time averages: the ``source=results`` rows of the time table."""
+    split: pd.DataFrame
+    """Instrumented means per step kind: the ``source=instrumented`` rows."""
+    memory: pd.DataFrame
+    run: dict[str, Any]
+
+
+def _cell(column: str, text: str) -> Any:
+    if text == "":
+        return math.nan
+    return int(text) if column in _INTEGERS else float(text)  # Python's float(): the written value, bit for bit
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A table of the measurement: numbers parsed exactly, text as written (an empty cell stays empty)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise ComplexityError(f"{path} is missing; run `python -m bench complexity` to measure") from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (OSError, pd.errors.ParserError) as exc:
+        raise ComplexityError(f"{path}: unreadable ({exc}); run `python -m bench complexity` again") from None
+    for column in frame.columns:
+        if column in _INTEGERS or column.endswith(("_s", "_per_pixel")):
+            values = [_cell(column, str(text)) for text in frame[column]]
+            exact = column in _INTEGERS and all(isinstance(v, int) for v in values)
+            dtype = "int64" if exact else object if column in _INTEGERS else "float64"
+            frame[column] = pd.Series(values, index=frame.index, dtype=dtype)
+    return frame
+
+
+def _rows_of(time: pd.DataFrame, source: str, columns: Sequence[str]) -> pd.DataFrame:
+    rows = time[time["source"] == source] if "source" in time else time.iloc[0:0]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows[[c for c in columns if c in rows]].reset_index(drop=True)
+
+
+def read_tables(folder: str | Path) -> ComplexityTables:
+    """The tables and the run file of the measurement in ``folder`` (a reports folder)."""
+    folder = Path(folder)
+    time = _read_csv(folder / FILES["time"])
+    return ComplexityTables(
+        macs=_read_csv(folder / FILES["macs"]),
+        results=_rows_of(time, "results", _RESULTS_COLUMNS),
+        split=_rows_of(time, "instrumented", _SPLIT_COLUMNS),
+        memory=_read_csv(folder / FILES["memory"]),
+        run=read_run(folder / FILES["run"]),
+    )
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _g(value: float, scale: float, digits: int = 2) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value / scale:.{digits}f}"
+
+
+def _ms(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{1000 * value:.1f}" if value < 1 else f"{1000 * value:,.0f}"
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:.1f}"
+
+
+def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any) -> list[str]:
+    lines = []
+    if macs.empty:
+        return ["No counts.", ""]
+    models = [(arch, config, {r["part"]: r for r in group.to_dict("records")})
+              for (arch, config), group in macs.groupby(["arch", "config"], sort=False)]
+    h, w = int(macs["height"].iloc[0]), int(macs["width"].iloc[0])
+    lines += [
+        (f"Counted with fvcore on one {w}×{h} image (a Kodak image; per pixel: divided by {w * h:,}). "
+        "1 MAC = one multiply-accumulate (fvcore's \"flop\"). Parameters: every `nn.Parameter` of the model, "
+        "entropy bottleneck included, buffers (the context model's mask, CDF tables) excluded — the convention "
+        "of the published model sizes."),
+        "",
+        ("| model | config | λ (points) | params total | encoder params | decoder params | encoder MACs | "
+        "decoder MACs | encoder MAC/px | decoder MAC/px | GDN element-wise ops enc / dec¹ | context model "
+        "executed / effective² |"),
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arch, config, rows in models:
+        enc, dec, model = rows["encoder"], rows["decoder"], rows["model"]
+        pixels = model["height"] * model["width"]
+        used = ", ".join(p.removeprefix("lambda") for p in model["points"].split())
+        ctx = rows.get("context_prediction")
+        ctx_text = f"{_g(ctx['macs'], 1e9)} G / {_g(ctx['effective_macs'], 1e9)} G" if ctx else "—"
+        lines.append(
+            f"| {arch} | {config} | {used} | {model['params'] / 1e6:.2f} M | "
+            f"{enc['params'] / 1e6:.2f} M | {dec['params'] / 1e6:.2f} M | "
+            f"{_g(enc['macs'], 1e9)} G | {_g(dec['macs'], 1e9)} G | "
+            f"{_g(enc['macs'] / pixels, 1e3, 1)} k | {_g(dec['macs'] / pixels, 1e3, 1)} k | "
+            f"{_g(enc['gdn_elementwise_ops'], 1e6, 1)} M / "
+            f"{_g(dec['gdn_elementwise_ops'], 1e6, 1)} M | {ctx_text} |"
+        )
+    lines += [
+        "",
+        ("Per part (encoder = g_a + h_a + h_s + context model + entropy parameters; decoder = h_s + context "
+        "model + entropy parameters + g_s; the entropy bottleneck's parameters are in the total only):"),
+        "",
+        ("| model | config | part | side | input | params | MACs | MAC/px | of which GDN 1×1 | effective MACs² | "
+        "GDN element-wise ops¹ |"),
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arch, config, rows in models:
+        for name, part in rows.items():
+            if name in _TOTALS:
+                continue
+            pixels = part["height"] * part["width"]
+            lines.append(
+                f"| {arch} | {config} | {name} | {part['sides']} | {'×'.join(part['input_shape'].split('x')[1:])} | "
+                f"{part['params']:,} | {_g(part['macs'], 1e9, 3)} G | {_g(part['macs'] / pixels, 1e3, 2)} k | "
+                f"{_g(part['gdn_macs'], 1e9, 3)} G | {_g(part['effective_macs'], 1e9, 3)} G | "
+                f"{_g(part['gdn_elementwise_ops'], 1e6, 1)} M |"
+            )
+    lines += [
+        "",
+        (f"¹ GDN/IGDN compute x·rsqrt(β + conv1×1(x², γ)) (sqrt for IGDN). The 1×1 convolution (C² MACs per "
+        f"position) is in the MACs; its element-wise work is not, and is given apart as {gdn_ops} "
+        "operations per input element (one square, one sqrt/rsqrt, one multiply), never added to the MACs."),
+        "",
+        ("² The context model is a 5×5 convolution with mask type A (12 of 25 taps unmasked). *Executed*: what "
+        "CompressAI runs — the full 5×5 kernel, densely in `forward()` and, in `compress`/`decompress`, once per "
+        "latent position on a 5×5 crop (`_compress_ar`/`_decompress_ar`), which costs exactly the dense layer's "
+        "MACs per position; the encoder and decoder columns use this count. *Effective*: the 12 unmasked taps "
+        "only, what an implementation skipping the zeros would need. The per-position loop's real cost is "
+        "dominated by its Python and kernel-launch overhead, not by MACs (see the times)."),
+        "",
+        ("Not counted: bias additions, activations (ReLU, LeakyReLU), `abs`, quantisation and rounding, "
+        "clamping, the entropy coder (rANS) and its index computation, and the likelihoods that only "
+        "`forward()` computes. Counts do not depend on the weights."),
+        "",
+    ]
+    return lines
+
+
+def _table_groups(table: pd.DataFrame) -> Iterable[tuple[tuple[str, str, int, str], pd.DataFrame]]:
+    """Groups of one device, hardware, thread count and (where the table has it) heap policy."""
+    if "allocator" not in table:
+        table = table.assign(allocator="")
+    for key, group in table.groupby(["device", "hardware", "threads", "allocator"], sort=False):
+        yield (str(key[0]), str(key[1]), int(key[2]), str(key[3])), group
+
+
+def _caption(device: str, hardware: str, threads: int, allocator: str = "") -> str:
+    thread_text = "threads unknown" if threads < 0 else f"{threads} thread{'s' if threads != 1 else ''}"
+    heap_text = f", heap `{allocator}`" if allocator else ""
+    return f"Device **{device}** ({hardware}), {thread_text}{heap_text}"
+
+
+def _results_markdown(table: pd.DataFrame) -> list[str]:
+    if table.empty:
+        return ["No result rows with timings: run `python -m bench run` first.", ""]
+    lines = []
+    for (device, hardware, threads, allocator), group in _table_groups(table):
+        lines += [
+            (f"{_caption(device, hardware, threads, allocator)}: mean over images of one `encode`/`decode` call "
+             "(bitstream container and pixel conversion included)."),
+            "",
+            "| device | codec | point | images | encode [ms] | decode [ms] |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        for r in group.itertuples():
+            lines.append(f"| {device} | {r.codec} | {r.point} | {r.images} | {_ms(r.encode_s)} | {_ms(r.decode_s)} |")
+        lines.append("")
+    return lines
+
+
+def _split_markdown(table: pd.DataFrame) -> list[str]:
+    if table.empty:
+        return ["Not measured.", ""]
+    lines = []
+    for (device, hardware, threads, allocator), group in _table_groups(table):
+        lines += [
+            f"{_caption(device, hardware, threads, allocator)}: mean over {int(group['images'].max())} image(s) of the "
+            "median of the repeats; one discarded warm-up call per step and input shape"
+            + (", `torch.cuda.synchronize()` before starting and stopping the clock" if device == "cuda" else "")
+            + ". Network and entropy coding are timed apart; *AR loop* is mbt2018's per-position loop (context "
+            "model, entropy parameters and rANS interleaved, not separable); *total* is the whole "
+            "`compress()`/`decompress()` call. JPEG: Pillow, one thread, always on the CPU.",
+            "",
+            ("| device | codec | point | weights | config | enc network | enc entropy | enc AR loop | enc total | "
+            "dec network | dec entropy | dec AR loop | dec total |"),
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in group.itertuples():
+            weights = "random init³" if r.weights == RANDOM_INIT else r.weights
+            lines.append(
+                f"| {device} | {r.codec} | {r.point} | {weights} | {r.config} | {_ms(r.encode_network_s)} | "
+                f"{_ms(r.encode_entropy_s)} | {_ms(r.encode_ar_loop_s)} | {_ms(r.encode_total_s)} | "
+                f"{_ms(r.decode_network_s)} | {_ms(r.decode_entropy_s)} | {_ms(r.decode_ar_loop_s)} | "
+                f"{_ms(r.decode_total_s)} |"
+            )
+        lines.append("")
+    if (table["weights"] == RANDOM_INIT).any():
+        lines += [
+            ("³ **Untrained model: indicative only.** No trained weights were available, so a random-initialised "
+            "model of the zoo configuration (seed 0, `update(force=True)`) was timed; one such model stands for all "
+            "the points that share its configuration. Its network times are those of the real architecture; its "
+            "entropy-coding and AR-loop times are not, because they depend on the rate and a random model's "
+            "latents are nearly all zero."),
+            "",
+        ]
+    return lines
+
+
+def _memory_markdown(frame: pd.DataFrame) -> list[str]:
+    if frame.empty:
+        return ["Not measured.", ""]
+    lines = []
+    for device, group in frame.groupby("device", sort=False):
+        kind = group["kind"].iloc[0]
+        if device == "cpu":
+            what = ("peak resident set of a fresh process per phase (Linux: `VmHWM`, reset when the phase "
+                    "starts; `ru_maxrss` is not used because Linux carries the parent's peak into a child); "
+                    "*baseline*: resident set of the same process after importing torch, compressai, numpy and "
+                    "Pillow, loading the model and reading the image (or the bitstream), before the phase; "
+                    "*added* = peak − baseline")
+        else:
+            what = ("`torch.cuda.max_memory_allocated()` after `reset_peak_memory_stats()`, in a fresh process; "
+                    "*baseline*: `memory_allocated()` with the model on the device; CUDA context not included")
+        lines += [
+            f"Device **{device}** ({kind}): {what}. One image, {int(group['threads'].iloc[0])} torch thread(s).",
+            "",
+            "| device | model | config | weights | image | phase | peak [MiB] | baseline [MiB] | added [MiB] |",
+            "|---|---|---|---|---|---|---:|---:|---:|",
+        ]
+        for r in group.itertuples():
+            weights = "random init" if r.weights == RANDOM_INIT else r.weights
+            lines.append(f"| {device} | {r.arch} | {r.config} | {weights} | {r.width}×{r.height} | {r.phase} | "
+                         f"{_mib(r.peak_bytes)} | {_mib(r.baseline_bytes)} | {_mib(r.delta_bytes)} |")
+        lines.append("")
+    return lines
+
+
+def _conditions(run: Mapping[str, Any]) -> list[str]:
+    env = run.get("environment") or {}
+    versions = env.get("versions") or {}
+    lines = ["## Test conditions", ""]
+    lines.append(f"- CPU: {env.get('cpu', 'unknown')} ({env.get('cpu_count', '?')} logical cores); "
+                 f"GPU: {env.get('gpu') or 'none'}")
+    lines.append(f"- torch {versions.get('torch', '?')}, compressai {versions.get('compressai', '?')}, "
+                 f"entropy coder {run.get('entropy_coder', '?')}; Python {env.get('python', '?')}")
+    images = run.get("images")
+    shown = {**run, "images": None if images is None else f"{len(images)} ({', '.join(images)})" if images else "none"}
+    module = run.get("allocator_module", "bench.core.allocator")
+    for key, text in (("device", "instrumented timing and memory on"), ("threads", "torch threads"),
+                      ("allocator", f"heap policy of the instrumented timing (`{module}`)"),
+                      ("images", "images timed"), ("repeats", "timed repeats per step (median kept)"),
+                      ("results", "harness rows from")):
+        if shown.get(key) is not None:
+            lines.append(f"- {text}: {shown[key]}")
+    lines.append(f"- date {env.get('date', '?')}, commit {env.get('git_commit') or 'unknown'}")
+    lines.append("")
+    return lines
+
+
+def complexity_markdown(
+    *,
+    macs: pd.DataFrame | None = None,
+    results_table: pd.DataFrame | None = None,
+    split: pd.DataFrame | None = None,
+    memory: pd.DataFrame | None = None,
+    plot: str | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> str:
+    """The text of ``complexity.md`` from the measurement's tables (see :class:`ComplexityTables`) and run
+    file; ``plot`` is the plot's file name beside it."""
+    run = run or {}
+    lines = [
+        "# Complexity",
+        "",
+        ("Parameters and MACs per model and channel configuration; encoder and decoder time per model and λ; "
+        "peak memory. Every time table holds one device on one machine with one thread count."),
+        "",
+    ]
+    lines += _conditions(run)
+    lines += ["## Parameters and MACs", ""]
+    lines += _macs_markdown(macs if macs is not None else pd.DataFrame(), run.get("gdn_elementwise_ops", "?"))
+    lines += ["## Encoder and decoder time", "", "### Whole calls, from the harness's results", ""]
+    lines += _results_markdown(results_table if results_table is not None else pd.DataFrame())
+    lines += ["### Network and entropy coding (instrumented)", ""]
+    lines += _split_markdown(split if split is not None else pd.DataFrame())
+    lines += ["## Peak memory", ""] + _memory_markdown(memory if memory is not None else pd.DataFrame())
+    lines += ["## Decode time vs BD-rate", ""]
+    if plot:
+        lines += [f"![decode time vs BD-rate]({plot})", ""]
+    else:
+        lines += ["No BD-rates yet: run `make bd-rate`, then this again.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- the files
+
+
+def render_complexity(folder: str | Path, *, bd_rates: Mapping[str, float] | None = None,
+                      out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``complexity.md`` (and, given BD-rates, the decode-time plot) from the measurement in
+    ``folder`` into ``out_dir`` (default: ``folder``); returns the paths written."""
+    from bench.analysis.plots import save_figure
+
+    tables = read_tables(folder)
+    out = Path(out_dir) if out_dir is not None else Path(folder)
+    written: list[Path] = []
+    plot_name = None
+    if bd_rates:
+        choice = plot_times(tables.results, tables.split, bd_rates)
+        if choice is not None:
+            times, caption, untrained = choice
+            figure = decode_time_vs_bd_rate_figure(times, bd_rates, caption=caption, untrained=untrained)
+            written += save_figure(figure, out / FILES["plot"], formats=("png",))
+            plot_name = f"{FILES['plot']}.png"
+    text = complexity_markdown(macs=tables.macs, results_table=tables.results, split=tables.split,
+                               memory=tables.memory, plot=plot_name, run=tables.run)
+    write_text_atomic(out / FILES["markdown"], text)
+    return [*written, out / FILES["markdown"]]

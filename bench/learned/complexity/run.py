@@ -1,0 +1,154 @@
+"""Count, time and measure the learned models, and write the tables and the run file.
+
+:func:`run_complexity` does all of it; :func:`write_measurements` writes already-measured results.
+Rendering them (``complexity.md``, the plot) is :mod:`bench.analysis.complexity_report`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from bench.core import environment
+from bench.core.store import write_text_atomic
+from bench.learned import zoo
+from bench.learned.complexity.files import FILES, ComplexityError, write_run
+from bench.learned.complexity.tables import (
+    StepTiming,
+    csv_text,
+    macs_frame,
+    memory_frame,
+    results_time_table,
+    run_environments,
+    split_table,
+    steps_frame,
+    time_frame,
+)
+from bench.learned.complexity.timing import JPEG_POINTS, prepare_models, split_timing
+from bench.learned.macs import GDN_ELEMENTWISE_OPS, KODAK_SIZE, STUDY_ARCHS, ModelCount, configurations, count_model
+from bench.learned.memory import MemoryResult, measure_memory
+
+if TYPE_CHECKING:
+    from bench.learned.weights import WeightsSource
+
+__all__ = ["run_complexity", "write_measurements"]
+
+
+def write_measurements(
+    out_dir: str | Path,
+    counts: Sequence[ModelCount],
+    *,
+    points: Mapping[tuple[str, str], Sequence[str]] | None = None,
+    results_table: pd.DataFrame | None = None,
+    steps: Sequence[StepTiming] = (),
+    memory: Sequence[tuple[Sequence[str], MemoryResult]] = (),
+    conditions: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write the CSV tables and the run file (``conditions`` and the counting convention) to ``out_dir``.
+
+    ``points`` maps (arch, config label) to the operating points that use the configuration;
+    ``results_table`` is :func:`~bench.learned.complexity.tables.results_time_table` of the harness rows.
+    """
+    out = Path(out_dir)
+    files = {
+        FILES["macs"]: csv_text(macs_frame(counts, points)),
+        FILES["time"]: csv_text(time_frame(results_table, split_table(steps))),
+        FILES["steps"]: csv_text(steps_frame(steps)),
+        FILES["memory"]: csv_text(memory_frame(memory)),
+    }
+    written = []
+    for name, text in files.items():
+        write_text_atomic(out / name, text)
+        written.append(out / name)
+    run = {"source": "measured by `python -m bench complexity` (bench.learned.complexity.run)",
+           **(conditions or {}), "gdn_elementwise_ops": GDN_ELEMENTWISE_OPS}
+    written.append(write_run(out / FILES["run"], run))
+    return written
+
+
+def run_complexity(
+    out_dir: str | Path,
+    *,
+    archs: Sequence[str] = STUDY_ARCHS,
+    points: Sequence[str] = zoo.DEFAULT_POINTS,
+    source: WeightsSource | None = None,
+    rows_path: str | Path | None = None,
+    images: Sequence[str | Path] = (),
+    device: str = "cpu",
+    threads: int = 1,
+    repeats: int = 3,
+    allocator: str = "system",
+    memory: bool = True,
+    jpeg_points: Sequence[str] = JPEG_POINTS,
+    size: tuple[int, int] = KODAK_SIZE,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Count, time and measure ``archs`` at ``points`` and write the tables and the run file into ``out_dir``.
+
+    ``source`` supplies trained weights (``--checkpoint``, zoo cache or mirror); points without weights
+    are timed random-initialised. ``rows_path`` is the harness's ``rows.csv`` (optional); ``images`` are
+    timed (instrumented) and the first one is used for memory (skipped when ``memory`` is False or there
+    are no images); ``size`` (H, W) is the size MACs are counted at. ``allocator`` is the heap policy
+    the caller put this process under (:func:`bench.core.allocator.apply`), recorded with the conditions.
+    """
+    import compressai
+    import torch
+
+    from bench.core import allocator as heap
+    from bench.core.store import load_rows
+
+    if threads < 1 or repeats < 1:
+        raise ComplexityError("threads and repeats must be at least 1")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ComplexityError("device cuda asked for, but torch sees no CUDA device; use device='cpu'")
+    for arch in archs:
+        zoo.check_arch(arch)
+    say = progress or (lambda message: None)
+    torch.set_num_threads(threads)
+
+    counts, used = [], {}
+    for arch in archs:
+        for config, labels in configurations(arch, points).items():
+            say(f"counting {arch} {dict(config)}")
+            count = count_model(arch, dict(config), height=size[0], width=size[1])
+            counts.append(count)
+            used[(arch, count.config_label)] = labels
+
+    results_table = None
+    if rows_path is not None and Path(rows_path).exists():
+        rows = load_rows(rows_path)
+        results_table = results_time_table(rows, run_environments(Path(rows_path).parent))
+
+    steps: list[StepTiming] = []
+    memory_results: list[tuple[Sequence[str], MemoryResult]] = []
+    if images:
+        models = prepare_models(archs, points, source)
+        steps = split_timing(models, images, device=device, repeats=repeats, jpeg_points=jpeg_points,
+                             progress=lambda m: say(f"timing {m}"))
+        if memory:  # once per zoo configuration: trained weights of that configuration if any, else random
+            for arch in archs:
+                for config, labels in configurations(arch, points).items():
+                    trained = next((m for m in models if m.codec == arch and m.path is not None
+                                    and tuple(m.config.items()) == config), None)
+                    say(f"memory {arch} {dict(config)}")
+                    result = measure_memory(arch, dict(config), image=images[0],
+                                            checkpoint=trained.path if trained else None,
+                                            point=trained.points[0] if trained else None,
+                                            device=device, threads=threads)
+                    memory_results += [(labels, r) for r in result.values()]
+    conditions = {
+        "environment": environment.collect(),
+        "entropy_coder": compressai.get_entropy_coder(),
+        "device": device,
+        "threads": threads,
+        "allocator": allocator,
+        "allocator_module": heap.__name__,
+        "images": [Path(p).name for p in images],
+        "repeats": repeats,
+        "results": str(rows_path) if results_table is not None else None,
+    }
+    return write_measurements(out_dir, counts, points=used, results_table=results_table, steps=steps,
+                              memory=memory_results, conditions=conditions)

@@ -1,0 +1,106 @@
+"""``python -m bench verify`` rebuilds each codec from the options its run recorded.
+
+A toy plug-in (a real file on BENCH_CODEC_PATH) has an option its bitstream does not carry: every
+sample is stored plus ``offset`` (mod 256), so a decoder built with another offset gives other
+pixels. The run's PSNR is the reference the decodes must meet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+from conftest import REPO, natural_image
+
+TOY_PLUGIN = '''
+import numpy as np
+from bench.core.codec import Codec, Coder
+from bench.core.errors import CodecError
+from bench.core.options import Option
+from bench.core.registry import register
+
+
+class ToyCoder(Coder):
+    def __init__(self, shift, offset):
+        self.point, self.shift, self.offset = f"s{shift}", shift, offset
+
+    def encode(self, image):
+        samples = ((image.astype(np.int64) >> self.shift) + self.offset) % 256
+        return bytes([image.shape[0], image.shape[1]]) + samples.astype(np.uint8).tobytes()
+
+    def decode(self, data):
+        samples = (np.frombuffer(data[2:], np.uint8).astype(np.int64) - self.offset) % 256
+        pixels = (samples << self.shift) + (1 << self.shift >> 1)
+        return pixels.clip(0, 255).astype(np.uint8).reshape(data[0], data[1], 3)
+
+
+class ToyCodec(Codec):
+    name = "toy-test"
+    parallel_safe = True
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def default_points(self):
+        return ["s1", "s3"]
+
+    def coder(self, point):
+        if point not in ("s1", "s2", "s3"):
+            raise CodecError(f"toy-test has no point {point!r}")
+        return ToyCoder(int(point[1:]), self.offset)
+
+    def identity(self):
+        return {"toy": 1, "offset": self.offset}
+
+
+@register("toy-test", "quantised samples plus an offset (a test plug-in)",
+          options=(Option("offset", int, 0, "added to every stored sample, mod 256"),))
+def make(options):
+    return ToyCodec(options["offset"])
+'''
+
+
+def test_verify_rebuilds_codecs_from_the_recorded_options(tmp_path):
+    plugins, data = tmp_path / "plugins", tmp_path / "imgs"
+    plugins.mkdir()
+    data.mkdir()
+    (plugins / "toy.py").write_text(TOY_PLUGIN)
+    for i in range(2):
+        Image.fromarray(natural_image(24, 32, seed=i)).save(data / f"im{i}.png")
+    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
+    results, bits = tmp_path / "r", tmp_path / "bits"
+
+    def bench(*args):
+        return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                              env=env, check=False)
+
+    def verify(*extra):
+        return bench("verify", "--data", str(data), "--results", str(results), "--bitstreams", str(bits),
+                     "--device", "cpu", *extra)
+
+    done = bench("run", "--data", str(data), "--codecs", "toy-test", "--codec-args", "toy-test:offset=7",
+                 "--results", str(results), "--bitstreams", str(bits), "--no-progress", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    (meta_path,) = (results / "imgs" / "runs").glob("*.json")
+    meta = json.loads(meta_path.read_text())
+    assert meta["codecs"]["toy-test"]["options"] == {"offset": 7}
+    assert meta["codecs"]["toy-test"]["identity"]["offset"] == 7  # the workers (--jobs 2) had it too
+
+    same = verify()
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "4 bitstreams decoded twice: 4 identical, 0 with problems" in same.stdout
+
+    # a run recorded before options existed: rebuilt as before (padding/update from the identity), so
+    # the offset is the default unless the command line gives it (options given to verify override)
+    del meta["codecs"]["toy-test"]["options"]
+    meta_path.write_text(json.dumps(meta))
+    legacy = verify()
+    assert legacy.returncode == 1 and "0 identical, 4 with problems" in legacy.stdout
+    mismatches = [line for line in legacy.stdout.splitlines() if line.startswith("MISMATCH")]
+    assert len(mismatches) == 4 and all("the run measured" in line for line in mismatches), legacy.stdout
+    given = verify("--codec-args", "toy-test:offset=7")
+    assert given.returncode == 0, given.stdout + given.stderr
