@@ -27,7 +27,8 @@ from bench.learned.train import TrainConfig, TrainError, checkpoint_specs, load_
 from bench.learned.train.__main__ import main as train_main
 from bench.learned.train.curves import append_log_row, read_log, write_all_curves
 from bench.learned.train.data import VIMEO_FRAMES, EpochBatches, TrainCrops, ValCrops, open_data
-from bench.learned.train.loop import _check_loss, load_checkpoint, stage_dir
+from bench.learned.train.checkpoints import load_checkpoint
+from bench.learned.train.loop import _check_loss, stage_dir
 from bench.learned.train.recipe import schedule
 from bench.learned.weights import Checkpoint, WeightsSource, load_model, parse_checkpoint_spec
 from conftest import REPO, natural_image

@@ -18,8 +18,6 @@ import contextlib
 import copy
 import dataclasses
 import datetime as dt
-import io
-import json
 import logging
 import math
 import os
@@ -39,12 +37,14 @@ from tqdm import tqdm
 
 from bench.learned import zoo
 from bench.learned.padding import MODEL, pad_tensor
-from bench.core.store import write_bytes_atomic
+from bench.learned.train.checkpoints import (
+    CHECKPOINT_FORMAT, CHECKPOINT_NAME, check_resumable, init_weights, load_checkpoint, save_checkpoint,
+)
 from bench.learned.train.curves import append_log_row, curve_name, write_curves
 from bench.learned.train.data import EpochBatches, ImageSet, TrainCrops, ValCrops, full_image, open_data
 from bench.learned.train.errors import TrainError
 from bench.learned.train.export import export_model
-from bench.learned.train.recipe import RESUME_CHECKED, Stage, TrainConfig, run_name, schedule
+from bench.learned.train.recipe import Stage, TrainConfig, run_name, schedule
 
 __all__ = [
     "CHECKPOINT_FORMAT", "StageResult", "build_model", "config_of", "exports_dir", "load_checkpoint",
@@ -53,8 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "lic-bench-train-checkpoint/1"
-CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
 PAD_MULTIPLE = 64
 _STEP_STREAM = 4  # randomness stream of the per-step torch seed (see bench.learned.train.data)
@@ -153,84 +151,6 @@ def _torch_settings(config: TrainConfig, device: torch.device) -> Iterator[None]
         torch.set_num_threads(threads)
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-
-def _save(path: Path, payload: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A training checkpoint written by this module (``weights_only`` load); TrainError otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrainError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 — unpickling, zip and EOF errors: an unreadable file
-        reason = " ".join(str(exc).split())[:200]
-        raise TrainError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {reason})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise TrainError(f"{path}: not a bench.learned.train checkpoint (a plain state dict or an export? "
-                         "pass it as --init-from to start a stage from its weights)")
-    return ckpt
-
-
-def _same_model(ckpt: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    mine = (config.arch, config.N, config.M)
-    theirs = (ckpt.get("arch"), ckpt.get("N"), ckpt.get("M"))
-    if theirs != mine:
-        raise TrainError(
-            f"{path} is a checkpoint of {theirs[0]} (N={theirs[1]}, M={theirs[2]}), not of {mine[0]} "
-            f"(N={mine[1]}, M={mine[2]}); use a checkpoint of the same architecture or change --arch/--N/--M"
-        )
-
-
-def _check_resumable(ckpt: dict[str, Any], config: TrainConfig, stage: Stage, path: Path) -> None:
-    _same_model(ckpt, config, path)
-    saved, now = ckpt.get("config", {}), config.to_dict()
-    changed = [f"{k}: {saved.get(k)!r} → {now[k]!r}" for k in RESUME_CHECKED if saved.get(k) != now[k]]
-    if ckpt.get("lambda") != stage.lam:
-        changed.append(f"lambda: {ckpt.get('lambda')!r} → {stage.lam!r}")
-    if ckpt.get("lr") != stage.lr:
-        changed.append(f"lr: {ckpt.get('lr')!r} → {stage.lr!r}")
-    if changed:
-        raise TrainError(f"{path} was made with other settings ({'; '.join(changed)}); resume with the same "
-                         "settings, or start the stage over with --restart")
-
-
-def _init_weights(model: torch.nn.Module, config: TrainConfig, path: Path, *, need_complete: bool) -> None:
-    """Load the model weights of a training checkpoint or of a plain state dict (an export)."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TrainError(f"{path}: no such checkpoint to start from; train that stage first (e.g. "
-                         "`python -m bench.learned.train stage pretrain`) or give --init-from PATH") from None
-    except Exception as exc:  # noqa: BLE001
-        raise TrainError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
-    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
-        _same_model(obj, config, path)
-        if need_complete and not obj.get("complete"):
-            raise TrainError(f"{path}: stage {obj.get('stage')} is not finished ({obj.get('epoch')} epochs done); "
-                             "run it to the end first, or give --init-from PATH")
-        state = obj["model"]
-    else:
-        state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-        sidecar = path.with_suffix(".json")
-        if sidecar.is_file():
-            info = json.loads(sidecar.read_text(encoding="utf-8"))
-            _same_model({"arch": info.get("arch"), "N": info.get("N"), "M": info.get("M")}, config, path)
-    if not isinstance(state, dict):
-        raise TrainError(f"{path}: holds no state dict")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
-        raise TrainError(f"{path} does not fit {config.arch} (N={config.N}, M={config.M}): {first}") from None
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -324,7 +244,7 @@ def train_stage(
             resume = own if own.is_file() and not restart else None
         ckpt = load_checkpoint(resume) if resume is not None else None
         if ckpt is not None:
-            _check_resumable(ckpt, config, stage, resume)
+            check_resumable(ckpt, config, stage, resume)
             if ckpt.get("complete") and ckpt["epoch"] >= stage.epochs:
                 return _finished(config, stage, ckpt, resume, run.model)
         train_set, val_set = data if data is not None else open_data(config)
@@ -338,7 +258,7 @@ def train_stage(
             source = Path(init_from) if init_from is not None else (
                 stage_dir(config, stage.init_from) / CHECKPOINT_NAME if stage.init_from else None)
             if source is not None:
-                _init_weights(run.model, config, source, need_complete=init_from is None)
+                init_weights(run.model, config, source, need_complete=init_from is None)
                 log.info("%s: starting from the weights of %s", stage.name, source)
         return run.train(train_set, val_set, stop_after=stop_after, should_stop=should_stop)
 
@@ -375,7 +295,7 @@ class _StageRun:
         rng = {"torch": torch.get_rng_state(),
                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
         config, stage = self.config, self.stage
-        _save(self.checkpoint, {
+        save_checkpoint(self.checkpoint, {
             "format": CHECKPOINT_FORMAT, "arch": config.arch, "N": config.N, "M": config.M,
             "stage": stage.name, "lambda": stage.lam, "lr": stage.lr, "config": config.to_dict(),
             "epoch": self.epoch, "step": self.step, "steps": self.steps, "sums": list(self.sums),
