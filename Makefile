@@ -31,6 +31,8 @@ TRAIN_ARGS ?=
 
 COMPLEXITY_IMAGES ?= 4
 COMPLEXITY_REPEATS ?= 3
+# Test worker processes (pytest-xdist); 0 runs the suite in the make process itself.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 ROWS := $(RESULTS)/$(DATASET)/rows.csv
 SOURCES := $(wildcard bench/*.py bench/*/*.py bench/*/*/*.py codecs/*.py)
@@ -103,7 +105,7 @@ train-small: $(STAMP)  ## the recipe shrunk to a few CPU minutes on ../shared/da
 	$(PY) -m bench.learned.train run --config configs/train-small-cpu.json
 
 test: $(STAMP)  ## run the test suite
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) tests
 
 clean-venv:  ## remove the virtual environment
 	rm -rf $(VENV)
