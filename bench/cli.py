@@ -10,6 +10,7 @@ declarations. ``python -m bench train …`` hands its arguments to ``python -m b
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -36,9 +37,25 @@ def run_main(command: Callable[[], int], *, interrupted: str = "interrupted") ->
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder or file this user may not write (or read): one line, no traceback
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not exc.filename:
+            raise
+        print(f"error: {exc.filename}: {(exc.strerror or 'not permitted').lower()}; fix its permissions or "
+              "write elsewhere", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\n{interrupted}", file=sys.stderr)
         return 130
+
+
+class _LogFormatter(logging.Formatter):
+    """Library log lines as they are; warnings start with ``warning:`` like the commands' own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return f"error: {text}"
+        return f"warning: {text}" if record.levelno >= logging.WARNING else text
 
 
 # --- shared option groups (parent parsers) --------------------------------------------------------
@@ -53,6 +70,9 @@ def _dataset_parent() -> argparse.ArgumentParser:
     parent.add_argument("--kodak-dir", metavar="DIR",
                         help="local Kodak copy to verify and use instead of downloading (env BENCH_KODAK_DIR)")
     parent.add_argument("--cache-dir", metavar="DIR", help="download cache (env BENCH_CACHE_DIR)")
+    parent.add_argument("--name", metavar="NAME",
+                        help="dataset name of the --data folder, and its results folder <results>/NAME "
+                             "(default: the folder's own name)")
     return parent
 
 
@@ -143,8 +163,19 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
     return {dest[len(_FLAG_DEST):]: value for dest, value in vars(args).items() if dest.startswith(_FLAG_DEST)}
 
 
+def _define_variants(args: argparse.Namespace) -> None:
+    """Register the codecs that the given option values define (:func:`bench.core.registry.expand`, e.g.
+    the named models of ``--checkpoint NAME@ARCH:…``), so that their names work from here on."""
+    declared = registry.declared()
+    specs = [spec for spec in getattr(args, "codec_args", []) if spec.partition(":")[0].strip() in declared]
+    given = parse_codec_args(specs, declared)  # --codec-args of a variant itself are read once it exists
+    flags = _flag_values(args)
+    registry.expand({name: layered(options, flags, given.get(name, {})) for name, options in declared.items()})
+
+
 def _codec_options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``name → option values`` for each codec: defaults ← convenience flags ← ``--codec-args``."""
+    _define_variants(args)
     given = parse_codec_args(getattr(args, "codec_args", []), registry.declared())
     flags = _flag_values(args)
     options = {name: registry.entry(name).options for name in names}  # an unknown name lists the known ones
@@ -154,6 +185,7 @@ def _codec_options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, 
 
 def _codec_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """``name → option values given on the command line`` (no defaults), for codecs given any."""
+    _define_variants(args)
     declared = registry.declared()
     given = parse_codec_args(args.codec_args, declared)
     flags = _flag_values(args)
@@ -208,10 +240,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=1, help="timed repeats per encode/decode; median kept (default: 1)")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
-    run.add_argument("--reco-dir", metavar="DIR", type=Path, help="also write reconstructions as PNG here")
+    run.add_argument("--reco-dir", metavar="DIR", type=Path,
+                     help="also write reconstructions as PNG here (DIR/codec/point/<file name>.png)")
     run.add_argument("--bitstreams", metavar="DIR", type=Path,
-                     help="also store every bitstream here (DIR/codec/point/image.bin), for `verify`")
+                     help="also store every bitstream here (DIR/codec/point/<file name>.bin, e.g. img.png.bin), "
+                          "for `verify`")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--wait", type=float, metavar="SECONDS",
+                     help="wait at most this long for another run writing into the same results folder; 0 "
+                          "refuses at once (default: as long as it takes)")
+    run.add_argument("--strict", action="store_true",
+                     help="refuse the run when any file of the dataset is unusable (default: measure the usable "
+                          "ones and list the others)")
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
 
@@ -292,7 +332,34 @@ def _dataset(args: argparse.Namespace, progress: bool = True):
     from bench.core.datasets import open_dataset
 
     spec = args.data if args.data else args.dataset
-    return open_dataset(spec, kodak_dir=args.kodak_dir, cache_dir=args.cache_dir, progress=progress)
+    return open_dataset(spec, kodak_dir=args.kodak_dir, cache_dir=args.cache_dir, progress=progress,
+                        name=args.name)
+
+
+def _unusable_lines(unusable: Mapping[str, str], heading: str) -> str:
+    """``heading`` then one indented line per unusable file and its reason."""
+    return "\n".join([heading, *(f"  {name}: {reason}" for name, reason in unusable.items())])
+
+
+def _current_rows(results: str, dataset: str, *, quiet: bool = False):
+    """The current rows of ``<results>/<dataset>`` (:mod:`bench.core.manifest`); unless ``quiet``, says on
+    stderr how many rows are stale and which files of the dataset were not measured."""
+    from bench.core.manifest import load_current_rows
+
+    current = load_current_rows(Path(results) / dataset)
+    if not quiet:
+        _say_current(current, sys.stderr)
+    return current
+
+
+def _say_current(current: Any, stream: Any) -> None:
+    """The stale rows and unusable files behind :func:`_current_rows`'s rows, on ``stream``."""
+    if current.stale:
+        print(current.note, file=stream)
+    if current.manifest is not None and current.manifest.unusable:
+        unusable = current.manifest.unusable
+        print(_unusable_lines(unusable, f"{len(unusable)} of the dataset's files were not measured (unusable):"),
+              file=stream)
 
 
 def _split(text: str | None) -> list[str]:
@@ -317,28 +384,41 @@ def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]], p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bench.core.evaluator import prepare_images
+    from bench.core.manifest import stale_note
+    from bench.core.store import check_writable
     from bench.pipeline import CodecRun, Settings, evaluate
     from bench.analysis.summary import CONVENTION, format_table
 
     _warn_plugin_errors()
     if args.jobs < 1 or args.repeats < 1 or args.threads < 1:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
+    if args.wait is not None and args.wait < 0:
+        raise BenchError("--wait must be at least 0 seconds")
     names = _split(args.codecs)
     if not names:
         raise CodecError(f"no codec named; known codecs: {', '.join(registry.names())}")
+    _define_variants(args)  # codecs that options define (named models) are known from here
     for name in names:
         registry.entry(name)  # unknown names fail before any download or encoding
     options = _codec_options(args, names)  # bad option values fail before any download or encoding
     dataset = _dataset(args, progress=not args.no_progress)
+    check_writable(Path(args.results) / dataset.name / "rows.csv")  # a read-only results folder: before any work
     runs = [CodecRun(codec, tuple(points), options[codec.name])
             for codec, points in _create_codecs(names, options, _split(args.points))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
                         allocator=_use_allocator(args.allocator), reco_dir=args.reco_dir,
-                        bitstream_dir=args.bitstreams, progress=not args.no_progress)
+                        bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
+                        wait=args.wait)
+    screening = prepare_images(dataset)  # every file, before any encoding
+    unusable = {item.name: item.reason for item in screening.unusable}
+    if unusable and screening.images and not args.strict:
+        print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files are unusable and "
+                                        "will not be measured (--strict refuses the run instead):"), file=sys.stderr)
     try:
-        report = evaluate(dataset, runs, args.results, settings)
+        report = evaluate(dataset, runs, args.results, settings, screening=screening)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished rows are kept in {Path(args.results) / dataset.name}/rows.csv; "
               "rerun the same command to resume", file=sys.stderr)
@@ -347,10 +427,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_table(shown))
     print(f"\n{len(report.rows)} rows ({report.measured} measured now, {report.timed} timed now, "
           f"{report.reused} reused) in {report.results_dir}/rows.csv")
+    for reason, count in report.reasons.items():
+        print(f"  {count} {reason}")
     print(f"averages: {CONVENTION}; written to {report.results_dir}/summary.csv")
+    if report.stale:
+        print(stale_note(report.stale))
     failed = int(shown["failed"].sum()) if not shown.empty else 0
     if failed:
         print(f"warning: {failed} rows failed; see the 'note' column of rows.csv", file=sys.stderr)
+    if unusable:
+        print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files were not measured "
+                                        "(unusable):"), file=sys.stderr)
     return 0
 
 
@@ -376,12 +463,12 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from bench.core.store import load_rows
     from bench.analysis.summary import CONVENTION, format_table, summarize
 
-    rows = load_rows(Path(args.results) / args.dataset / "rows.csv")
-    print(format_table(summarize(rows)))
+    current = _current_rows(args.results, args.dataset, quiet=True)
+    print(format_table(summarize(current.rows)))
     print(f"\naverages: {CONVENTION}")
+    _say_current(current, sys.stdout)
     return 0
 
 
@@ -412,9 +499,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdtable import write_bd_tables
-    from bench.core.store import load_rows
 
-    rows = load_rows(Path(args.results) / args.dataset / "rows.csv")
+    rows = _current_rows(args.results, args.dataset).rows
     paths = write_bd_tables(rows, args.reports, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
                             seed=args.seed)
     for path in paths:
@@ -536,5 +622,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # CompressAI 1.2.8 calls torch.jit.script at import time; the deprecation notice is not ours to fix.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter("%(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     return COMMANDS[args.command](args)

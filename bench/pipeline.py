@@ -2,7 +2,8 @@
 
 :func:`evaluate` is what ``python -m bench run`` and the Python API use: the core evaluator
 measures what is missing into ``rows.csv``, then the analysis wing writes ``summary.csv`` from
-those rows — also when the run is interrupted, so the summary always matches the rows on disk.
+the current ones (:mod:`bench.core.manifest`) — also when the run is interrupted, so the summary
+always matches the rows on disk.
 """
 
 from __future__ import annotations
@@ -12,19 +13,30 @@ from pathlib import Path
 
 from bench.analysis.summary import CONVENTION, write_summary
 from bench.core.datasets import Dataset
-from bench.core.evaluator import CodecRun, Evaluation, RunReport, Settings
+from bench.core.evaluator import CodecRun, Evaluation, RunReport, Screening, Settings
+from bench.core.manifest import current_rows, read_manifest
 
 __all__ = ["CodecRun", "RunReport", "Settings", "evaluate"]
 
 
 def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path = "results",
-             settings: Settings = Settings()) -> RunReport:
-    """Measure ``runs`` on ``dataset`` into ``results_dir/<dataset>/``; returns rows and summary."""
-    evaluation = Evaluation(dataset, runs, results_dir, settings, metadata={"averages": CONVENTION})
-    try:
-        evaluation.run()
-    finally:
-        report = evaluation.report
-        report.rows = evaluation.store.frame()
-        report.summary = write_summary(evaluation.dir, report.rows)
+             settings: Settings = Settings(), screening: Screening | None = None) -> RunReport:
+    """Measure ``runs`` on ``dataset`` into ``results_dir/<dataset>/``; returns rows and summary.
+
+    ``screening`` is :func:`bench.core.evaluator.prepare_images` of ``dataset`` when the caller did it
+    already (to list unusable files first). The summary averages the current rows only (those of the
+    dataset's manifest); ``report.stale`` counts the others. Nothing is written when the dataset is
+    refused (unusable files with ``settings.strict``, or another dataset of this name in the results).
+    """
+    evaluation = Evaluation(dataset, runs, results_dir, settings, metadata={"averages": CONVENTION},
+                            screening=screening)
+    evaluation.check()
+    with evaluation.store.locked(timeout=settings.wait):  # the summary too: another run may be waiting
+        try:
+            evaluation.run()
+        finally:
+            report = evaluation.report
+            report.rows = evaluation.store.frame()
+            current, report.stale = current_rows(report.rows, read_manifest(evaluation.dir))
+            report.summary = write_summary(evaluation.dir, current)
     return report

@@ -1,6 +1,9 @@
 """CompressAI image models (bmshj2018, mbt2018, cheng2020) behind the harness's codec contract.
 
-One adapter serves every architecture of :data:`bench.learned.zoo.ARCHITECTURES`. A coder turns an
+One adapter serves every architecture of :data:`bench.learned.zoo.ARCHITECTURES`, and every *named
+model*: ``--checkpoint NAME@ARCH:LABEL=PATH`` defines the codec NAME, built as ARCH from its own
+checkpoints only (two ablations of one architecture are two codecs, two curves); the plug-in's
+``variants`` hook (:func:`_named_models`) tells the registry which names the options define. A coder turns an
 H×W×3 uint8 image into a float tensor (``/255`` as torchvision's ``ToTensor``), pads it, runs the
 model's own ``compress()``, and wraps the strings and latent shape in the harness's bitstream
 container (:mod:`bench.learned.bitstream`); ``decode`` needs nothing but those bytes (and the weights).
@@ -41,7 +44,7 @@ from bench.learned.padding import mode_multiple, pad_offsets, pad_tensor
 from bench.core.codec import Codec, Coder
 from bench.core.errors import CodecError
 from bench.core.options import Option, resolve
-from bench.core.registry import register
+from bench.core.registry import VARIANT_NAME, register
 
 DEVICES = ("auto", "cpu", "cuda")
 PADDINGS = bitstream.MODES
@@ -57,9 +60,12 @@ OPTIONS = (
     Option("weights_mirror", str, None, "folder or base URL holding CompressAI zoo files (env BENCH_WEIGHTS_MIRROR)",
            flag="--weights-mirror", metavar="DIR|URL"),
     Option("checkpoint", list, [], "use this weights file for one operating point, e.g. "
-           "bmshj2018-factorized:lambda0.0130=f.pth (repeatable)", flag="--checkpoint", metavar="ARCH:LABEL=PATH"),
-    Option("checkpoint_dir", str, None, "every exported model in DIR (<arch>_N..-M.._lambda<λ>.pth, e.g. from "
-           "`make train`)", flag="--checkpoint-dir", metavar="DIR"),
+           "bmshj2018-factorized:lambda0.0130=f.pth; NAME@ makes it the model NAME, a codec of its own "
+           "(ablationA@bmshj2018-factorized:lambda0.0130=a.pth) (repeatable)", flag="--checkpoint",
+           metavar="[NAME@]ARCH:LABEL=PATH"),
+    Option("checkpoint_dir", str, None, "every model file in DIR: <arch>_…lambda<λ>….pth (channels read from the "
+           "tensors), or an export with its sidecar, e.g. from `make train`", flag="--checkpoint-dir",
+           metavar="DIR"),
     Option("weights_cache", str, None, "weights cache (default: torch hub's checkpoints)", flag="--weights-cache",
            metavar="DIR"),
 )
@@ -137,6 +143,10 @@ class _Capture:
 class CompressAICoder(Coder):
     """One operating point: a loaded model on a device, a padding mode."""
 
+    #: How ŷ is entropy-coded (:data:`bench.learned.bitstream.CODERS`), written into the bitstream; a
+    #: subclass that codes it another way overrides :meth:`compress_model`/:meth:`decompress_model` and this.
+    context_coder = bitstream.REFERENCE
+
     def __init__(self, codec: CompressAICodec, loaded: Any) -> None:
         import torch
 
@@ -190,10 +200,11 @@ class CompressAICoder(Coder):
         self.capture.start("encode")
         try:
             with self._torch.no_grad():
-                out = self.model.compress(x)
+                out = self.compress_model(x)
         finally:
             self.capture.stop()
-        data = bitstream.pack(out["strings"], tuple(out["shape"]), height, width, mode=self.codec.padding)
+        data = bitstream.pack(out["strings"], tuple(out["shape"]), height, width, mode=self.codec.padding,
+                              coder=self.context_coder)
         self._encoded = (data, x)
         return data
 
@@ -202,15 +213,26 @@ class CompressAICoder(Coder):
         if stream.mode != self.codec.padding:
             raise CodecError(f"bitstream made with padding mode {stream.mode!r}, this coder uses "
                              f"{self.codec.padding!r}; decode with --padding {stream.mode}")
+        if stream.coder != self.context_coder:
+            raise CodecError(f"bitstream made by the {stream.coder} coder of ŷ, {self.codec.name} decodes "
+                             f"{self.context_coder} streams; decode it with {bitstream.CODER_CODECS[stream.coder]}")
         self._check_stream(stream)
         self.capture.start("decode")
         try:
             with self._torch.no_grad():
-                out = self.model.decompress(stream.strings, list(stream.shape))
+                out = self.decompress_model(stream.strings, list(stream.shape))
         finally:
             self.capture.stop()
         self._decoded = data
         return self.to_pixels(self._crop(out["x_hat"], stream.height, stream.width))
+
+    def compress_model(self, x: Any) -> dict[str, Any]:
+        """The model's ``compress(x)`` (under no_grad, capture on): ``{"strings", "shape"}``."""
+        return self.model.compress(x)
+
+    def decompress_model(self, strings: list[list[bytes]], shape: list[int]) -> dict[str, Any]:
+        """The model's ``decompress(strings, shape)`` (under no_grad, capture on): ``{"x_hat"}``."""
+        return self.model.decompress(strings, shape)
 
     def warm_up(self, image: np.ndarray) -> None:
         """Every network at this image's shapes, then the entropy coder, before the timed calls.
@@ -376,7 +398,8 @@ class CompressAICoder(Coder):
 
 
 class CompressAICodec(Codec):
-    """A CompressAI architecture; operating points are training-λ labels (``lambda0.0130`` …)."""
+    """A CompressAI architecture, or a named model of one; operating points are training-λ labels
+    (``lambda0.0130`` …)."""
 
     needs_warmup = True
     parallel_safe = False
@@ -384,13 +407,17 @@ class CompressAICodec(Codec):
 
     def __init__(self, arch: str, options: Mapping[str, Any]) -> None:
         """``options``: values of :data:`OPTIONS` (missing ones take their defaults), or a ready
-        ``WeightsSource`` under ``weights`` instead of the weights options."""
+        ``WeightsSource`` under ``weights`` instead of the weights options; a named model's name under
+        ``name`` (:data:`bench.core.registry.VARIANT_NAME`)."""
         import torch
 
         from bench.learned.weights import options_of_source, source_from_options
 
-        self.name = zoo.check_arch(arch)
-        values = resolve(OPTIONS, {k: v for k, v in options.items() if k != "weights"}, codec=self.name)
+        self.arch = zoo.check_arch(arch)
+        self.name = options.get(VARIANT_NAME) or self.arch
+        self.model = self.name  # whose checkpoints it runs (kept when a subclass renames the codec)
+        values = resolve(OPTIONS, {k: v for k, v in options.items() if k not in ("weights", VARIANT_NAME)},
+                         codec=self.name)
         source = options.get("weights")
         if source is not None:
             values.update(options_of_source(source))  # recorded as plain options, so a rebuild finds the same
@@ -412,15 +439,15 @@ class CompressAICodec(Codec):
     def default_points(self) -> list[str]:
         from bench.learned.weights import points_for
 
-        return list(points_for(self.name, self.source, None))
+        return list(points_for(self.arch, self.source, None, name=self.model))
 
     def coder(self, point: str) -> CompressAICoder:
         """Load (once) the weights of ``point``; WeightsUnavailable when none can be had."""
         if point not in self._coders:
             from bench.learned.weights import load_model
 
-            self._coders[point] = CompressAICoder(self, load_model(self.name, point, self.source,
-                                                                   update=self.update))
+            self._coders[point] = CompressAICoder(self, load_model(self.arch, point, self.source,
+                                                                   update=self.update, name=self.model))
         return self._coders[point]
 
     def identity(self) -> dict[str, Any]:
@@ -431,7 +458,7 @@ class CompressAICodec(Codec):
             "library": "compressai",
             "compressai": compressai.__version__,
             "torch": torch.__version__,
-            "arch": self.name,
+            "arch": self.arch,
             "padding": self.padding,
             "update": self.update,
             "device": self.device.type,
@@ -450,7 +477,8 @@ class CompressAICodec(Codec):
         return None
 
     def describe(self) -> str:
-        return f"{self.name}: {_SUMMARIES.get(self.name, 'CompressAI model')}, padding {self.padding}, {self.device}"
+        model = self.name if self.name == self.arch else f"{self.name} ({self.arch})"
+        return f"{model}: {_SUMMARIES.get(self.arch, 'CompressAI model')}, padding {self.padding}, {self.device}"
 
 
 def _factory(arch: str) -> Callable[[Mapping[str, Any]], Codec]:
@@ -461,5 +489,13 @@ def _factory(arch: str) -> Callable[[Mapping[str, Any]], Codec]:
     return make
 
 
+def _named_models(options: Mapping[str, Any]) -> dict[str, str]:
+    """The registry's ``variants`` hook: ``{NAME: ARCH}`` of the ``--checkpoint NAME@ARCH:…`` specs."""
+    from bench.learned.weights import named_models
+
+    return named_models(options.get("checkpoint") or ())
+
+
 for _arch in zoo.ARCHITECTURES:
-    register(_arch, _SUMMARIES.get(_arch, "CompressAI model"), options=OPTIONS, extras=("weights",))(_factory(_arch))
+    register(_arch, _SUMMARIES.get(_arch, "CompressAI model"), options=OPTIONS, extras=("weights",),
+             variants=_named_models)(_factory(_arch))

@@ -110,6 +110,7 @@ class WebpCodec(Codec):
 
     name = "webp"
     parallel_safe = True
+    deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 
     def __init__(self, method: int = WEBP_METHOD) -> None:
@@ -140,6 +141,7 @@ class Jpeg2000Codec(Codec):
 
     name = "jpeg2000"
     parallel_safe = True
+    deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 
     def __init__(self) -> None:
@@ -174,6 +176,7 @@ class AvifCodec(Codec):
     """AVIF (libavif + libaom, AV1 intra) via Pillow, quality 0–100 (labels ``q0`` … ``q100``)."""
 
     parallel_safe = True
+    deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 
     def __init__(self, name: str, subsampling: str) -> None:

@@ -41,8 +41,13 @@ def test_bad_file_in_a_folder_is_named(tmp_path):
     folder.mkdir()
     Image.fromarray(natural_image(200, 200)).save(folder / "good.png")
     (folder / "broken.png").write_bytes(b"not a png")
-    result = bench("run", "--data", str(folder), "--results", str(tmp_path / "r"), "--no-progress")
-    assert_one_line_error(result, "broken.png")
+    result = bench("run", "--data", str(folder), "--results", str(tmp_path / "r"), "--no-progress", "--strict")
+    assert_one_line_error(result, "broken.png", "--strict")
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+    measured = bench("run", "--data", str(folder), "--results", str(tmp_path / "r"), "--no-progress")
+    assert measured.returncode == 0, measured.stderr
+    assert "broken.png: not a readable PNG" in measured.stderr
+    assert set(ResultStore(tmp_path / "r/data/rows.csv").frame().image) == {"good.png"}
 
 
 def test_empty_folder_is_refused(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,14 @@ def checkpoint_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("conformance-weights")
 
 
+def architecture(name: str) -> str:
+    """The CompressAI architecture whose weights the learned codec ``name`` loads: its own name, or the
+    architecture a wavefront codec codes (``mbt2018`` for ``mbt2018-wavefront``)."""
+    registry.names()  # loads the plug-ins
+    wavefront = sys.modules.get("bench_plugins.compressai_wavefront")
+    return getattr(wavefront, "ARCHITECTURES", {}).get(name, name)
+
+
 def random_checkpoint(arch: str, folder: Path) -> Path:
     """A random-initialised model of ``arch``, saved as a trained one is (state dict after update)."""
     import torch
@@ -57,7 +66,8 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
 
 def build(name: str, folder: Path) -> Codec:
     if is_learned(name):
-        spec = f"{name}:{LABEL}={random_checkpoint(name, folder)}"
+        arch = architecture(name)
+        spec = f"{arch}:{LABEL}={random_checkpoint(arch, folder)}"
         return registry.create(name, {"device": "cpu", "checkpoint": [spec], "weights_cache": str(folder)})
     return registry.create(name)
 

@@ -96,12 +96,12 @@ def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_
         with torch.no_grad():
             out_enc = net.compress(F.pad(x, pad, mode="constant", value=0))
             x_hat = F.pad(net.decompress(out_enc["strings"], out_enc["shape"])["x_hat"], unpad)
-        data = (tmp_path / "bits" / ARCH / LABEL / f"{Path(name).stem}.bin").read_bytes()
+        data = (tmp_path / "bits" / ARCH / LABEL / f"{name}.bin").read_bytes()
         stream = parse(data)
         assert stream.strings == out_enc["strings"] and stream.shape == tuple(out_enc["shape"])
 
         # identical pixels: eval_model's 8-bit rounding of its own reconstruction
-        ours = np.array(Image.open(tmp_path / "reco" / ARCH / LABEL / f"{Path(name).stem}.png"))
+        ours = np.array(Image.open(tmp_path / "reco" / ARCH / LABEL / f"{name}.png"))
         rounded = (x_hat * 255).clamp(0, 255).round()[0].permute(1, 2, 0).to(torch.uint8).numpy()
         assert np.array_equal(ours, rounded)
 

@@ -378,7 +378,7 @@ def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
     row = (tmp_path / "r" / "imgs" / "rows.csv").read_text().splitlines()[1]
     assert ",cpu,replicate-64," in row and ",ok," in row
     bins = sorted((tmp_path / "bits" / "bmshj2018-hyperprior" / LABEL).glob("*.bin"))
-    assert [p.name for p in bins] == ["im0.bin", "im1.bin"]
+    assert [p.name for p in bins] == ["im0.png.bin", "im1.png.bin"]  # the full file name
     corrupt = bytearray(bins[1].read_bytes())
     corrupt[-3] ^= 0x40
     bins[1].write_bytes(bytes(corrupt))
@@ -389,7 +389,7 @@ def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
     assert status == 1, out
     assert "second decode: 1 thread(s), cpu, separate process" in out
     mismatches = [line for line in out.splitlines() if line.startswith("MISMATCH")]
-    assert len(mismatches) == 1 and "im1.bin" in mismatches[0] and "CRC-32 mismatch" in mismatches[0]
+    assert len(mismatches) == 1 and "im1.png.bin" in mismatches[0] and "CRC-32 mismatch" in mismatches[0]
     assert "decoding failed in both processes" in mismatches[0]
     assert "2 bitstreams decoded twice: 1 identical, 1 with problems" in out
     sidecar = json.loads((bins[0].with_suffix(".recon.json")).read_text())

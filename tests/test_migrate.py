@@ -117,6 +117,7 @@ def test_cli_migrate_reports_each_rewritten_file(copy, capsys):
     assert main(["migrate", "--results", str(copy)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "8 file(s) rewritten, 0 already current"
-    assert any(line.startswith(f"{copy / 'kodak' / 'rows.csv'}: column format_version added") for line in out)
+    kodak = [line for line in out if line.startswith(f"{copy / 'kodak' / 'rows.csv'}: column ")]
+    assert len(kodak) == 1 and "; column format_version added (legacy value '1')" in kodak[0]
     assert main(["migrate", "--results", str(copy)]) == 0
     assert capsys.readouterr().out.splitlines() == ["0 file(s) rewritten, 8 already current"]

@@ -2,8 +2,9 @@
 
 For each method (``cubic``, ``pchip``), metric (PSNR, MS-SSIM dB) and codec, a :class:`BdEntry` holds
 BD-rate and BD-quality of the codec's mean curve against the anchor's (:mod:`bench.analysis.bdrate`), each a
-number or the reason there is none, and a paired percentile bootstrap interval of the BD-rate over the
-images that both codecs have with status ``ok`` at every operating point.
+number or the reason there is none, and a paired percentile bootstrap interval of the BD-rate. Both are
+computed on one image set (:func:`common_images`): the images that both codecs have with status ``ok``
+and a value of the metric at every operating point used, so the two mean curves average the same images.
 
 The anchor is a codec of the results (default ``jpeg``) or a shipped published curve
 (``published:jpeg``); a published anchor has no per-image data, so its entries carry no interval.
@@ -54,10 +55,12 @@ __all__ = [
     "BdTableError",
     "StudyRow",
     "bd_files",
+    "bd_common",
     "bd_pair",
     "bd_report_markdown",
     "bd_table",
     "bd_tables",
+    "common_images",
     "resolve_anchor",
     "study_comparison",
     "study_csv",
@@ -101,6 +104,8 @@ class BdEntry:
     ci: BootstrapResult | None
     ci_reason: str | None
     ci_images: int
+    images: int = 0
+    """Images behind the BD values (and the interval): :func:`common_images`."""
 
 
 @dataclass(frozen=True)
@@ -175,16 +180,48 @@ def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str
     return table[np.isfinite(table.to_numpy(dtype=np.float64)).all(axis=1)].sort_index()
 
 
-def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, *, n_boot: int,
-              seed: int, level: float, min_overlap: float) -> tuple[BootstrapResult | None, str | None, int]:
+def common_images(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str) -> pd.Index:
+    """The images ok with a value of ``metric`` at every point of both curves, sorted.
+
+    For a published anchor (no per-image data): those of the test codec alone.
+    """
+    images = per_image(rows, test.name, test.points, metric).index
+    if anchor.published:
+        return images
+    return per_image(rows, anchor.name, anchor.points, metric).index.intersection(images)
+
+
+def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> Curve:
+    """The codec's mean curve at ``curve``'s points over ``images`` only, averaged as the summary averages."""
+    part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
+                & rows["image"].isin(images)]
+    return measured_curves(part)[curve.name]
+
+
+def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
+              min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult, pd.Index]:
+    """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
+    images = common_images(rows, anchor, test, metric)
+    if len(images) == 0:
+        with_value = " with MS-SSIM" if metric == "ms_ssim_db" else ""
+        reason = _missing(anchor, metric) or _missing(test, metric) or (
+            f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
+        undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
+        return undefined, undefined, images
+    mean_anchor = anchor if anchor.published else _curve_over(rows, anchor, images)
+    rate, quality = bd_pair(mean_anchor, _curve_over(rows, test, images), metric, method, min_overlap)
+    return rate, quality, images
+
+
+def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
+              n_boot: int, seed: int, level: float, min_overlap: float
+              ) -> tuple[BootstrapResult | None, str | None, int]:
     if anchor.published:
         return None, "anchor is a published mean curve (no per-image data)", 0
-    a = per_image(rows, anchor.name, anchor.points, metric)
-    t = per_image(rows, test.name, test.points, metric)
-    common = a.index.intersection(t.index)
     if len(common) < 2:
         return None, f"{len(common)} images ok at every point of both codecs; at least 2 are needed", len(common)
-    a, t = a.loc[common], t.loc[common]
+    a = per_image(rows, anchor.name, anchor.points, metric).loc[common]
+    t = per_image(rows, test.name, test.points, metric).loc[common]
     mean = ms_ssim_db_of_mean if metric == "ms_ssim_db" else np.mean
     result = bd_rate_bootstrap(
         a["bpp"].to_numpy(np.float64), a["quality"].to_numpy(np.float64),
@@ -222,12 +259,13 @@ def bd_table(
         for metric in METRICS:
             for name in names:
                 test = curves[name]
-                rate, quality = bd_pair(anchor_curve, test, metric, method, min_overlap)
+                rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap)
                 ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else _interval(
-                    rows, anchor_curve, test, metric, method,
+                    rows, anchor_curve, test, metric, method, images,
                     n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap,
                 )
-                entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images))
+                entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
+                                       len(images)))
     return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap)
 
@@ -276,13 +314,15 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
     h = "#" * heading_level
     anchor = table.anchor
     pct = round(100 * table.level)
+    whose = "the test codec has (the anchor is a published curve)" if anchor.published else "both codecs have"
     lines = [
         f"{h} BD-rate vs {anchor.name}",
         "",
         (f"Dataset {table.dataset}; anchor **{anchor.name}** ({anchor.source}); BD values on the mean curves "
         f"(negative BD-rate: fewer bits than the anchor at equal quality; positive BD-PSNR / BD-MS-SSIM: "
-        f"higher quality at equal rate). {pct}% CI of BD-rate: paired percentile bootstrap over the images "
-        f"that both codecs have with status ok at every operating point ({table.n_boot} resamples, "
+        f"higher quality at equal rate) over the images that {whose} with status ok and a value of the "
+        f"metric at every operating point (*images*). {pct}% CI of BD-rate: paired percentile bootstrap over "
+        f"the same images ({table.n_boot} resamples, "
         f"seed {table.seed}). Overlap: the integration interval (quality in dB for BD-rate, rate in bpp for "
         f"BD-quality); at least {100 * table.min_overlap:.0f}% of the test curve's range is required; "
         f"each curve needs at least 4 strictly monotonic points."),
@@ -297,14 +337,14 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
             lines += [
                 f"**{axis}, dB**",
                 "",
-                (f"| codec | points | BD-rate [%] | {pct}% CI [%] | CI images | {qname} [dB] | overlap [dB] "
+                (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname} [dB] | overlap [dB] "
                 "| overlap [bpp] |"),
                 "|---|---:|---:|---|---:|---:|---|---|",
             ]
             for e in (e for e in table.entries if e.method == method and e.metric == metric):
                 lines.append(
                     f"| {e.codec} | {len(e.points)} | {_cell(e.rate)} | {_ci_cell(e)} | "
-                    f"{e.ci_images if e.ci is not None else '—'} | {_cell(e.quality, 3)} | "
+                    f"{e.images} | {_cell(e.quality, 3)} | "
                     f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |"
                 )
             lines.append("")
@@ -320,7 +360,7 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
 
 
 CSV_COLUMNS = (
-    "dataset", "anchor", "method", "metric", "codec", "n_anchor", "n_test", "points",
+    "dataset", "anchor", "method", "metric", "codec", "n_anchor", "n_test", "points", "images",
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
     "overlap_rate_low", "overlap_rate_high",
@@ -347,7 +387,7 @@ def table_csv(table: BdTable) -> str:
         r_lo, r_hi = e.quality.overlap or (None, None)
         values = (
             table.dataset, table.anchor.name, e.method, e.metric, e.codec, len(table.anchor.points),
-            len(e.points), " ".join(e.points), e.rate.value, e.rate.reason, table.level,
+            len(e.points), " ".join(e.points), e.images, e.rate.value, e.rate.reason, table.level,
             ci.low if has_ci else None, ci.high if has_ci else None, e.ci_images if ci is not None else None,
             ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
@@ -380,8 +420,12 @@ def _study_points(curve: Curve) -> Curve:
 
 
 def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
-                     min_overlap: float = DEFAULT_MIN_OVERLAP) -> list[StudyRow]:
-    """The three models' BD-rate vs JPEG: this harness, the study, CompressAI's published curves (q3–6)."""
+                     min_overlap: float = DEFAULT_MIN_OVERLAP, rows: pd.DataFrame | None = None) -> list[StudyRow]:
+    """The three models' BD-rate vs JPEG: this harness, the study, CompressAI's published curves (q3–6).
+
+    With the ``rows`` behind ``curves``, the harness's BD-rates are on the images common to the model and
+    JPEG (:func:`bd_common`, as in :func:`bd_table`); without, on the mean curves as given.
+    """
     if method not in METHODS:
         raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
     published_anchor = published_curve(STUDY_ANCHOR)
@@ -398,7 +442,10 @@ def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
             else:
                 test = _study_points(curves[codec])
                 points = test.points
-                measured, _ = bd_pair(curves[STUDY_ANCHOR], test, metric, method, min_overlap)
+                if rows is None:
+                    measured, _ = bd_pair(curves[STUDY_ANCHOR], test, metric, method, min_overlap)
+                else:
+                    measured, _, _ = bd_common(rows, curves[STUDY_ANCHOR], test, metric, method, min_overlap)
             out.append(StudyRow(codec, model, metric, measured, reason, points, study_value, published))
     return out
 
@@ -472,7 +519,8 @@ def bd_tables(
 ) -> tuple[BdTable, list[StudyRow] | None]:
     """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method)."""
     table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
-    study = study_comparison(table.curves, method=methods[0]) if table.dataset == PUBLISHED_DATASET else None
+    study = (study_comparison(table.curves, method=methods[0], rows=rows)
+             if table.dataset == PUBLISHED_DATASET else None)
     return table, study
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from bench.analysis.curves import CurveError, dataset_of, measured_curves
 from bench.analysis.reference import write_reference
 from bench.analysis.summary import CONVENTION
-from bench.core.store import load_rows
+from bench.core.manifest import load_current_rows
 
 __all__ = ["export_compressai", "export_results"]
 
@@ -74,7 +74,8 @@ def export_compressai(rows: pd.DataFrame, out_dir: str | Path, codecs: Sequence[
 
 
 def export_results(results_dir: str | Path, dataset: str = "kodak", codecs: Sequence[str] | None = None) -> list[Path]:
-    """Export ``<results>/<dataset>/rows.csv`` into ``<results>/<dataset>/compressai/<codec>.json``."""
+    """Export the current rows of ``<results>/<dataset>/rows.csv`` (:mod:`bench.core.manifest`) into
+    ``<results>/<dataset>/compressai/<codec>.json``."""
     folder = Path(results_dir) / dataset
-    return export_compressai(load_rows(folder / "rows.csv"), folder / "compressai", codecs)
+    return export_compressai(load_current_rows(folder).rows, folder / "compressai", codecs)
 

@@ -21,8 +21,9 @@ from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.core.schema import RunMeta, read_run
-from bench.core.store import load_rows, write_text_atomic
-from bench.analysis.summary import CONVENTION, summarize
+from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
+from bench.core.store import write_text_atomic
+from bench.analysis.summary import CONVENTION, UNKNOWN_HOST, codecs_by_host, summarize
 
 __all__ = ["ReportError", "load_runs", "report_markdown", "write_report"]
 
@@ -68,7 +69,8 @@ def _values(series: pd.Series) -> str:
 # --- sections -----------------------------------------------------------------------------------
 
 
-def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], results: Path) -> list[str]:
+def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], results: Path,
+                stale: int = 0) -> list[str]:
     dataset = dataset_of(rows)
     sources = sorted({str(_get(m, "dataset", "source")) for m in runs.values() if _get(m, "dataset", "source")})
     ok = int((rows["status"] == "ok").sum())
@@ -78,6 +80,8 @@ def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], r
         f"- Dataset: **{dataset}**, {rows['image'].nunique()} images"
         + (f" ({'; '.join(sources)})" if sources else ""),
         f"- Results: `{results / 'rows.csv'}`, {len(rows)} rows ({ok} ok, {len(rows) - ok} failed or other)",
+        *([f"- Not in this report: {stale_note(stale)} (`{MANIFEST_FILE}` lists the dataset's images)"]
+          if stale else []),
         f"- Averages: {CONVENTION}",
         "",
         "### Runs that produced these rows",
@@ -178,19 +182,41 @@ def weights_origin(codec: str, point: str, sha256: str) -> str:
     return f"not the CompressAI zoo's `{filename}`: a user checkpoint"
 
 
-def _means_table(rows: pd.DataFrame) -> list[str]:
+def _host_description(host: str, runs: Mapping[str, dict[str, Any] | None]) -> str:
+    """A host of the rows for people: its hash and fingerprint from the run metadata, or that it is unknown."""
+    if not host:
+        return UNKNOWN_HOST + "; the machine of each run is in Test conditions"
+    for meta in runs.values():
+        fingerprint = (_get(meta, "environment", "hosts") or {}).get(host)
+        if isinstance(fingerprint, Mapping):
+            threads = fingerprint.get("threads")
+            return (f"host `{host}`: {fingerprint.get('cpu')} ({fingerprint.get('cpu_count')} logical cores), "
+                    f"GPU {fingerprint.get('gpu') or 'none'}, device {fingerprint.get('device')}, {threads} torch "
+                    f"thread{'s' if threads != 1 else ''}, heap {fingerprint.get('allocator')}")
+    return f"host `{host}` (fingerprint not in the run metadata)"
+
+
+def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> list[str]:
     lines = [
-        "| codec | point | images | failed | bpp | PSNR [dB] | MS-SSIM | MS-SSIM [dB] | encode [ms] | decode [ms] |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ("| codec | point | images | failed | bpp | PSNR [dB] | MS-SSIM images | MS-SSIM | MS-SSIM [dB] | "
+         "timed images | encode [ms] | decode [ms] |"),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     def num(value: float, digits: int, scale: float = 1.0) -> str:
         return f"{scale * value:.{digits}f}" if math.isfinite(value) else "—"
 
-    for r in summarize(rows).itertuples(index=False):
+    summary = summarize(rows)
+    for r in summary.itertuples(index=False):
         lines.append(
             f"| {r.codec} | {r.point} | {r.images} | {r.failed} | {num(r.bpp, 4)} | {num(r.psnr, 3)} | "
-            f"{num(r.ms_ssim, 5)} | {num(r.ms_ssim_db, 3)} | {num(r.encode_s, 2, 1e3)} | {num(r.decode_s, 2, 1e3)} |"
+            f"{r.ms_ssim_images} | {num(r.ms_ssim, 5)} | {num(r.ms_ssim_db, 3)} | {r.timed_images} | "
+            f"{num(r.encode_s, 2, 1e3)} | {num(r.decode_s, 2, 1e3)} |"
         )
+    codecs = codecs_by_host(summary)
+    hosts = "; ".join(f"{_host_description(host, runs)}" + (f" ({', '.join(names)})" if len(codecs) > 1 else "")
+                      for host, names in codecs.items())
+    if hosts:
+        lines += ["", f"Times of each codec come from one host, that of its most recently timed rows: {hosts}."]
     return [*lines, ""]
 
 
@@ -285,9 +311,11 @@ def report_markdown(
     artifacts: Sequence[str],
     figures: Sequence[str],
     max_bpp: float | None,
+    stale: int = 0,
 ) -> str:
     """The text of ``REPORT.md``; ``figures`` are file names beside it, ``artifacts`` the sections after
-    the BD tables (complexity, visual comparison)."""
+    the BD tables (complexity, visual comparison); ``stale`` rows (of images no longer in the dataset)
+    are left out of ``rows`` and counted."""
     dataset = dataset_of(rows)
     curves = measured_curves(rows)
     lines = [
@@ -297,7 +325,7 @@ def report_markdown(
         "Regenerate it at any time: nothing is encoded again."),
         "",
     ]
-    lines += _conditions(rows, runs, results_path)
+    lines += _conditions(rows, runs, results_path, stale)
     lines += ["## Rate–distortion", ""]
     limit = f" (bit-rate axis limited to {max_bpp:g} bpp; every point is in the table)" if max_bpp else ""
     published = " Dashed: CompressAI's published curves." if dataset == PUBLISHED_DATASET else ""
@@ -305,7 +333,7 @@ def report_markdown(
     for name in ("rd-psnr", "rd-ms-ssim"):
         if f"{name}.png" in figures:
             lines += [f"![{name}]({name}.png)", ""]
-    lines += _means_table(rows)
+    lines += _means_table(rows, runs)
     if "jpeg-vs-published.png" in figures:
         lines += ["### JPEG: this harness vs CompressAI's published curve", "",
                   "![jpeg-vs-published](jpeg-vs-published.png)", ""]
@@ -339,7 +367,8 @@ def write_report(
     JSON) already in ``reports_dir``. Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
-    rows = load_rows(folder / "rows.csv")
+    current = load_current_rows(folder)  # the rows of the dataset's current images (bench.core.manifest)
+    rows = current.rows
     if rows.empty:
         raise ReportError(f"{folder / 'rows.csv'} holds no rows; run `python -m bench run` first")
     runs = load_runs(folder, sorted(set(rows["run_id"].astype(str))))
@@ -353,7 +382,7 @@ def write_report(
         written.append(reports / name)
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
-        artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp,
+        artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]

@@ -5,6 +5,12 @@ bpp, mean of per-image PSNR, mean of per-image MS-SSIM, and MS-SSIM dB of that
 mean MS-SSIM — the convention of CompressAI's published results. (The mean of
 per-image MSE converted to PSNR would be 0.4–0.5 dB lower on Kodak.) Failed rows
 are counted, never averaged in.
+
+Each mean is over the rows that have its value, and says how many: ``images`` for bpp and PSNR,
+``ms_ssim_images`` for MS-SSIM (an image under 161 px has none), ``timed_images`` for the times.
+Times never mix hosts (:func:`bench.core.environment.fingerprint`): per codec they come from the
+host of its most recently timed row (the current machine's after a run), named in ``host``
+(empty: rows written before hosts were recorded).
 """
 
 from __future__ import annotations
@@ -19,23 +25,50 @@ from bench.core.store import write_text_atomic
 
 CONVENTION = (
     "mean bpp; mean of per-image PSNR; mean MS-SSIM; MS-SSIM dB = -10·log10(1 - mean MS-SSIM) "
-    "(CompressAI's convention); failed rows excluded and counted"
+    "(CompressAI's convention); failed rows excluded and counted; each mean over the images that have "
+    "its value (counted per metric); times per codec from one host, that of its most recently timed rows"
 )
 
 SUMMARY_COLUMNS = (
-    "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim", "ms_ssim_db",
-    "encode_s", "decode_s",
+    "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
+    "timed_images", "encode_s", "decode_s", "host",
 )
+UNKNOWN_HOST = "unknown host (rows written before hosts were recorded)"
+
+
+def _hosts(rows: pd.DataFrame) -> pd.Series:
+    """Each row's ``host`` as text (``""`` where unknown, or for frames without the column)."""
+    if "host" not in rows:
+        return pd.Series("", index=rows.index, dtype=object)
+    return rows["host"].fillna("").astype(str)
+
+
+def _timed(rows: pd.DataFrame) -> pd.Series:
+    return (rows["status"] == "ok") & rows["encode_s"].notna() & rows["decode_s"].notna()
+
+
+def timing_hosts(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(dataset, codec) → the host its times come from: that of its most recently timed row (the latest
+    ``run_id``, which starts with the UTC time; file order breaks ties); ``""`` when unknown or untimed."""
+    timed = rows.assign(_host=_hosts(rows).to_numpy())[_timed(rows).to_numpy()]
+    if "run_id" in timed:
+        timed = timed.sort_values("run_id", kind="stable", key=lambda ids: ids.fillna("").astype(str))
+    return {(str(dataset), str(codec)): str(group["_host"].iloc[-1])
+            for (dataset, codec), group in timed.groupby(["dataset", "codec"], sort=False)}
 
 
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per dataset × codec × operating point, sorted by codec then mean bpp."""
     if rows.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    hosts = timing_hosts(rows)
+    frame = rows.assign(_host=_hosts(rows).to_numpy(), _timed=_timed(rows).to_numpy())
     lines = []
-    for (dataset, codec, point), group in rows.groupby(["dataset", "codec", "point"], sort=False):
+    for (dataset, codec, point), group in frame.groupby(["dataset", "codec", "point"], sort=False):
         good = group[group["status"] == "ok"]
-        mean_ms_ssim = good["ms_ssim"].mean() if good["ms_ssim"].notna().all() else np.nan
+        host = hosts.get((str(dataset), str(codec)), "")
+        times = group[group["_timed"] & (group["_host"] == host)]
+        mean_ms_ssim = good["ms_ssim"].mean()  # over the rows that have it (NaN when none has)
         lines.append(
             {
                 "dataset": dataset,
@@ -45,10 +78,13 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "failed": int((group["status"] != "ok").sum()),
                 "bpp": good["bpp"].mean(),
                 "psnr": good["psnr"].mean(),
+                "ms_ssim_images": int(good["ms_ssim"].notna().sum()),
                 "ms_ssim": mean_ms_ssim,
                 "ms_ssim_db": ms_ssim_db(mean_ms_ssim) if np.isfinite(mean_ms_ssim) else np.nan,
-                "encode_s": good["encode_s"].mean(),
-                "decode_s": good["decode_s"].mean(),
+                "timed_images": len(times),
+                "encode_s": times["encode_s"].mean(),
+                "decode_s": times["decode_s"].mean(),
+                "host": host,
             }
         )
     table = pd.DataFrame(lines, columns=list(SUMMARY_COLUMNS))
@@ -63,13 +99,42 @@ def write_summary(results_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def host_text(host: str) -> str:
+    """A host for people: its hash, or that it is unknown."""
+    return f"host {host}" if host else UNKNOWN_HOST
+
+
+def codecs_by_host(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """Host (``""``: unknown) → the codecs of ``summary`` whose times come from it (codecs with times only)."""
+    codecs: dict[str, list[str]] = {}
+    timed = summary[summary["timed_images"] > 0]
+    for codec, host in dict(zip(timed["codec"], timed["host"].fillna(""))).items():
+        codecs.setdefault(str(host), []).append(str(codec))
+    return codecs
+
+
+def hosts_line(summary: pd.DataFrame) -> str:
+    """Which host the times of each codec come from, in one line."""
+    codecs = codecs_by_host(summary)
+    if not codecs:
+        return "no times"
+    if len(codecs) == 1:
+        return f"times from one host: {host_text(next(iter(codecs)))}"
+    return "times per codec from one host: " + "; ".join(
+        f"{host_text(host)}: {', '.join(names)}" for host, names in codecs.items())
+
+
 def format_table(summary: pd.DataFrame) -> str:
-    """A fixed-width text table for the terminal."""
-    header = f"{'codec':<24} {'point':<14} {'n':>3} {'fail':>4} {'bpp':>8} {'PSNR':>8} {'MS-SSIM':>8} {'dB':>7} {'enc ms':>8} {'dec ms':>8}"
+    """A fixed-width text table for the terminal; ``n`` columns count the images behind the means to their right."""
+    header = (f"{'codec':<24} {'point':<14} {'n':>3} {'fail':>4} {'bpp':>8} {'PSNR':>8} {'n':>3} {'MS-SSIM':>8} "
+              f"{'dB':>7} {'n':>3} {'enc ms':>8} {'dec ms':>8}")
     lines = [header, "-" * len(header)]
     for r in summary.itertuples(index=False):
         lines.append(
             f"{r.codec:<24} {r.point:<14} {r.images:>3d} {r.failed:>4d} {r.bpp:>8.4f} {r.psnr:>8.3f} "
-            f"{r.ms_ssim:>8.5f} {r.ms_ssim_db:>7.3f} {1e3 * r.encode_s:>8.2f} {1e3 * r.decode_s:>8.2f}"
+            f"{r.ms_ssim_images:>3d} {r.ms_ssim:>8.5f} {r.ms_ssim_db:>7.3f} {r.timed_images:>3d} "
+            f"{1e3 * r.encode_s:>8.2f} {1e3 * r.decode_s:>8.2f}"
         )
+    if not summary.empty:
+        lines.append(hosts_line(summary))
     return "\n".join(lines)

@@ -68,6 +68,10 @@ class Codec(ABC):
     parallel_safe: bool = False
     #: Run :meth:`Coder.warm_up` once per (operating point, image shape) before timing.
     needs_warmup: bool = False
+    #: The bitstreams and reconstructions are bit-exact on any host given the library versions in
+    #: :meth:`identity` (e.g. Pillow's codecs): RD values stored on another host are reused (timings are
+    #: taken again). Otherwise (the default: learned codecs) rows from another host are recomputed.
+    deterministic_across_hosts: bool = False
     #: The resolved values of the options this codec was built with (plain JSON values); filled by
     #: :func:`bench.core.registry.create`, recorded in the run metadata, used by ``verify`` to rebuild it.
     options: Mapping[str, Any] = MappingProxyType({})

@@ -38,7 +38,7 @@ from bench.core.images import IMAGE_SUFFIXES, load_rgb, pixel_sha256
 
 __all__ = [
     "DATASET_NAMES", "KODAK_URL", "Dataset", "ImageItem",
-    "folder_dataset", "kodak", "open_dataset",
+    "check_name", "folder_dataset", "kodak", "open_dataset",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ class Dataset:
     items: tuple[ImageItem, ...]
     source: str
     """Human-readable origin, e.g. the folder or the download URL and cache folder."""
+    folder: Path | None = None
+    """The absolute folder of a folder dataset (item names are relative to it); ``None`` for a named
+    dataset, whose identity is its bundled manifest."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,10 @@ def folder_dataset(directory: str | Path, *, name: str | None = None) -> Dataset
     """All image files directly in ``directory``, sorted by name.
 
     ``name`` defaults to the folder's own name. Raises :class:`DatasetError` when the folder
-    does not exist or holds no image file.
+    does not exist or holds no image file, or ``name`` cannot be a folder name.
     """
+    if name is not None:
+        check_name(name)
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no such folder; pass an existing folder of images")
@@ -109,7 +114,15 @@ def folder_dataset(directory: str | Path, *, name: str | None = None) -> Dataset
         )
     items = tuple(ImageItem(name=p.name, path=p) for p in files)
     label = name if name is not None else Path(os.path.abspath(folder)).name
-    return Dataset(name=label, items=items, source=f"folder {folder}")
+    return Dataset(name=label, items=items, source=f"folder {folder}", folder=folder.resolve())
+
+
+def check_name(name: str) -> str:
+    """``name`` when it can name a dataset's results folder (one plain folder name); else :class:`DatasetError`."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise DatasetError(f"dataset name {name!r} cannot name a results folder; pass a plain name such as "
+                           "'photos-2024' (--name NAME)")
+    return name
 
 
 def kodak(
@@ -152,15 +165,19 @@ def open_dataset(
     kodak_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    name: str | None = None,
 ) -> Dataset:
     """A dataset by name (``"kodak"``) or by folder path; names take precedence.
 
-    ``kodak_dir``, ``cache_dir`` and ``progress`` are passed to :func:`kodak`.
+    ``kodak_dir``, ``cache_dir`` and ``progress`` are passed to :func:`kodak`; ``name`` renames a
+    folder dataset (default: the folder's own name), and is where its results go.
     """
     if spec == "kodak":
+        if name not in (None, "kodak"):
+            raise DatasetError(f"--name {name!r} renames a folder dataset (--data DIR); Kodak is always 'kodak'")
         return kodak(local_dir=kodak_dir, cache_dir=cache_dir, progress=progress)
     if Path(spec).expanduser().is_dir():
-        return folder_dataset(spec)
+        return folder_dataset(spec, name=name)
     raise DatasetError(
         f"unknown dataset {spec!r}: known names are {', '.join(DATASET_NAMES)}; "
         "the path of an existing folder of images is also accepted"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,26 @@ def gpu_model() -> str | None:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return None
+
+
+def machine() -> dict[str, Any]:
+    """The hardware part of a host fingerprint: CPU model, logical cores, GPU model (``None``: none seen)."""
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpu_model()}
+
+
+def fingerprint(*, device: str, threads: int, allocator: str,
+                hardware: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a timing depends on besides the code: the machine (:func:`machine`, or ``hardware`` when
+    given) and the run's settings: the device the codec ran on, torch threads and heap policy."""
+    facts = dict(machine() if hardware is None else hardware)
+    return {"cpu": facts.get("cpu"), "cpu_count": facts.get("cpu_count"), "gpu": facts.get("gpu"),
+            "device": device, "threads": int(threads), "allocator": allocator}
+
+
+def host_id(fingerprint_: Mapping[str, Any]) -> str:
+    """A short hash of a fingerprint (the rows' ``host`` column; ``""`` is an unknown host)."""
+    blob = json.dumps(dict(fingerprint_), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def collect() -> dict[str, Any]:

@@ -30,8 +30,9 @@ from tqdm import tqdm
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
-from bench.core.errors import BenchError, CodecError, MetricError
+from bench.core.errors import CodecError, DatasetError, ImageError, MetricError
 from bench.core.images import load_rgb, pixel_sha256
+from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_bytes_atomic, write_text_atomic
@@ -67,6 +68,10 @@ class Settings:
     reco_dir: Path | None = None
     bitstream_dir: Path | None = None
     progress: bool = True
+    strict: bool = False
+    """Refuse the run, listing every unusable file, instead of measuring the usable ones."""
+    wait: float | None = None
+    """Seconds to wait for another run writing into the same results folder (None: as long as it takes; 0: refuse)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,50 @@ class PreparedImage:
     path: Path
     pixels: np.ndarray
     sha256: str
+    conversion: str = ""
+    """What was converted to get 8-bit RGB (:attr:`bench.core.images.LoadedImage.note`), "" for none."""
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A file of the dataset that cannot be measured, and why."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Every file of a dataset, loaded and checked: the usable images and the unusable files."""
+
+    dataset: Dataset
+    images: tuple[PreparedImage, ...]
+    unusable: tuple[Unusable, ...] = ()
+
+    def manifest(self) -> Manifest:
+        """The dataset's identity: its usable files' names and pixel hashes, the unusable ones, its folder."""
+        return Manifest(
+            name=self.dataset.name, images={image.name: image.sha256 for image in self.images},
+            unusable={item.name: item.reason for item in self.unusable},
+            folder=str(self.dataset.folder) if self.dataset.folder is not None else None,
+            source=self.dataset.source,
+        )
+
+    def refusal(self, *, strict: bool) -> DatasetError | None:
+        """The error that stops a run: no usable image, or (``strict``) any unusable file; else None."""
+        if not self.unusable or (self.images and not strict):
+            return None
+        listed = " ".join(f"[{item}]" for item in self.unusable)
+        total = len(self.images) + len(self.unusable)
+        if not self.images:
+            return DatasetError(f"none of the {total} files of dataset {self.dataset.name} is usable: {listed}; "
+                                "fix or replace them")
+        return DatasetError(f"{len(self.unusable)} of {total} files of dataset {self.dataset.name} are unusable "
+                            f"(--strict): {listed}; fix or remove them, or drop --strict to measure the "
+                            f"{len(self.images)} usable one(s)")
 
 
 @dataclass
@@ -86,6 +135,40 @@ class RunReport:
     measured: int = 0
     timed: int = 0
     reused: int = 0
+    stale: int = 0  #: rows of images no longer in the dataset (kept, not averaged; set by the pipeline)
+    unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
+    recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
+    reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
+
+
+# --- reuse of stored rows -------------------------------------------------------------------------
+
+MEASURE, TIME, REUSE = "measure", "time", "reuse"
+_OTHER_HOST = "rows from another host"
+_UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
+
+
+def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool) -> tuple[str, str]:
+    """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
+
+    * no stored row, or a failed one: measure it (RD values, then timings);
+    * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
+      timings it lacks;
+    * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
+      timings are never reused; RD values are kept for codecs bit-exact across hosts
+      (``Codec.deterministic_across_hosts``) and recomputed for the others.
+    """
+    if existing is None or existing.get("status") != "ok":
+        return MEASURE, "measured (new, or failed before)"
+    stored = existing.get("host") or ""
+    if stored == host:
+        if existing.get("encode_s", "") == "":
+            return TIME, "timings taken (RD values stored without timings)"
+        return REUSE, "reused as stored (same host)"
+    origin = _OTHER_HOST if stored else _UNKNOWN_HOST
+    if bit_exact:
+        return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
+    return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
 
 
 def codec_hash(codec: Codec) -> str:
@@ -94,24 +177,44 @@ def codec_hash(codec: Codec) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str) -> str:
-    """The cache key of one measurement."""
+def row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str,
+            image_name: str) -> str:
+    """The cache key of one measurement: codec, point, coder identity, the image's pixels and its file name
+    (two files with the same pixels are two rows)."""
+    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256, image_name], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def legacy_row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str) -> str:
+    """The key of rows written before keys held the file name; such a row is reused (under its own key)
+    by the image whose name it holds."""
     blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def prepare_images(dataset: Dataset) -> list[PreparedImage]:
-    """Load and check every image before any work starts (a bad file stops the run at once)."""
-    prepared = []
+def prepare_images(dataset: Dataset) -> Screening:
+    """Load and check every file of ``dataset`` before any work starts; a bad file does not stop the others.
+
+    Each file that cannot be used (unreadable, refused by :func:`bench.core.images.load_rgb`, or not
+    the pixels a named dataset's manifest expects) is listed with its reason in ``unusable``.
+    """
+    prepared, unusable = [], []
     for item in dataset.items:
-        loaded = load_rgb(item.path)
-        if loaded.note:
-            log.info("%s: %s", item.name, loaded.note)
+        path = Path(item.path)
+        try:
+            loaded = load_rgb(path)
+        except ImageError as exc:
+            message = str(exc)
+            unusable.append(Unusable(item.name, message.removeprefix(f"{path}: ")))
+            continue
+        if loaded.note:  # recorded in each row's ``conversion``
+            log.debug("%s: %s", item.name, loaded.note)
         digest = pixel_sha256(loaded.pixels)
         if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
-            raise BenchError(f"{item.path}: pixels differ from the {dataset.name} manifest; replace the file")
-        prepared.append(PreparedImage(item.name, Path(item.path), loaded.pixels, digest))
-    return prepared
+            unusable.append(Unusable(item.name, f"pixels differ from the {dataset.name} manifest; replace the file"))
+            continue
+        prepared.append(PreparedImage(item.name, path, loaded.pixels, digest, loaded.note or ""))
+    return Screening(dataset, tuple(prepared), tuple(unusable))
 
 
 def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
@@ -228,16 +331,17 @@ def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, An
     codec = _worker["codec"].name
     return point, name, measure_row(
         coders[point], image, reference, timed=False,
-        reco_path=_artifact_path(settings.reco_dir, codec, point, name, ".png"),
-        bitstream_path=_artifact_path(settings.bitstream_dir, codec, point, name, ".bin"),
+        reco_path=artifact_path(settings.reco_dir, codec, point, name, ".png"),
+        bitstream_path=artifact_path(settings.bitstream_dir, codec, point, name, ".bin"),
     )
 
 
-def _artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
-    """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image stem><suffix>``."""
+def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
+    """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image><suffix>``, with
+    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file."""
     if folder is None:
         return None
-    return Path(folder) / codec / point / (Path(image).stem + suffix)
+    return Path(folder) / codec / point / (image + suffix)
 
 
 def _plugin_file(codec: Codec) -> str:
@@ -267,8 +371,11 @@ class Evaluation:
     """One invocation: measure what is missing for a dataset and a list of codec runs."""
 
     def __init__(self, dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path,
-                 settings: Settings = Settings(), metadata: Mapping[str, Any] | None = None) -> None:
+                 settings: Settings = Settings(), metadata: Mapping[str, Any] | None = None,
+                 screening: Screening | None = None) -> None:
         self.dataset = dataset
+        self.screening = screening  #: :func:`prepare_images` of the dataset; done by :meth:`check` if not given
+        self._manifest: Manifest | None = None
         self.metadata = dict(metadata or {})
         self.runs = list(runs)
         self.settings = settings
@@ -278,6 +385,8 @@ class Evaluation:
         self.report = RunReport(self.run_id, self.dir, pd.DataFrame())
         self._coder_cache: dict[int, dict[str, Coder]] = {}
         self._allowed: dict[int, frozenset[str]] = {}
+        self._hardware: dict[str, Any] | None = None
+        self._hosts: dict[str, dict[str, Any]] = {}
 
     def _bar(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit="row", disable=not self.settings.progress or total == 0,
@@ -287,16 +396,18 @@ class Evaluation:
               fields: Mapping[str, Any], image: PreparedImage) -> dict[str, Any]:
         self._check_columns(run, point, fields)
         return {
-            "key": row_key(chash, point, coder_identity, image.sha256),
+            "key": row_key(chash, point, coder_identity, image.sha256, image.name),
             "run_id": self.run_id,
             "dataset": self.dataset.name,
             "image": image.name,
             "image_sha256": image.sha256,
+            "conversion": image.conversion,
             "codec": run.codec.name,
             "point": point,
             "codec_hash": chash,
             "threads": self._threads(),
             "allocator": self.settings.allocator,
+            "host": self._host(fields),
             **fields,
         }
 
@@ -316,16 +427,16 @@ class Evaluation:
                              f"column(s) {', '.join(undeclared)}; declare it in Codec.columns (a name of "
                              "bench.core.schema.CODEC_FILLED, or a bench.core.schema.Column for a new column)")
 
-    def _same_timing_conditions(self, row: Mapping[str, str]) -> bool:
-        """Whether a stored row was timed with this run's thread count and heap policy.
-
-        If not, its RD values are kept and only the timings are taken again.
-        """
-        try:
-            threads = int(float(row["threads"]))
-        except (KeyError, ValueError):
-            return False
-        return threads == self._threads() and row.get("allocator") == self.settings.allocator
+    def _host(self, fields: Mapping[str, Any]) -> str:
+        """This host for a row with codec-filled ``fields``: the hash of the machine's fingerprint with the
+        row's device (``cpu`` unless the codec fills one), this run's torch threads and heap policy."""
+        if self._hardware is None:
+            self._hardware = environment.machine()
+        fingerprint = environment.fingerprint(device=str(fields.get("device") or "cpu"), threads=self._threads(),
+                                              allocator=self.settings.allocator, hardware=self._hardware)
+        host = environment.host_id(fingerprint)
+        self._hosts[host] = fingerprint
+        return host
 
     def _threads(self) -> int:
         if "torch" in sys.modules:
@@ -343,35 +454,67 @@ class Evaluation:
             }
             for run in self.runs
         }
+        for run in self.runs:
+            for coder in self._coders(run).values():
+                self._host(coder.row_fields())
         meta = {
             "format_version": RUNS_FORMAT,
             "run_id": self.run_id,
             "status": status,
             "started": started,
             "command": sys.argv,
-            "dataset": {"name": self.dataset.name, "source": self.dataset.source,
-                        "images": len(self.dataset.items)},
+            "dataset": {**(self._manifest or self.check()).to_json(), "images": len(self.dataset.items)},
             "codecs": codecs,
             "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
                          "threads": self._threads(), "allocator": self.settings.allocator,
                          "metrics_version": METRICS_VERSION},
             **self.metadata,
-            "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused},
-            "environment": environment.collect(),
+            "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused,
+                     "recomputed": self.report.recomputed},
+            "environment": {**environment.collect(), "hosts": dict(self._hosts)},
         }
         write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", run_json(meta))
 
+    def check(self) -> Manifest:
+        """Screen every file and check the dataset's identity, before anything is written; returns its manifest.
+
+        Raises :class:`DatasetError` when no file is usable, when ``settings.strict`` and one is not
+        (each lists every unusable file), or when the results folder holds another dataset of this name
+        (:func:`bench.core.manifest.check_same_dataset`). The files are screened once; the identity is
+        checked at each call (the run checks it again under the folder's lock).
+        """
+        if self.screening is None:
+            self.screening = prepare_images(self.dataset)
+        refusal = self.screening.refusal(strict=self.settings.strict)
+        if refusal is not None:
+            raise refusal
+        manifest = self.screening.manifest()
+        check_same_dataset(read_manifest(self.dir), manifest, self.dir.parent)
+        self.report.unusable = self.screening.unusable
+        return manifest
+
     def run(self) -> RunReport:
-        """Measure every missing row; safe to interrupt at any point (finished rows are on disk)."""
+        """Measure every missing row; safe to interrupt at any point (finished rows are on disk).
+
+        The dataset's manifest becomes the results folder's current one before any row is measured.
+        The run is the folder's only writer (:meth:`ResultStore.locked`): it waits for another run
+        (``settings.wait``) and refuses a folder it cannot write, before anything is measured.
+        """
+        with self.store.locked(timeout=self.settings.wait):
+            return self._run()
+
+    def _run(self) -> RunReport:
         import torch
 
+        self._manifest = self.check()
+        write_manifest(self.dir, self._manifest)
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.settings.threads)
         started = environment.utc_now()
         self._write_metadata("running", started)
         status = "interrupted"
         try:
-            images = prepare_images(self.dataset)
+            images = list(self.screening.images)
             for run in self.runs:
                 self._run_codec(run, images)
             status = "complete"
@@ -398,11 +541,15 @@ class Evaluation:
         for image in images:
             for point, coder in coders.items():
                 base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
-                existing = self.store.get(base["key"])
-                if existing is None or existing["status"] != "ok":
+                existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
+                action, reason = reuse_rule(existing, base["host"], codec.deterministic_across_hosts)
+                self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
+                if action == MEASURE:
                     missing.append((point, image, base))
-                elif existing["encode_s"] == "" or not self._same_timing_conditions(existing):
-                    untimed.append((point, image, {**existing, "run_id": self.run_id}))
+                    if existing is not None and existing["status"] == "ok":
+                        self.report.recomputed += 1
+                elif action == TIME:
+                    untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
                 else:
                     self.report.reused += 1
         if not missing and not untimed:
@@ -420,6 +567,20 @@ class Evaluation:
             self._rd_sequential(run, coders, missing)
         self._time_rows(run, coders, untimed)
 
+    def _stored(self, base: dict[str, Any], legacy_key: str) -> dict[str, str] | None:
+        """The stored row of ``base``'s measurement, if any.
+
+        A row written before keys held the file name is found by ``legacy_key`` when it holds this
+        image's name; ``base`` then takes that key, so reuse, timing and retries keep one row.
+        """
+        existing = self.store.get(base["key"])
+        if existing is None:
+            legacy = self.store.get(legacy_key)
+            if legacy is not None and legacy["image"] == base["image"]:
+                base["key"] = legacy_key
+                return legacy
+        return existing
+
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
         codec = run.codec
@@ -434,8 +595,8 @@ class Evaluation:
                 _warm_up(codec, coder, point, image, warmed)
                 row = measure_row(
                     coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
-                    reco_path=_artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
-                    bitstream_path=_artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
+                    reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
+                    bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
                 self._check_columns(run, point, row)
@@ -461,7 +622,7 @@ class Evaluation:
 
     def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder],
                    untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
-        """Sequential timing of rows whose RD metrics came from a parallel pass."""
+        """Sequential timing of rows whose RD metrics came from a parallel pass or were kept (:func:`reuse_rule`)."""
         codec = run.codec
         sync = codec.synchronize()
         warmed = WarmUps()
@@ -482,6 +643,7 @@ class Evaluation:
                     "encode_s": encoded.median_s, "decode_s": decoded.median_s,
                     "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
                     "timing_repeats": repeats, "threads": self._threads(), "allocator": self.settings.allocator,
+                    "host": row["host"],
                 }
                 if len(encoded.result) != int(float(row["bytes"])):
                     update["status"] = "failed"

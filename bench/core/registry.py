@@ -11,6 +11,14 @@ compressai) belong inside the factory, so asking for JPEG never imports torch.
 Plug-ins load in isolation: a file that fails to import (syntax error, missing
 module, exception) is left out with one line in :func:`load_errors`, and every
 other codec still works. Two plug-ins registering one name stay an error.
+
+Some codecs exist only because of an option value: a family may register a
+``variants`` hook that reads its option values and names the *variants* they
+define, ``{name: base}`` (e.g. ``--checkpoint ablationA@mbt2018:…`` defines the
+codec ``ablationA`` built as ``mbt2018``). :func:`expand` offers option values to
+the hooks and registers what they define; a variant has its base's options and is
+built by its base's factory, which receives the variant's name under the extra
+:data:`VARIANT_NAME`. A variant never takes the name of a codec a plug-in registered.
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ from bench.core.options import Option, resolve
 CODECS_DIR = Path(__file__).resolve().parents[2] / "codecs"
 
 Factory = Callable[[Mapping[str, Any]], Codec]
+Variants = Callable[[Mapping[str, Any]], Mapping[str, str]]
+"""A family's hook: its resolved option values → the variant codecs they define, ``{name: base}``."""
+
+VARIANT_NAME = "name"
+"""The extra under which a variant's factory receives the variant's name (its codec must carry it)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,10 @@ class Entry:
     plugin: str
     options: tuple[Option, ...] = ()
     extras: tuple[str, ...] = ()
+    variants: Variants | None = None
+    """The family's hook naming the variants its option values define (see :func:`expand`)."""
+    base: str | None = None
+    """For a variant: the registered codec it is built as; None for a plug-in's own codec."""
 
 
 class DuplicateCodec(CodecError):
@@ -60,12 +77,15 @@ _loading_plugin = "<python>"
 
 
 def register(name: str, summary: str = "", *, options: Sequence[Option] = (),
-             extras: Sequence[str] = ()) -> Callable[[Factory], Factory]:
+             extras: Sequence[str] = (), variants: Variants | None = None) -> Callable[[Factory], Factory]:
     """Decorator registering ``factory(options) -> Codec`` under ``name``, with its declared options.
 
     The factory receives every declared option resolved (defaults filled in), plus any ``extras``.
+    With a ``variants`` hook the factory also builds this codec's variants (:func:`expand`): it then
+    receives :data:`VARIANT_NAME` among the extras, absent for the codec itself.
     """
     options = tuple(options)
+    extras = tuple(extras) + ((VARIANT_NAME,) if variants is not None and VARIANT_NAME not in extras else ())
     names = [option.name for option in options]
     if not all(isinstance(option, Option) for option in options) or len(set(names)) != len(names):
         raise CodecError(f"codec {name!r}: options must be Option objects with distinct names ({', '.join(names)})")
@@ -77,7 +97,7 @@ def register(name: str, summary: str = "", *, options: Sequence[Option] = (),
             raise DuplicateCodec(
                 f"codec {name!r} registered twice ({_entries[name].plugin} and {_loading_plugin}); rename one"
             )
-        _entries[name] = Entry(name, factory, summary, _loading_plugin, options, tuple(extras))
+        _entries[name] = Entry(name, factory, summary, _loading_plugin, options, tuple(extras), variants)
         return factory
 
     return decorate
@@ -164,6 +184,64 @@ def create(name: str, options: Mapping[str, Any] | None = None) -> Codec:
     objects = {key: given.pop(key) for key in found.extras if key in given}
     values = resolve(found.options, given, codec=name)
     codec = found.factory({**values, **objects})
+    if found.base is not None and codec.name != name:
+        raise CodecError(f"the variant {name!r} of {found.base!r} was built as {codec.name!r}; its factory "
+                         f"({found.plugin}) must name the codec after the extra {VARIANT_NAME!r}")
     if not codec.options:
         codec.options = values
     return codec
+
+
+def expand(values: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Register the variants that option values define and return them, ``{name: base}``.
+
+    ``values`` maps a codec name to option values given for it (unresolved: the hook sees them with
+    defaults filled in). A registered codec's values go to its family's hook; the values of a name
+    not registered yet (a variant recorded by an earlier run) go to every hook whose options accept
+    them. A name defined as two different bases, or taken by a plug-in's codec, is a CodecError.
+    Registering again replaces a variant (the latest options define it).
+    """
+    _load_plugins()
+    owners = {id(e.variants): e for e in _entries.values() if e.variants is not None and e.base is None}
+    found: dict[str, str] = {}
+    for name, given in values.items():
+        known = _entries.get(name)
+        if known is not None:
+            owner = _entries[known.base] if known.base is not None else known
+            candidates = [owner] if owner.variants is not None else []
+        else:
+            candidates = list(owners.values())
+        for owner in candidates:
+            try:
+                resolved = resolve(owner.options, given, codec=name)
+            except CodecError:
+                if known is None:
+                    continue  # the options of another family
+                raise
+            for variant, base in owner.variants(resolved).items():
+                if variant == base:
+                    continue
+                if found.get(variant, base) != base:
+                    raise CodecError(f"codec {variant!r} is defined twice, as a variant of {found[variant]!r} and "
+                                     f"of {base!r}; give each variant its own name")
+                found[variant] = base
+    for variant, base in found.items():
+        _register_variant(variant, base)
+    return found
+
+
+def _register_variant(name: str, base: str) -> None:
+    existing = _entries.get(name)
+    if existing is not None and existing.base is None:
+        raise CodecError(f"the name {name!r} is taken by a codec of {existing.plugin}; it cannot also name a variant "
+                         f"of {base!r} (e.g. a named model): choose another name")
+    origin = entry(base)
+    if origin.base is not None or origin.variants is None:
+        raise CodecError(f"{name!r}: {base!r} has no variants (only a plug-in's codec with a variants hook does)")
+
+    def factory(options: Mapping[str, Any]) -> Codec:
+        return origin.factory({**options, VARIANT_NAME: name})
+
+    factory.__name__ = f"variant_{base}"
+    _entries[name] = Entry(name, factory, f"{origin.summary} ({name}, a variant of {base})", origin.plugin,
+                           origin.options, origin.extras, None, base)

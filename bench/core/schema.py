@@ -5,6 +5,7 @@ point, columns :data:`ROW_COLUMNS`) and ``runs/<run_id>.json`` (one :class:`RunM
 invocation). Both carry a format version; files from before the versions existed are version 1
 and are upgraded when read (:func:`upgrade_run`, and the store's :data:`LEGACY_VALUES`), so every
 reader sees the current format. ``python -m bench migrate`` rewrites them in it for good.
+(``manifest.json``, the dataset's current manifest, is :mod:`bench.core.manifest`'s.)
 
 Most columns are *generic*: the harness fills them for every codec. The *codec-filled* ones
 (:data:`CODEC_FILLED`) and any new *extension* column a plug-in adds are filled by a codec's
@@ -26,7 +27,7 @@ from bench.core.errors import BenchError, StoreError
 
 __all__ = [
     "CODEC_FILLED", "COLUMNS", "Column", "GENERIC", "LEGACY_VALUES", "NUMERIC", "ROWS_FORMAT", "ROW_COLUMNS",
-    "RUNS_FORMAT", "RunMeta", "SchemaError", "declared_columns", "parse_run", "read_run", "read_runs", "run_json", "upgrade_run",
+    "HostMeta", "RUNS_FORMAT", "RunMeta", "SchemaError", "declared_columns", "parse_run", "read_run", "read_runs", "run_json", "upgrade_run",
 ]
 
 #: Version of the rows format; files without a ``format_version`` column are version 1.
@@ -63,13 +64,16 @@ class Column:
 
 
 ROW_COLUMNS: tuple[Column, ...] = (
-    Column("key", "str", "cache key: hash of the codec hash, point, coder identity and image pixels"),
+    Column("key", "str", "cache key: hash of the codec hash, point, coder identity, image pixels and file name "
+           "(rows written before the file name was part of it keep their key: bench.core.evaluator.legacy_row_key)"),
     Column("run_id", "str", "the run that wrote the row (runs/<run_id>.json)"),
     Column("dataset", "str", "dataset name"),
-    Column("image", "str", "image file name within the dataset"),
+    Column("image", "str", "image file name, relative to the dataset's folder"),
     Column("image_sha256", "str", "SHA-256 of the decoded RGB pixels"),
     Column("width", "int", "image width in pixels"),
     Column("height", "int", "image height in pixels"),
+    Column("conversion", "str", "what was converted to get 8-bit RGB (grey replicated, palette looked up, opaque "
+           "alpha dropped…; bench.core.images), empty for none; empty in rows written before it was recorded"),
     Column("codec", "str", "codec name (registry)"),
     Column("point", "str", "operating-point label (q75, lambda0.0130, …)"),
     Column("codec_hash", "str", "hash of the codec's name, identity and the metrics version"),
@@ -86,6 +90,8 @@ ROW_COLUMNS: tuple[Column, ...] = (
     Column("timing_repeats", "int", "timed calls per median"),
     Column("threads", "int", "torch threads of the timing process"),
     Column("allocator", "str", "heap policy of the timing process (bench.core.allocator)", legacy="system"),
+    Column("host", "str", "short hash of the timing host's fingerprint (bench.core.environment.fingerprint; "
+           "readable in runs/<run_id>.json under environment.hosts); empty: unknown (rows before hosts)"),
     Column("device", "str", "device the model ran on (codec-filled)"),
     Column("padding", "str", "padding of the input to the model's multiple (codec-filled)"),
     Column("weights_sha256", "str", "SHA-256 of the weights file (codec-filled)"),
@@ -151,7 +157,10 @@ def declared_columns(declared: Iterable[str | Column]) -> tuple[Column, ...]:
 class DatasetMeta(TypedDict, total=False):
     name: str
     source: str  #: where the images came from (download, local copy, folder)
-    images: int
+    images: int  #: files in the dataset, usable or not
+    folder: str | None  #: absolute folder of a folder dataset; None for a named one (absent before manifests)
+    manifest: dict[str, str]  #: usable file (relative name) → pixel sha256, as this run saw it (absent before)
+    unusable: dict[str, str]  #: file → why it was not measured (absent before manifests)
 
 
 class CodecMeta(TypedDict, total=False):
@@ -172,9 +181,21 @@ class SettingsMeta(TypedDict, total=False):
 
 
 class RowCounts(TypedDict, total=False):
-    measured: int
-    timed: int
-    reused: int
+    measured: int  #: RD values computed (new, failed before, or recomputed)
+    timed: int  #: timings taken for rows whose RD values were kept
+    reused: int  #: rows kept as they were
+    recomputed: int  #: of ``measured``: rows of a codec not bit-exact across hosts, from another host
+
+
+class HostMeta(TypedDict, total=False):
+    """A readable host fingerprint (:func:`bench.core.environment.fingerprint`); the rows hold its hash."""
+
+    cpu: str
+    cpu_count: int
+    gpu: str | None
+    device: str  #: the device the codec ran on
+    threads: int  #: torch threads of the timing process
+    allocator: str  #: heap policy of the timing process
 
 
 class EnvironmentMeta(TypedDict, total=False):
@@ -189,6 +210,7 @@ class EnvironmentMeta(TypedDict, total=False):
     gpu: str | None
     torch_threads: int | None
     versions: dict[str, str | None]
+    hosts: dict[str, HostMeta]  #: the ``host`` of this run's rows → its fingerprint (absent before hosts)
 
 
 class RunMeta(TypedDict):

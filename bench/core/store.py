@@ -1,33 +1,49 @@
 """Append-only, crash-safe store of per-image result rows (one CSV per dataset).
 
-Each row is written with a single ``write`` on a file opened in append mode, so
-a killed run loses at most the row in flight; a torn last line (power loss) is
-dropped when the file is next read. A row is identified by ``key``, a hash of
-everything that produced it; when a key appears more than once the last row
-wins (a retried failure, timings added by a later pass). :meth:`compact`
-rewrites the file atomically with one row per key.
+Each row is written with a single ``write`` on a file opened in append mode, so a killed run
+loses at most the row in flight. A row is identified by ``key``, a hash of everything that
+produced it; when a key appears more than once the last row wins (a retried failure, timings
+added by a later pass). :meth:`ResultStore.compact` rewrites the file atomically with one row per
+key.
+
+One writer at a time: every write happens under the folder's lock (:mod:`bench.core.lock`), and
+compaction re-reads the file under it, so rows another process wrote are never lost. Reading
+never writes: a line that does not parse into the header's fields (a stray quote, a torn last
+line) is skipped and reported (:attr:`ResultStore.problems`, and a logged warning naming the file
+and line); the next writer moves such lines to ``rows.csv.malformed`` before it rewrites the file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.core.errors import StoreError
+from bench.core.lock import folder_lock
 from bench.core.schema import COLUMNS, LEGACY_VALUES, NUMERIC, ROWS_FORMAT, Column
 
 __all__ = [
-    "COLUMNS", "LEGACY_VALUES", "NUMERIC", "ResultStore", "StoreError", "load_rows", "rows_frame", "write_bytes_atomic",
-    "write_text_atomic",
+    "COLUMNS", "LEGACY_VALUES", "NUMERIC", "ResultStore", "RowProblem", "StoreError", "check_writable", "load_rows",
+    "rows_frame",
+    "write_bytes_atomic", "write_text_atomic",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Suffix of the file (next to ``rows.csv``) that receives the lines a writer removed as malformed.
+MALFORMED_SUFFIX = ".malformed"
 
 
 def _format(value: Any) -> str:
@@ -40,53 +56,188 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class RowProblem:
+    """A line of a rows file that was skipped: its 1-based line number and why."""
+
+    path: Path
+    line: int
+    reason: str
+    raw: bytes = field(default=b"", repr=False, compare=False)  #: the line as stored, without its line end
+
+    def __str__(self) -> str:
+        return f"{self.path} line {self.line}: {self.reason}; skipped"
+
+
+@dataclass
+class _Parsed:
+    header: tuple[str, ...] = ()
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+_reported: set[tuple[str, int, str]] = set()
+
+
+def _report(problems: Iterable[RowProblem]) -> None:
+    """Log each problem once per process (a run reads its file more than once)."""
+    for problem in problems:
+        ident = (str(problem.path), problem.line, problem.reason)
+        if ident not in _reported:
+            _reported.add(ident)
+            log.warning("%s", problem)
+
+
+def _fields(text: str) -> list[str] | None:
+    """The fields of exactly one CSV record, or ``None`` when ``text`` is not one valid record."""
+    try:
+        records = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error:
+        return None
+    return records[0] if len(records) == 1 else None
+
+
+def _parse(data: bytes, path: Path) -> _Parsed:
+    """Rows of a rows file, line by line: a line that is not a valid row is skipped, never more.
+
+    A field may hold line ends (the writer quotes it); such a record spans the lines up to the next
+    one that closes the quote, and is kept only if it is one valid record of the header's width.
+    """
+    parsed = _Parsed()
+    complete = data.rfind(b"\n") + 1
+    raw_lines = data[:complete].split(b"\n")[:-1]
+    if data[complete:]:
+        parsed.problems.append(RowProblem(path, len(raw_lines) + 1, "incomplete last line (no line end: a write "
+                                          "was cut off)", data[complete:]))
+    if not raw_lines:
+        return parsed
+    lines: list[str | None] = []
+    for number, raw in enumerate(raw_lines):
+        try:
+            text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
+        except UnicodeDecodeError:
+            lines.append(None)
+            continue
+        lines.append(text.removesuffix("\r"))
+    header = tuple(_fields(lines[0]) or ()) if lines[0] is not None else ()
+    extensions = tuple(column for column in header if column not in COLUMNS)
+    # Extension columns exist from rows format 2 on, whose files carry ``format_version``.
+    if "key" not in header or (extensions and "format_version" not in header):
+        raise StoreError(f"{path} has columns this version of the harness does not know; "
+                         "move it away (or pass another --results folder) and rerun")
+    parsed.header = header
+    odd = [line is not None and line.count('"') % 2 == 1 for line in lines]  # ends inside a quoted field
+    closing: list[int | None] = [None] * len(lines)
+    following: int | None = None
+    for i in reversed(range(len(lines))):
+        closing[i] = following
+        if odd[i]:
+            following = i
+    i = 1
+    while i < len(lines):
+        line, end = lines[i], i
+        if line == "":
+            i += 1
+            continue
+        if odd[i]:
+            end = closing[i]  # type: ignore[assignment]
+            if end is not None and any(lines[k] is None for k in range(i, end + 1)):
+                end = None
+        fields = None
+        if line is not None and end is not None:
+            fields = _fields("\n".join(lines[i:end + 1]))  # type: ignore[arg-type]
+        reason = _invalid(fields, header, line, odd[i])
+        if reason:
+            parsed.problems.append(RowProblem(path, i + 1, reason, raw_lines[i]))
+            i += 1  # only this line: the next one is read as a row of its own
+            continue
+        row = dict(zip(header, fields))  # type: ignore[arg-type]
+        version = row.get("format_version", "")
+        if version.isdigit() and int(version) > ROWS_FORMAT:
+            raise StoreError(f"{path} holds rows of format {version}, this harness reads up to "
+                             f"{ROWS_FORMAT}; upgrade the harness")
+        parsed.rows[row["key"]] = row
+        i = end + 1
+    return parsed
+
+
+def _invalid(fields: list[str] | None, header: tuple[str, ...], line: str | None, unbalanced: bool) -> str:
+    """Why a record is not a row (empty: it is one)."""
+    if line is None:
+        return "not UTF-8 text"
+    if fields is None:
+        return 'a quote (") opens a field that never closes into a valid row' if unbalanced else "not valid CSV"
+    if len(fields) != len(header):
+        return f"{len(fields)} fields, the header has {len(header)}"
+    if tuple(fields) == header:
+        return "a second header line"
+    if not fields[header.index("key")]:
+        return "no key"
+    return ""
+
+
+def _writable(path: Path, *, folder: bool = False) -> bool:
+    """Whether this process may write ``path`` and it is not marked read-only (no write bit at all).
+
+    The second test makes a folder or file someone made read-only (``chmod a-w``) read-only for root too.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & 0o222) and os.access(path, os.W_OK | (os.X_OK if folder else 0))
+
+
 class ResultStore:
     """Rows of one dataset in ``<results_dir>/rows.csv``.
 
     The columns are the schema's (:data:`bench.core.schema.COLUMNS`) followed by extension columns:
-    those the file already has, then those :meth:`declare` adds. Reading never changes the file's
-    header; the first append after the columns changed rewrites it (atomically) with all of them.
+    those the file already has, then those :meth:`declare` adds. Reading never changes the file;
+    the first append after the columns changed rewrites it (atomically) with all of them.
+    :attr:`problems` lists the lines the last read skipped.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._rows: dict[str, dict[str, str]] = {}
+        self.problems: list[RowProblem] = []
         self.columns: tuple[str, ...] = COLUMNS
         self._numeric: tuple[str, ...] = NUMERIC
-        self._header: tuple[str, ...] | None = None  # the header on disk (None: no file yet)
+        self._declared: dict[str, Column] = {}
+        self._rows: dict[str, dict[str, str]] = {}
+        self._depth = 0  # nesting of this store's hold on the folder's lock
         self._read()
 
-    def _read(self) -> None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        text = self.path.read_text(encoding="utf-8")
-        if not text.endswith("\n"):
-            # A torn final row: drop it now so the next append starts on a fresh line.
-            cut = text.rfind("\n") + 1
-            text = text[:cut]
-            with open(self.path, "r+b") as fh:
-                fh.truncate(len(text.encode("utf-8")))
-        reader = csv.DictReader(io.StringIO(text))
-        header = tuple(reader.fieldnames or ())
+    # --- reading ---------------------------------------------------------------------------
+
+    def _bytes(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path} ({exc.strerror or exc}); fix its permissions or pass "
+                             "another --results") from None
+
+    def _read(self) -> bytes | None:
+        """Load the file into memory (it is not modified); returns its bytes."""
+        data = self._bytes()
+        parsed = _parse(data, self.path) if data else _Parsed()
+        self._adopt(parsed)
+        self.problems = parsed.problems
+        _report(parsed.problems)
+        return data
+
+    def _adopt(self, parsed: _Parsed) -> None:
+        header = parsed.header
         extensions = tuple(column for column in header if column not in COLUMNS)
-        # Extension columns exist from rows format 2 on, whose files carry ``format_version``.
-        if "key" not in header or (extensions and "format_version" not in header):
-            raise StoreError(
-                f"{self.path} has columns this version of the harness does not know; "
-                "move it away (or pass another --results folder) and rerun"
-            )
-        self._header = header
-        self.columns = COLUMNS + extensions
+        declared = tuple(name for name in self._declared if name not in header)
+        self.columns = COLUMNS + extensions + declared
         # An older file without the newest columns: read it with those empty (or with their
         # LEGACY_VALUES); the first append rewrites it with the current header.
         absent = {column: LEGACY_VALUES.get(column, "") for column in COLUMNS if column not in header}
-        for row in reader:
-            values = {column: row.get(column) or "" for column in self.columns} | absent
-            version = values["format_version"]
-            if version.isdigit() and int(version) > ROWS_FORMAT:
-                raise StoreError(f"{self.path} holds rows of format {version}, this harness reads up to "
-                                 f"{ROWS_FORMAT}; upgrade the harness")
-            self._rows[row["key"]] = values
+        absent |= {name: self._declared[name].legacy for name in declared}
+        self._rows = {key: {column: row.get(column) or "" for column in self.columns} | absent
+                      for key, row in parsed.rows.items()}
 
     def declare(self, columns: Iterable[Column]) -> None:
         """Accept extension columns (a plug-in's new ones); rows that predate one hold its ``legacy``."""
@@ -95,6 +246,7 @@ class ResultStore:
                 self._numeric += (column.name,)
             if column.name in self.columns:
                 continue
+            self._declared[column.name] = column
             self.columns += (column.name,)
             for row in self._rows.values():
                 row[column.name] = column.legacy
@@ -109,48 +261,162 @@ class ResultStore:
         """Current rows, one per key, in first-written order."""
         return list(self._rows.values())
 
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with numeric columns parsed (missing values are NaN)."""
+        return rows_frame(self.rows(), columns=self.columns, numeric=self._numeric)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` (one line, naming the fix) unless rows can be written here."""
+        check_writable(self.path)
+
+    @contextmanager
+    def locked(self, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None,
+               purpose: str = "run") -> Iterator[ResultStore]:
+        """Be the folder's only writer for the ``with`` block, with the rows re-read from disk.
+
+        Checks first that the folder and file are writable (:class:`StoreError` otherwise). Waits
+        for another process's writer (``timeout`` and ``on_wait`` as in
+        :func:`bench.core.lock.folder_lock`). Appends and compaction take the lock themselves;
+        hold it around a whole run so that what is missing is decided on current rows.
+        """
+        with self._lock(timeout=timeout, on_wait=on_wait, purpose=purpose):
+            if self._depth == 1:
+                self._read()  # what other writers added before this one got the lock
+            yield self
+
+    @contextmanager
+    def _lock(self, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None,
+              purpose: str = "run") -> Iterator[None]:
+        if self._depth == 0:
+            self.check_writable()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create results folder {self.path.parent} ({exc.strerror or exc}); "
+                                 "pass another --results or fix its permissions") from None
+        with folder_lock(self.path.parent, timeout=timeout, on_wait=on_wait, purpose=purpose):
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+
     def append(self, row: Mapping[str, Any]) -> None:
         """Write one row durably enough to survive the process being killed.
 
-        The row is stamped with the current rows format (``format_version``).
+        The row is stamped with the current rows format (``format_version``). Under the lock: a torn
+        last line is moved aside first, and a file whose header differs is compacted first.
         """
         unknown = set(row) - set(self.columns)
         if unknown:
             raise ValueError(f"unknown result columns: {sorted(unknown)}; declare them (ResultStore.declare)")
         row = {**row, "format_version": ROWS_FORMAT}
-        new_file = not self.path.exists() or self.path.stat().st_size == 0
-        if not new_file and self._header != self.columns:
-            self.compact()
-        values = [_format(row.get(column)) for column in self.columns]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if new_file:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer.writerow(self.columns)
-        writer.writerow(values)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with self._lock():
+            size, header, torn = self._disk_state()
+            if size and torn and not header:  # nothing but a torn first line
+                self._set_aside([RowProblem(self.path, 1, "incomplete first line", torn)])
+                os.truncate(self.path, 0)
+            elif size and (torn or header != self.columns):
+                self.compact()  # from the file on disk: keeps every row, moves the torn line aside
+            new_file = not self.path.exists() or self.path.stat().st_size == 0
+            values = [_format(row.get(column)) for column in self.columns]
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if new_file:
+                writer.writerow(self.columns)
+            writer.writerow(values)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, buffer.getvalue().encode("utf-8"))
+            finally:
+                os.close(fd)
+            self._rows[str(row["key"])] = dict(zip(self.columns, values))
+
+    def _disk_state(self) -> tuple[int, tuple[str, ...], bytes]:
+        """The file's size, header (empty: no complete first line) and torn tail (bytes after the last line end)."""
         try:
-            os.write(fd, buffer.getvalue().encode("utf-8"))
-        finally:
-            os.close(fd)
-        if new_file:
-            self._header = self.columns
-        self._rows[str(row["key"])] = dict(zip(self.columns, values))
+            with open(self.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size == 0:
+                    return 0, (), b""
+                first = fh.readline()
+                if not first.endswith(b"\n"):
+                    return size, (), first
+                fh.seek(size - 1)
+                tail = b"" if fh.read(1) == b"\n" else _torn_tail(fh, size)
+        except FileNotFoundError:
+            return 0, (), b""
+        header = _fields(first.decode("utf-8-sig", errors="replace").rstrip("\r\n")) or ()
+        return size, tuple(header), tail
 
     def compact(self) -> None:
-        """Rewrite the file with one row per key and the store's columns (atomic replace)."""
-        if not self.path.exists():
-            return
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, self.columns, restval="", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self._rows.values())
-        _atomic_write(self.path, buffer.getvalue())
-        self._header = self.columns
+        """Rewrite the file with one row per key and the store's columns (atomic replace).
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame with numeric columns parsed (missing values are NaN)."""
-        return rows_frame(self.rows(), columns=self.columns, numeric=self._numeric)
+        Done under the lock from the file as it is on disk, never from memory: rows other processes
+        appended are kept; lines that are not rows are moved to ``rows.csv.malformed`` first.
+        """
+        with self._lock():
+            data = self._read()
+            if data is None:
+                return
+            if self.problems:
+                self._set_aside(self.problems)
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, self.columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self._rows.values())
+            text = buffer.getvalue().encode("utf-8")
+            if text != data:
+                _atomic_write(self.path, text)
+            self.problems = []
+
+    def _set_aside(self, problems: list[RowProblem]) -> None:
+        """Append skipped lines to ``rows.csv.malformed`` (nothing is lost), and say so."""
+        aside = self.path.with_name(self.path.name + MALFORMED_SUFFIX)
+        fd = os.open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b"".join(problem.raw + b"\n" for problem in problems))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        numbers = ", ".join(str(problem.line) for problem in problems)
+        log.warning("%s: moved %d line(s) that are not rows (line %s) to %s; fix and append them back if they "
+                    "hold results", self.path, len(problems), numbers, aside)
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise :class:`StoreError` (one line, naming the fix) unless a rows file can be written at ``path``.
+
+    Writes nothing: a missing folder passes when the nearest existing folder above it is writable. A
+    folder or file without any write bit counts as read-only, for root too.
+    """
+    path = Path(path)
+    folder = path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _writable(existing, folder=True):
+        raise StoreError(f"results folder {folder} is not writable; pass another --results or fix its permissions")
+    if path.exists() and not _writable(path):
+        raise StoreError(f"results file {path} is read-only; pass another --results or make it writable")
+
+
+def _torn_tail(fh: Any, size: int) -> bytes:
+    """The bytes after the last line end of an open file of ``size`` bytes that does not end with one."""
+    position, chunk = size, 1 << 16
+    while position > 0:
+        start = max(0, position - chunk)
+        fh.seek(start)
+        block = fh.read(position - start)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            fh.seek(start + cut + 1)
+            return fh.read()
+        position = start
+    fh.seek(0)
+    return fh.read()
 
 
 def rows_frame(rows: Iterable[Mapping[str, str]], columns: Iterable[str] = COLUMNS,
@@ -164,7 +430,10 @@ def rows_frame(rows: Iterable[Mapping[str, str]], columns: Iterable[str] = COLUM
 
 
 def load_rows(path: str | Path) -> pd.DataFrame:
-    """Read a rows CSV written by the harness into a DataFrame (one row per key)."""
+    """Read a rows CSV written by the harness into a DataFrame (one row per key).
+
+    Never modifies the file; lines that are not rows are skipped with a logged warning.
+    """
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no results at {path}; run `python -m bench run` first")
@@ -172,10 +441,21 @@ def load_rows(path: str | Path) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` by a new file; an existing file's permissions (and, where allowed, owner) are kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        existing: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        existing = None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and reports are meant to be shared
+        # mkstemp creates 0600; a new file is meant to be shared (0644), a replaced one keeps its mode
+        os.chmod(tmp, stat.S_IMODE(existing.st_mode) if existing else 0o644)
+        if existing and (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(tmp, existing.st_uid, existing.st_gid)
+            except OSError:
+                pass  # only root may give a file away; the mode is kept regardless
         with os.fdopen(fd, "wb") as fh:
             fh.write(content.encode("utf-8") if isinstance(content, str) else content)
             fh.flush()

@@ -1,6 +1,7 @@
 """Decode stored bitstreams twice — here and in a separate process — and compare the results.
 
-``python -m bench run --bitstreams DIR`` keeps every bitstream as ``DIR/<codec>/<point>/<image>.bin``.
+``python -m bench run --bitstreams DIR`` keeps every bitstream as ``DIR/<codec>/<point>/<image>.bin``,
+``<image>`` the full relative file name (``img.png.bin``; older runs wrote ``<image stem>.bin``).
 :func:`verify_bitstreams` finds the result row each file belongs to and
 
 1. decodes every file in this process with the run's own thread count and device (the *first*
@@ -38,8 +39,9 @@ from typing import Any
 from bench.core.datasets import Dataset
 from bench.core.environment import REPO_DIR
 from bench.core.errors import BenchError
+from bench.core.manifest import load_current_rows
 from bench.core.schema import read_runs
-from bench.core.store import load_rows, write_text_atomic
+from bench.core.store import write_text_atomic
 
 __all__ = ["LEGACY_OPTION_KEYS", "Decoded", "FileCheck", "Pass", "StoredBitstream", "VerifyReport",
            "decode_items", "find_bitstreams", "rebuild_options", "verify_bitstreams"]
@@ -122,9 +124,50 @@ def _recorded_options(info: Mapping[str, Any]) -> dict[str, Any]:
     return {key: identity[key] for key in LEGACY_OPTION_KEYS if key in identity}
 
 
+def _stored_files(bitstream_dir: Path, dataset: Dataset,
+                  codecs: Sequence[str] = ()) -> tuple[list[tuple[Path, str, str, Any]], list[str]]:
+    """``(file, codec, point, dataset item)`` of each ``.bin`` under ``bitstream_dir`` (of ``codecs``, when
+    given), and why others were left out.
+
+    Files are ``<codec>/<point>/<relative image name>.bin`` (:func:`bench.core.evaluator.artifact_path`).
+    Files of the older naming, ``<image stem>.bin``, are matched by stem when one image has it and no file
+    of the current naming stands for it; a stem two images share cannot be told apart and is left out.
+    """
+    items = {item.name: item for item in dataset.items}
+    stems: dict[str, list[Any]] = {}
+    for item in dataset.items:
+        stems.setdefault(Path(item.name).stem, []).append(item)
+    files = sorted(path for path in bitstream_dir.rglob("*.bin") if len(path.relative_to(bitstream_dir).parts) >= 3)
+    named = {path.relative_to(bitstream_dir).as_posix() for path in files}
+    found, skipped = [], []
+    for path in files:
+        codec, point, *rest = path.relative_to(bitstream_dir).parts
+        if codecs and codec not in codecs:
+            continue
+        name = "/".join(rest)[: -len(".bin")]
+        item = items.get(name)
+        if item is None:  # the older naming: <stem>.bin
+            matches = stems.get(name, [])
+            if len(matches) > 1:
+                skipped.append(f"{path}: older naming (<image stem>.bin), which "
+                               f"{', '.join(m.name for m in matches)} share; rerun with --bitstreams to store "
+                               "them as <file name>.bin")
+                continue
+            if not matches:
+                skipped.append(f"{path}: no image {name!r} in dataset {dataset.name}")
+                continue
+            item = matches[0]
+            if f"{codec}/{point}/{item.name}.bin" in named:
+                skipped.append(f"{path}: older naming, superseded by {item.name}.bin beside it")
+                continue
+        found.append((path, codec, point, item))
+    return found, skipped
+
+
 def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
                     codecs: Sequence[str] = ()) -> tuple[list[StoredBitstream], list[str], list[Any]]:
-    """The files under ``bitstream_dir`` that a row of ``results_dir/<dataset>`` accounts for.
+    """The files under ``bitstream_dir`` that a current row of ``results_dir/<dataset>`` accounts for
+    (:mod:`bench.core.manifest`: rows of images replaced since are not).
 
     Returns the files, one line for each file that was left out, and the rows used.
     """
@@ -133,18 +176,11 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
         raise BenchError(f"no bitstreams at {bitstream_dir}; run `python -m bench run --bitstreams "
                          f"{bitstream_dir}` first")
     folder = Path(results_dir) / dataset.name
-    rows = load_rows(folder / "rows.csv")
+    rows = load_current_rows(folder).rows
     recorded = _run_options(folder)
-    items = {Path(item.name).stem: item for item in dataset.items}
-    streams, skipped, used = [], [], []
-    for path in sorted(bitstream_dir.glob("*/*/*.bin")):
-        codec, point, stem = path.parent.parent.name, path.parent.name, path.stem
-        if codecs and codec not in codecs:
-            continue
-        item = items.get(stem)
-        if item is None:
-            skipped.append(f"{path}: no image {stem!r} in dataset {dataset.name}")
-            continue
+    files, skipped = _stored_files(bitstream_dir, dataset, codecs)
+    streams, used = [], []
+    for path, codec, point, item in files:
         match = rows[(rows["codec"] == codec) & (rows["point"] == point) & (rows["image"] == item.name)]
         if match.empty:
             skipped.append(f"{path}: no row for {codec} {point} {item.name} in {folder / 'rows.csv'}")
@@ -168,10 +204,12 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
 def rebuild_options(codec: str, recorded: Mapping[str, Any], overrides: Mapping[str, Any],
                     device: str) -> dict[str, Any]:
     """The options ``codec`` is rebuilt with: the recorded ones, then ``overrides``, then ``device``
-    (where the codec has a ``device`` option)."""
+    (where the codec has a ``device`` option). A codec that options define (a named model) is
+    registered again from them."""
     from bench.core import registry
 
     options = {**recorded, **overrides}
+    registry.expand({codec: options})
     if any(option.name == "device" for option in registry.entry(codec).options):
         options["device"] = device
     return options

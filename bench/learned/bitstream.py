@@ -7,15 +7,20 @@ bitstream carries everything and the harness's bpp (8·len(bytes)/(H·W)) counts
 
 Layout (docs/bitstream.md has the byte-by-byte description and the sizes at Kodak size)::
 
-    tag      1 byte   0xB1: format family 0xB_, version 1
+    tag      1 byte   0xB1: format family 0xB_, version 1 (0xB2: version 2, with the coder byte)
     crc32    4 bytes  big-endian CRC-32 (zlib) of every byte after this field
     mode     1 byte   padding mode (0 model, 1 eval_model); other values are refused
+    coder    1 byte   version 2 only: how ŷ was coded (1 wavefront, 2 wavefront-fast; see CODERS)
     H, W     varints  original image height and width
     h, w     varints  the latent shape compress() returned
     G        varint   number of string groups
     n_1…n_G  varints  number of strings in each group
     L_…      varints  the length of every string, group by group
     strings  Σ L      the strings, concatenated in the same order
+
+The reference coder (CompressAI's own ``compress``) writes version 1, byte for byte as before the
+coder field existed; another coder of ŷ (``bench.learned.wavefront``) writes version 2 and names
+itself, so that no codec decodes a stream of another coder into plausible garbage.
 
 Varints are unsigned LEB128 (7 bits a byte, low bits first, high bit set on all but the last byte).
 Every defect — wrong tag, truncation, trailing bytes, a flipped bit anywhere — raises
@@ -33,11 +38,25 @@ from bench.core.errors import CodecError
 from bench.learned.padding import MODES
 
 __all__ = [
-    "MODES", "TAG", "Bitstream", "BitstreamError", "header_size", "pack", "parse", "unpack", "varint_size",
+    "CODERS", "CODER_CODECS", "MODES", "REFERENCE", "TAG", "TAG_CODER", "Bitstream", "BitstreamError",
+    "header_size", "pack", "parse", "unpack", "varint_size",
 ]
 
 TAG = 0xB1
 """First byte: high nibble 0xB identifies the format, low nibble the version (1)."""
+TAG_CODER = 0xB2
+"""First byte of version 2: version 1 plus a coder byte after the mode byte."""
+REFERENCE = "reference"
+CODERS: tuple[str, ...] = (REFERENCE, "wavefront", "wavefront-fast")
+"""How ŷ was entropy-coded, by their code in the coder byte (never reorder): CompressAI's own
+position-by-position coder, or wavefronts (:mod:`bench.learned.wavefront`) with its ``exact`` or
+``fast`` numerics."""
+CODER_CODECS: dict[str, str] = {
+    REFERENCE: "the architecture's own codec (e.g. mbt2018)",
+    "wavefront": "the architecture's -wavefront codec (e.g. mbt2018-wavefront)",
+    "wavefront-fast": "the architecture's -wavefront codec with numerics=fast",
+}
+"""Which codec decodes a stream of each coder (for error messages)."""
 
 # MODES (bench.learned.padding): the padding modes by their code in the ``mode`` byte.
 
@@ -58,6 +77,7 @@ class Bitstream:
     height: int
     width: int
     mode: str = "model"
+    coder: str = REFERENCE
 
     @property
     def payload_bytes(self) -> int:
@@ -110,19 +130,26 @@ def _check_fields(strings: Sequence[Sequence[bytes]], shape: Sequence[int], heig
                 raise BitstreamError(f"strings must be bytes, got {type(s).__name__}")
 
 
-def header_size(lengths: Sequence[Sequence[int]], shape: Sequence[int], height: int, width: int) -> int:
-    """Bytes of everything but the strings, for groups of strings of these ``lengths``."""
+def header_size(lengths: Sequence[Sequence[int]], shape: Sequence[int], height: int, width: int, *,
+                coder: str = REFERENCE) -> int:
+    """Bytes of everything but the strings, for groups of strings of these ``lengths`` (one more for the
+    coder byte of a coder other than the reference)."""
     fields = [height, width, *shape, len(lengths), *(len(g) for g in lengths), *(n for g in lengths for n in g)]
-    return _CRC_END + 1 + sum(varint_size(int(v)) for v in fields)
+    return _CRC_END + 1 + (coder != REFERENCE) + sum(varint_size(int(v)) for v in fields)
 
 
 def pack(strings: Sequence[Sequence[bytes]], shape: Sequence[int], height: int, width: int, *,
-         mode: str = "model") -> bytes:
-    """The complete bitstream of compress()'s ``strings`` and ``shape`` for an H×W image."""
+         mode: str = "model", coder: str = REFERENCE) -> bytes:
+    """The complete bitstream of compress()'s ``strings`` and ``shape`` for an H×W image; version 1 for
+    the reference coder, version 2 (with the coder byte) for another."""
     _check_fields(strings, shape, height, width)
     if mode not in MODES:
         raise BitstreamError(f"unknown padding mode {mode!r}; use one of {', '.join(MODES)}")
+    if coder not in CODERS:
+        raise BitstreamError(f"unknown coder {coder!r}; use one of {', '.join(CODERS)}")
     body = bytearray([MODES.index(mode)])
+    if coder != REFERENCE:
+        body.append(CODERS.index(coder))
     for value in (height, width, *shape, len(strings), *(len(g) for g in strings)):
         _put_varint(body, int(value))
     for group in strings:
@@ -131,7 +158,8 @@ def pack(strings: Sequence[Sequence[bytes]], shape: Sequence[int], height: int, 
     for group in strings:
         for s in group:
             body += s
-    return bytes([TAG]) + zlib.crc32(body).to_bytes(4, "big") + bytes(body)
+    tag = TAG if coder == REFERENCE else TAG_CODER
+    return bytes([tag]) + zlib.crc32(body).to_bytes(4, "big") + bytes(body)
 
 
 def parse(data: bytes) -> Bitstream:
@@ -139,14 +167,20 @@ def parse(data: bytes) -> Bitstream:
     data = bytes(data)
     if len(data) < _CRC_END + 1:
         raise BitstreamError(f"truncated bitstream: {len(data)} bytes, not even a header; re-encode the image")
-    if data[0] != TAG:
+    if data[0] not in (TAG, TAG_CODER):
         if data[0] >> 4 == TAG >> 4:
             raise BitstreamError(f"bitstream format version {data[0] & 0xF} is not supported (this harness "
-                                 f"reads version {TAG & 0xF}); re-encode with this version")
+                                 f"reads versions {TAG & 0xF} and {TAG_CODER & 0xF}); re-encode with this version")
         raise BitstreamError(f"not a learned-codec bitstream of this harness (first byte 0x{data[0]:02X}, "
-                             f"expected 0x{TAG:02X})")
+                             f"expected 0x{TAG:02X} or 0x{TAG_CODER:02X})")
     mode_code = data[_CRC_END]
     pos = _CRC_END + 1
+    coder_code = 0
+    if data[0] == TAG_CODER:
+        if pos >= len(data):
+            raise BitstreamError("truncated bitstream: it ends inside the header (coder); re-encode the image")
+        coder_code = data[pos]
+        pos += 1
     height, pos = _get_varint(data, pos, "height")
     width, pos = _get_varint(data, pos, "width")
     h, pos = _get_varint(data, pos, "latent height")
@@ -182,6 +216,9 @@ def parse(data: bytes) -> Bitstream:
                              "the bytes changed after encoding, re-encode the image")
     if mode_code >= len(MODES):
         raise BitstreamError(f"corrupt bitstream: unknown padding mode code {mode_code}")
+    if coder_code >= len(CODERS):
+        raise BitstreamError(f"bitstream made by an unknown coder (code {coder_code}); this harness knows "
+                             f"{', '.join(CODERS)}")
     if height < 1 or width < 1:
         raise BitstreamError(f"corrupt bitstream: image size {height}×{width}")
     strings = []
@@ -191,7 +228,7 @@ def parse(data: bytes) -> Bitstream:
             group.append(data[pos:pos + n])
             pos += n
         strings.append(group)
-    return Bitstream(strings, (h, w), height, width, MODES[mode_code])
+    return Bitstream(strings, (h, w), height, width, MODES[mode_code], CODERS[coder_code])
 
 
 def unpack(data: bytes) -> tuple[list[list[bytes]], tuple[int, int], int, int]:

@@ -48,10 +48,12 @@ from bench.core.errors import BenchError
 if TYPE_CHECKING:
     import torch
 
+    from bench.learned.weights import WeightsSource
+
 __all__ = [
     "DECODER_PARTS", "ENCODER_PARTS", "GDN_ELEMENTWISE_OPS", "KODAK_SIZE", "PARTS", "STUDY_ARCHS",
     "ComplexityError", "ModelCount", "PartCount", "configurations", "count_model", "count_parts",
-    "param_count",
+    "param_count", "point_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,11 +136,28 @@ class ModelCount:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
 
 
-def configurations(arch: str, points: Sequence[str]) -> dict[tuple[tuple[str, int], ...], list[str]]:
-    """The zoo channel configurations of ``arch`` used by ``points``: config items → labels, in order."""
+def point_config(arch: str, point: str, source: WeightsSource | None = None) -> dict[str, int]:
+    """The channel configuration ``arch`` runs at ``point``: that of the user's checkpoint in ``source``
+    (read from its tensors) if there is one, else the zoo's for the label."""
+    if source is not None:
+        from bench.learned.weights import checkpoint_config, user_checkpoint
+
+        mine = user_checkpoint(arch, point, source)
+        if mine is not None:
+            return checkpoint_config(arch, mine.path)
+    return zoo.channels(zoo.zoo_point(arch, point))
+
+
+def configurations(arch: str, points: Sequence[str], source: WeightsSource | None = None
+                   ) -> dict[tuple[tuple[str, int], ...], list[str]]:
+    """The channel configurations of ``arch`` used by ``points``: config items → labels, in order.
+
+    A point with a user checkpoint in ``source`` has the configuration loaded from it, not the zoo's of
+    its label (a factorized λ0.0483 checkpoint of N=128, M=192 is counted as that, not as N=192, M=320).
+    """
     out: dict[tuple[tuple[str, int], ...], list[str]] = {}
     for point in points:
-        config = tuple(zoo.channels(zoo.zoo_point(arch, point)).items())
+        config = tuple(point_config(arch, point, source).items())
         out.setdefault(config, []).append(point)
     return out
 

@@ -17,8 +17,8 @@ CUDA: in the same child, ``torch.cuda.max_memory_allocated`` after ``reset_peak_
 allocated through PyTorch's caching allocator; the CUDA context and cuDNN workspaces are not included);
 baseline is ``memory_allocated`` with the model on the device.
 
-Models are random-initialised from their zoo configuration (``update(force=True)``), or loaded from a
-checkpoint. Images are padded right and bottom to the model's multiple by replication, as the harness's
+Models are random-initialised with a given configuration (``update(force=True)``), or loaded from a
+checkpoint: then the configuration is the one its tensors hold, and that is what the result records. Images are padded right and bottom to the model's multiple by replication, as the harness's
 adapter does.
 """
 
@@ -232,7 +232,7 @@ def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
     if spec["phase"] == "encode":
         if spec["image"]:
             with PIL.Image.open(spec["image"]) as img:
-                pixels = np.asarray(img.convert("RGB"))
+                pixels = np.array(img.convert("RGB"))  # writable: torch.from_numpy wants one
         else:
             pixels = _synthetic(*spec["size"])
         height, width = pixels.shape[:2]

@@ -2,8 +2,10 @@
 
 For an architecture and an operating-point label, :func:`resolve` finds a local file:
 
-1. a user checkpoint mapped to exactly that (architecture, label) — ``--checkpoint ARCH:LABEL=PATH``;
-2. else, for a zoo label, the zoo file under its canonical name in the cache folder
+1. a user checkpoint mapped to exactly that (model name, architecture, label) —
+   ``--checkpoint [NAME@]ARCH:LABEL=PATH``; NAME (default: the architecture) names a model of its own,
+   e.g. two ablations of one architecture, and a named model's weights come from its checkpoints only;
+2. else, for a zoo label of the architecture itself, the zoo file under its canonical name in the cache folder
    (torch hub's ``checkpoints`` folder by default), then in the mirror (a folder, copied into
    the cache, or a base URL, downloaded into the cache), then at the zoo's own URL.
 
@@ -40,13 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Checkpoint", "LoadedModel", "WeightsError", "WeightsSource", "WeightsUnavailable",
-    "load_model", "options_of_source", "parse_checkpoint_spec", "points_for", "resolve", "sha256_of",
-    "source_from_options",
+    "checkpoint_config", "load_model", "named_models", "options_of_source", "parse_checkpoint_spec", "points_for",
+    "resolve", "sha256_of", "source_from_options", "user_checkpoint",
 ]
 
 log = logging.getLogger(__name__)
 
-SUPPLY_HINT = "--weights-mirror DIR|URL, BENCH_WEIGHTS_MIRROR, or --checkpoint ARCH:LABEL=PATH"
+SUPPLY_HINT = "--weights-mirror DIR|URL, BENCH_WEIGHTS_MIRROR, or --checkpoint [NAME@]ARCH:LABEL=PATH"
 """How a user supplies weights; ends every :class:`WeightsUnavailable` message."""
 
 WRAPPER_KEYS: tuple[str, ...] = ("state_dict", "network", "model_state_dict")
@@ -70,7 +72,8 @@ _CHANNEL_KEYS: dict[str, dict[str, tuple[str, int]]] = {
 _TINY_CONFIG = {"N": 4, "M": 6}
 
 _LABEL = r"[A-Za-z0-9._-]+"
-_SPEC = re.compile(rf"(?P<arch>[A-Za-z0-9._-]+):(?P<label>{_LABEL})=(?P<path>.+)")
+_MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_SPEC = re.compile(rf"(?:(?P<name>{_MODEL_NAME})@)?(?P<arch>[A-Za-z0-9._-]+):(?P<label>{_LABEL})=(?P<path>.+)")
 _OLD_EB_KEY = re.compile(r"^(?P<module>(?:.+\.)?entropy_bottleneck)\._(?P<kind>bias|matrix|factor)(?P<i>\d+)$")
 _PLURAL = {"bias": "biases", "matrix": "matrices", "factor": "factors"}
 _GLOBAL_IN_ERROR = re.compile(r"GLOBAL ([\w.]+)")
@@ -100,14 +103,31 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A user's own checkpoint mapped to an architecture and an operating-point label."""
+    """A user's own checkpoint mapped to an architecture and an operating-point label.
+
+    ``name`` is the model (codec) the checkpoint belongs to: the architecture itself by default,
+    or a name of its own (``ablationA@mbt2018:…``) that makes it a separate codec.
+    """
 
     arch: str
     point: str
     path: Path
+    name: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "name", self.name or self.arch)
+
+    @property
+    def target(self) -> str:
+        """``[NAME@]ARCH:LABEL``: the model and point the checkpoint is for."""
+        named = f"{self.name}@" if self.name != self.arch else ""
+        return f"{named}{self.arch}:{self.point}"
+
+    @property
+    def spec(self) -> str:
+        """The ``--checkpoint`` text that gives this checkpoint."""
+        return f"{self.target}={self.path}"
 
 
 @dataclass(frozen=True)
@@ -131,12 +151,14 @@ class WeightsSource:
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
         seen: dict[tuple[str, str], Path] = {}
+        archs: dict[str, str] = {}
         for ckpt in self.checkpoints:
-            key = (ckpt.arch, ckpt.point)
+            if archs.setdefault(ckpt.name, ckpt.arch) != ckpt.arch:
+                raise WeightsError(f"model {ckpt.name!r} is given as {archs[ckpt.name]} and as {ckpt.arch}; "
+                                   "one name, one architecture: rename one")
+            key = (ckpt.name, ckpt.point)
             if key in seen and seen[key] != ckpt.path:
-                raise WeightsError(
-                    f"two checkpoints for {ckpt.arch}:{ckpt.point} ({seen[key]} and {ckpt.path}); give one"
-                )
+                raise WeightsError(f"two checkpoints for {ckpt.target} ({seen[key]} and {ckpt.path}); give one")
             seen[key] = ckpt.path
 
     @classmethod
@@ -164,7 +186,7 @@ class WeightsSource:
 def source_from_options(options: Mapping[str, Any]) -> WeightsSource:
     """The source the learned codecs' options describe (missing keys: not set).
 
-    ``checkpoint`` (``ARCH:LABEL=PATH`` strings) and the exports of ``checkpoint_dir`` (see
+    ``checkpoint`` (``[NAME@]ARCH:LABEL=PATH`` strings) and the exports of ``checkpoint_dir`` (see
     :func:`bench.learned.train.export.checkpoint_specs`) are the user's checkpoints;
     ``weights_mirror`` and ``weights_cache`` override ``BENCH_WEIGHTS_MIRROR`` and the default
     cache; ``BENCH_OFFLINE=1`` skips the zoo's URL (:meth:`WeightsSource.from_env`).
@@ -185,7 +207,7 @@ def options_of_source(source: WeightsSource) -> dict[str, Any]:
     return {
         "weights_mirror": source.mirror,
         "weights_cache": None if source.cache_dir is None else str(source.cache_dir),
-        "checkpoint": [f"{c.arch}:{c.point}={c.path}" for c in source.checkpoints],
+        "checkpoint": [c.spec for c in source.checkpoints],
         "checkpoint_dir": None,
     }
 
@@ -196,43 +218,73 @@ def sha256_of(path: str | Path) -> str:
 
 
 def parse_checkpoint_spec(spec: str) -> Checkpoint:
-    """Parse ``ARCH:LABEL=PATH`` (``--checkpoint``), e.g. ``bmshj2018-factorized:lambda0.0130=/w/f.pth``."""
+    """Parse ``[NAME@]ARCH:LABEL=PATH`` (``--checkpoint``), e.g. ``bmshj2018-factorized:lambda0.0130=/w/f.pth``
+    or ``ablationA@bmshj2018-factorized:lambda0.0130=/w/a.pth``."""
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise WeightsError(
-            f"bad checkpoint {spec!r}: expected ARCH:LABEL=PATH, e.g. "
-            f"bmshj2018-factorized:lambda0.0130=/path/to/weights.pth (LABEL: letters, digits, '.', '_', '-')"
+            f"bad checkpoint {spec!r}: expected [NAME@]ARCH:LABEL=PATH, e.g. "
+            f"bmshj2018-factorized:lambda0.0130=/path/to/weights.pth (NAME, LABEL: letters, digits, '.', '_', '-')"
         )
     arch = match["arch"]
     if arch not in zoo.ARCHITECTURES:
         raise WeightsError(
             f"bad checkpoint {spec!r}: unknown architecture {arch!r}; known: {', '.join(zoo.ARCHITECTURES)}"
         )
-    return Checkpoint(arch, match["label"], Path(match["path"]).expanduser())
+    return Checkpoint(arch, match["label"], Path(match["path"]).expanduser(), match["name"] or arch)
 
 
-def points_for(arch: str, source: WeightsSource, requested: Sequence[str] | None) -> list[str]:
-    """Labels to benchmark for ``arch``: ``requested`` if given; else the labels of the user's
-    checkpoints for ``arch`` if there are any; else the zoo's :data:`bench.learned.zoo.DEFAULT_POINTS`."""
+def named_models(specs: Sequence[str]) -> dict[str, str]:
+    """``{NAME: ARCH}`` of the named models among ``--checkpoint`` specs (NAME other than ARCH).
+
+    Raises WeightsError for a bad spec, or one NAME given with two architectures.
+    """
+    models: dict[str, str] = {}
+    for spec in specs:
+        ckpt = parse_checkpoint_spec(spec)
+        if ckpt.name == ckpt.arch:
+            continue
+        if models.setdefault(ckpt.name, ckpt.arch) != ckpt.arch:
+            raise WeightsError(f"model {ckpt.name!r} is given as {models[ckpt.name]} and as {ckpt.arch}; "
+                               "one name, one architecture: rename one")
+    return models
+
+
+def _mine(source: WeightsSource, arch: str, name: str | None) -> list[Checkpoint]:
+    """The checkpoints of model ``name`` (default: the architecture itself) of ``arch``."""
+    return [c for c in source.checkpoints if c.arch == arch and c.name == (name or arch)]
+
+
+def points_for(arch: str, source: WeightsSource, requested: Sequence[str] | None, *,
+               name: str | None = None) -> list[str]:
+    """Labels to benchmark for model ``name`` (default: ``arch`` itself): ``requested`` if given; else
+    the labels of its checkpoints if there are any; else the zoo's :data:`bench.learned.zoo.DEFAULT_POINTS`
+    (a named model has no zoo points: none)."""
     zoo.check_arch(arch)
     if requested:
         return list(dict.fromkeys(requested))
-    mine = [c.point for c in source.checkpoints if c.arch == arch]
-    return list(dict.fromkeys(mine)) if mine else list(zoo.DEFAULT_POINTS)
+    mine = [c.point for c in _mine(source, arch, name)]
+    if mine or (name or arch) != arch:
+        return list(dict.fromkeys(mine))
+    return list(zoo.DEFAULT_POINTS)
 
 
-def resolve(arch: str, point: str, source: WeightsSource) -> Path:
-    """The local weights file for (``arch``, ``point``); see the module docstring for the order.
+def resolve(arch: str, point: str, source: WeightsSource, *, name: str | None = None) -> Path:
+    """The local weights file for (``arch``, ``point``) of model ``name`` (default: ``arch``); see the
+    module docstring for the order.
 
-    Raises WeightsError for a missing checkpoint file, an unknown label or a file whose sha256
-    does not start with the prefix in its name; WeightsUnavailable when no source has it.
+    Raises WeightsError for a missing checkpoint file, an unknown label, a point a named model has
+    no checkpoint for, or a file whose sha256 does not start with the prefix in its name;
+    WeightsUnavailable when no source has it.
     """
-    return _resolve(arch, point, source)[0]
+    return _resolve(arch, point, source, name)[0]
 
 
-def load_model(arch: str, point: str, source: WeightsSource, *, update: bool = True) -> LoadedModel:
-    """Resolve, read and build the CompressAI model for (``arch``, ``point``), on CPU, in eval mode."""
-    path, origin = _resolve(arch, point, source)
+def load_model(arch: str, point: str, source: WeightsSource, *, update: bool = True,
+               name: str | None = None) -> LoadedModel:
+    """Resolve, read and build the CompressAI model for (``arch``, ``point``) of model ``name``
+    (default: ``arch``), on CPU, in eval mode."""
+    path, origin = _resolve(arch, point, source, name)
     digest = sha256_of(path)
     state = _read_state_dict(path)
     model, config = _build(arch, state, path, update_buffers=update)
@@ -242,21 +294,41 @@ def load_model(arch: str, point: str, source: WeightsSource, *, update: bool = T
     return LoadedModel(model, arch, point, digest, origin, config, update)
 
 
+def user_checkpoint(arch: str, point: str, source: WeightsSource, *, name: str | None = None) -> Checkpoint | None:
+    """The user's checkpoint for (``arch``, ``point``) of model ``name`` (default: ``arch``), if one was given."""
+    return next((c for c in _mine(source, arch, name) if c.point == point), None)
+
+
+def checkpoint_config(arch: str, path: str | Path) -> dict[str, int]:
+    """The constructor channel counts of ``arch`` that the checkpoint ``path`` holds, read from its tensors
+    (e.g. ``{"N": 128, "M": 192}``) and checked by loading it; WeightsError when it does not fit ``arch``."""
+    path = Path(path)
+    zoo.check_arch(arch)
+    if not path.is_file():
+        raise WeightsError(f"checkpoint {path} for {arch} does not exist")
+    return _build(arch, _read_state_dict(path), path, update_buffers=True)[1]
+
+
 # --------------------------------------------------------------------------- resolving
 
 
-def _resolve(arch: str, point: str, source: WeightsSource) -> tuple[Path, str]:
+def _resolve(arch: str, point: str, source: WeightsSource, name: str | None = None) -> tuple[Path, str]:
     zoo.check_arch(arch)
-    for ckpt in source.checkpoints:
-        if (ckpt.arch, ckpt.point) == (arch, point):
+    name = name or arch
+    for ckpt in _mine(source, arch, name):
+        if ckpt.point == point:
             if not ckpt.path.is_file():
-                raise WeightsError(f"checkpoint {ckpt.path} for {arch}:{point} does not exist")
+                raise WeightsError(f"checkpoint {ckpt.path} for {ckpt.target} does not exist")
             return ckpt.path, f"checkpoint:{ckpt.path}"
+    mine = [c.point for c in _mine(source, arch, name)]
+    if name != arch:  # a named model is its checkpoints: never the zoo's weights under its name
+        given = ", ".join(mine) or "none"
+        raise WeightsError(f"model {name} ({arch}) has no checkpoint for {point} (its points: {given}); "
+                           f"give --checkpoint {name}@{arch}:{point}=PATH")
 
     try:
         zp = zoo.zoo_point(arch, point)
     except CodecError as exc:
-        mine = [c.point for c in source.checkpoints if c.arch == arch]
         given = f"; checkpoints given for {arch}: {', '.join(mine)}" if mine else ""
         raise WeightsError(f"{exc}{given}; or give --checkpoint {arch}:{point}=PATH") from None
     try:

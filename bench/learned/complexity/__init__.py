@@ -3,7 +3,8 @@
 Three sources, never mixed in one table:
 
 * **counts** (:mod:`bench.learned.macs`): parameters and MACs per part and per coding side, with fvcore, at the
-  Kodak size; they depend on the architecture and channel configuration only, not on the weights;
+  Kodak size; they depend on the architecture and channel configuration only, not on the weights — the
+  configuration that runs: a user checkpoint's own (read from its tensors), else the zoo's of the label;
 * **time**: the harness's per-image rows (``encode_s``/``decode_s`` of whole ``encode``/``decode``
   calls), averaged per device × hardware × threads × codec × point (:mod:`.tables`); and an instrumented
   measurement (:mod:`.timing`) that times the networks and the entropy coder separately on a few images,

@@ -89,7 +89,8 @@ def run_complexity(
     """Count, time and measure ``archs`` at ``points`` and write the tables and the run file into ``out_dir``.
 
     ``source`` supplies trained weights (``--checkpoint``, zoo cache or mirror); points without weights
-    are timed random-initialised. ``rows_path`` is the harness's ``rows.csv`` (optional); ``images`` are
+    are timed random-initialised. Parameters, MACs and memory are those of the configuration that runs:
+    a user checkpoint's, read from its tensors, else the zoo's of the label. ``rows_path`` is the harness's ``rows.csv`` (optional); ``images`` are
     timed (instrumented) and the first one is used for memory (skipped when ``memory`` is False or there
     are no images); ``size`` (H, W) is the size MACs are counted at. ``allocator`` is the heap policy
     the caller put this process under (:func:`bench.core.allocator.apply`), recorded with the conditions.
@@ -98,6 +99,7 @@ def run_complexity(
     import torch
 
     from bench.core import allocator as heap
+    from bench.core.manifest import current_rows, read_manifest
     from bench.core.store import load_rows
 
     if threads < 1 or repeats < 1:
@@ -109,9 +111,11 @@ def run_complexity(
     say = progress or (lambda message: None)
     torch.set_num_threads(threads)
 
+    # the configuration of what runs: a user checkpoint's own channels, else the zoo's of the label
+    configs = {arch: configurations(arch, points, source) for arch in archs}
     counts, used = [], {}
     for arch in archs:
-        for config, labels in configurations(arch, points).items():
+        for config, labels in configs[arch].items():
             say(f"counting {arch} {dict(config)}")
             count = count_model(arch, dict(config), height=size[0], width=size[1])
             counts.append(count)
@@ -119,7 +123,7 @@ def run_complexity(
 
     results_table = None
     if rows_path is not None and Path(rows_path).exists():
-        rows = load_rows(rows_path)
+        rows, _ = current_rows(load_rows(rows_path), read_manifest(Path(rows_path).parent))  # the dataset's images
         results_table = results_time_table(rows, run_environments(Path(rows_path).parent))
 
     steps: list[StepTiming] = []
@@ -128,9 +132,9 @@ def run_complexity(
         models = prepare_models(archs, points, source)
         steps = split_timing(models, images, device=device, repeats=repeats, jpeg_points=jpeg_points,
                              progress=lambda m: say(f"timing {m}"))
-        if memory:  # once per zoo configuration: trained weights of that configuration if any, else random
+        if memory:  # once per configuration: trained weights of that configuration if any, else random
             for arch in archs:
-                for config, labels in configurations(arch, points).items():
+                for config, labels in configs[arch].items():
                     trained = next((m for m in models if m.codec == arch and m.path is not None
                                     and tuple(m.config.items()) == config), None)
                     say(f"memory {arch} {dict(config)}")

@@ -196,15 +196,16 @@ def _config_label(config: Mapping[str, int]) -> str:
 def prepare_models(archs: Sequence[str], points: Sequence[str], source: WeightsSource | None = None
                    ) -> list[TimedModel]:
     """Trained models where ``source`` has weights for (arch, point) — a ``--checkpoint`` or a zoo file
-    in the cache or mirror — else one random-initialised model per zoo configuration (seed 0,
-    ``update(force=True)``) standing for all the points without weights."""
+    in the cache or mirror — else one random-initialised model per configuration (seed 0,
+    ``update(force=True)``) standing for all the points without weights. A checkpoint's configuration is
+    its own (:func:`bench.learned.macs.configurations`)."""
     import torch
 
     from bench.learned.weights import WeightsUnavailable, load_model, resolve
 
     out: list[TimedModel] = []
     for arch in archs:
-        for config, labels in configurations(arch, points).items():
+        for config, labels in configurations(arch, points, source).items():
             random_points = []
             for point in labels:
                 try:

@@ -1,0 +1,315 @@
+"""The store never loses or invents rows: malformed lines, concurrent runs, read-only results.
+
+Real files and real processes throughout; the references are the files themselves read with the
+standard library's ``csv`` module.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bench.cli import main
+from bench.core.lock import folder_lock
+from bench.core.store import ResultStore, load_rows, write_text_atomic
+from conftest import REPO, natural_image
+
+FIXTURE = REPO / "tests" / "fixtures" / "results"
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def digest(path: Path) -> tuple[str, int, int]:
+    """Content hash, modification time and mode: what "the file was not touched" means."""
+    info = path.stat()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mtime_ns, stat.S_IMODE(info.st_mode)
+
+
+def tree(folder: Path) -> dict[str, tuple[str, int, int]]:
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def insert_line(path: Path, number: int, text: str) -> None:
+    """Make ``text`` line ``number`` (1-based) of the file."""
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(number - 1, text.encode())
+    path.write_bytes(b"\n".join(lines))
+
+
+def row(key: str, **values: object) -> dict[str, object]:
+    return {"key": key, "codec": "jpeg", "point": "q5", "status": "ok", **values}
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """A copy of the committed test results (a real rows.csv written by the harness)."""
+    shutil.copytree(FIXTURE, tmp_path / "results")
+    return tmp_path / "results"
+
+
+# --- malformed lines --------------------------------------------------------------------------
+
+
+def test_stray_quote_line_skips_that_line_only(results):
+    path = results / "kodak" / "rows.csv"
+    original = csv_rows(path)
+    assert len(original) > 10
+    insert_line(path, 8, '"a stray line, half a note')  # line 8 of the file: between rows 6 and 7
+    before = digest(path)
+
+    store = ResultStore(path)
+    assert [r["key"] for r in store.rows()] == [r["key"] for r in original]
+    assert [(p.line, p.path) for p in store.problems] == [(8, path)]
+    assert load_rows(path)["key"].tolist() == [r["key"] for r in original]
+    assert digest(path) == before  # reading never writes
+
+    summary = bench([], "summary", "--results", str(results), "--dataset", "kodak")
+    assert summary.returncode == 0, summary.stderr
+    assert (f"warning: {path} line 8: a quote (\") opens a field that never closes into a valid row; skipped"
+            in summary.stderr.splitlines())
+    assert digest(path) == before
+
+
+def test_multiline_note_is_a_row_and_compaction_sets_bad_lines_aside(tmp_path):
+    path = tmp_path / "ds" / "rows.csv"
+    store = ResultStore(path)
+    store.append(row("a", bpp=0.5))
+    store.append(row("b", note='decoder said:\nline two, "quoted"\n\nend'))
+    store.append(row("c", bpp=0.7))
+    insert_line(path, 3, '"stray')  # before the row whose note spans four lines
+    insert_line(path, 2, "only,three,fields")
+    with open(path, "ab") as fh:
+        fh.write(b"d,r,ds,\xff\xfe.png\n")  # not UTF-8
+    lines_before = path.read_bytes().split(b"\n")
+
+    again = ResultStore(path)
+    assert [r["key"] for r in again.rows()] == ["a", "b", "c"]
+    assert again.get("b")["note"] == 'decoder said:\nline two, "quoted"\n\nend'
+    assert [p.line for p in again.problems] == [2, 4, 10]
+    assert "3 fields" in again.problems[0].reason and "UTF-8" in again.problems[2].reason
+
+    again.compact()
+    reference = csv_rows(path)  # the standard library agrees on the rewritten file
+    assert [r["key"] for r in reference] == ["a", "b", "c"]
+    assert reference[1]["note"] == 'decoder said:\nline two, "quoted"\n\nend'
+    aside = path.with_name("rows.csv.malformed").read_bytes().split(b"\n")[:-1]
+    assert aside == [lines_before[1], lines_before[3], lines_before[9]]  # nothing is lost
+    assert ResultStore(path).problems == []
+
+
+def test_reading_a_torn_tail_never_writes_and_the_next_writer_repairs_it(tmp_path):
+    path = tmp_path / "ds" / "rows.csv"
+    store = ResultStore(path)
+    store.append(row("a", bpp=0.5))
+    with open(path, "ab") as fh:
+        fh.write(b"b,run,ds,kodim01.png,abc")  # a row cut short by a crash
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    before = digest(path)
+
+    reader = ResultStore(path)
+    assert [r["key"] for r in reader.rows()] == ["a"]
+    assert [p.line for p in reader.problems] == [3]
+    load_rows(path)
+    assert digest(path) == before  # same bytes, same mtime
+
+    ResultStore(path).append(row("c", bpp=0.7))
+    assert [r["key"] for r in csv_rows(path)] == ["a", "c"]
+    assert path.read_bytes().endswith(b"\n")
+    assert path.with_name("rows.csv.malformed").read_bytes() == b"b,run,ds,kodim01.png,abc\n"
+
+
+# --- one writer at a time -----------------------------------------------------------------------
+
+
+def test_compaction_keeps_rows_another_process_appended(tmp_path):
+    path = tmp_path / "ds" / "rows.csv"
+    store = ResultStore(path)
+    store.append(row("a", bpp=0.5))
+    code = ("import sys; from bench.core.store import ResultStore; "
+            "ResultStore(sys.argv[1]).append({'key': 'b', 'codec': 'webp', 'point': 'q5', 'status': 'ok'})")
+    subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO, check=True)
+    store.append(row("a", bpp=0.5, encode_s=0.001))  # this store's memory has never seen "b"
+    store.compact()
+    assert [(r["key"], r["encode_s"]) for r in csv_rows(path)] == [("a", "0.001"), ("b", "")]
+
+
+def test_a_killed_writer_leaves_no_lock_even_with_a_forked_child_alive(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    code = ("import multiprocessing, os, sys, time\n"
+            "from bench.core.lock import folder_lock\n"
+            "with folder_lock(sys.argv[1]):\n"
+            "    child = multiprocessing.get_context('fork').Process(target=time.sleep, args=(120,))\n"
+            "    child.start()\n"
+            "    print(child.pid, flush=True)\n"
+            "    os.kill(os.getpid(), 9)\n")
+    out = tmp_path / "child.pid"
+    with open(out, "w") as fh:  # a file, not a pipe: the child keeps the parent's stdout open
+        subprocess.run([sys.executable, "-c", code, str(folder)], cwd=REPO, stdout=fh, timeout=120, check=False)
+    child = int(out.read_text().split()[0])
+    try:
+        with folder_lock(folder, timeout=10):  # the worker outlived its parent, but does not hold the lock
+            assert os.path.exists(f"/proc/{child}")
+    finally:
+        os.kill(child, 9)
+
+
+def run_command(images: Path, results: Path, codec: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", codec, "--points", "q50,q75",
+            "--results", str(results), "--jobs", "1", "--no-progress", *extra]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Path:
+    images = tmp_path / "pair"
+    images.mkdir()
+    for i in range(2):
+        Image.fromarray(natural_image(64, 96, seed=i)).save(images / f"im{i}.png")
+    return images
+
+
+def test_two_runs_at_once_keep_every_row(pair, tmp_path, capsys):
+    results = tmp_path / "results"
+    folder = results / "pair"
+    folder.mkdir(parents=True)
+    waiting = f"waiting for the run of PID {os.getpid()} to finish"
+    logs = {codec: (tmp_path / f"{codec}.out", tmp_path / f"{codec}.err") for codec in ("jpeg", "webp")}
+    with folder_lock(folder):  # a writer holds the folder: both runs start now and must wait for it
+        procs = {}
+        for codec, (out, err) in logs.items():
+            with open(out, "w") as o, open(err, "w") as e:
+                procs[codec] = subprocess.Popen(run_command(pair, results, codec), cwd=REPO, stdout=o, stderr=e)
+        refused = subprocess.run(run_command(pair, results, "jpeg", "--wait", "0"), cwd=REPO, capture_output=True,
+                                 text=True, timeout=300, check=False)
+        deadline = time.monotonic() + 240
+        while not all(waiting in err.read_text() for _, err in logs.values()):
+            assert time.monotonic() < deadline, {c: err.read_text() for c, (_, err) in logs.items()}
+            assert all(p.poll() is None for p in procs.values()), "a run did not wait for the lock"
+            time.sleep(0.2)
+        assert not (folder / "rows.csv").exists()
+    for codec, proc in procs.items():
+        assert proc.wait(timeout=300) == 0, logs[codec][1].read_text()
+
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines()[-1] == (f"error: results folder {folder} is in use by the run of PID "
+                                                f"{os.getpid()}; wait for it to finish (or wait longer: --wait "
+                                                "SECONDS) or pass another --results")
+    stored = csv_rows(folder / "rows.csv")
+    assert len(stored) == 2 * 2 + 2 * 2  # images × points of each codec
+    assert sorted((r["codec"], r["point"], r["image"]) for r in stored) == sorted(
+        (codec, point, f"im{i}.png") for codec in ("jpeg", "webp") for point in ("q50", "q75") for i in range(2))
+    assert {r["codec"] for r in csv_rows(folder / "summary.csv")} == {"jpeg", "webp"}
+    capsys.readouterr()
+    assert main(["summary", "--results", str(results), "--dataset", "pair"]) == 0
+    shown = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.split()}
+    assert {"jpeg", "webp"} <= shown
+
+
+# --- read-only results --------------------------------------------------------------------------
+
+
+def test_rewriting_a_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "summary.csv"
+    path.write_text("old\n")
+    path.chmod(0o640)
+    write_text_atomic(path, "new\n")
+    assert path.read_text() == "new\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.fixture
+def unprivileged(tmp_path: Path) -> list[str]:
+    """A command prefix under which permission bits apply.
+
+    As root (CI), root's capabilities to ignore file permissions are dropped with ``setpriv``; the
+    process keeps its user, so it can still run the interpreter, and reads or writes exactly what
+    an ordinary owner of the files could.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot make permission bits apply")
+    caps = "-dac_override,-dac_read_search,-fowner"
+    prefix = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0o444)
+    check = "import sys\ntry:\n    open(sys.argv[1], 'a')\nexcept PermissionError:\n    print('denied')"
+    result = subprocess.run([*prefix, sys.executable, "-c", check, str(probe)], capture_output=True, text=True,
+                            check=False)
+    if result.stdout.strip() != "denied":
+        pytest.skip(f"setpriv cannot drop root's file capabilities here: {result.stderr.strip()[:200]}")
+    return prefix
+
+
+def bench(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def read_only(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    folder.chmod(0o555)
+
+
+def test_read_only_results_are_read_and_never_written(results, pair, tmp_path, unprivileged):
+    folder = results / "kodak"
+    images = tmp_path / "kodak"
+    pair.rename(images)  # a folder dataset named like the results: `run` would write into them
+    read_only(results)
+    before = tree(results)
+    try:
+        summary = bench(unprivileged, "summary", "--results", str(results))
+        assert summary.returncode == 0, summary.stderr
+        assert "jpeg" in summary.stdout
+        reports = tmp_path / "reports"
+        bd = bench(unprivileged, "bd-rate", "--results", str(results), "--reports", str(reports), "--bootstrap", "20")
+        assert bd.returncode == 0, bd.stderr
+        report = bench(unprivileged, "report", "--results", str(results), "--reports", str(reports), "--bootstrap",
+                       "20")
+        assert report.returncode == 0, report.stderr
+        assert (reports / "REPORT.md").is_file()
+
+        export = bench(unprivileged, "export", "--results", str(results))
+        assert export.returncode == 2 and "Traceback" not in export.stderr
+        assert export.stderr.splitlines()[-1].startswith(f"error: {folder / 'compressai'}")
+
+        run = bench(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
+                    "--results", str(results), "--no-progress")
+        assert run.returncode == 2 and "Traceback" not in run.stderr and run.stdout == ""
+        assert run.stderr.splitlines()[-1] == (f"error: results folder {folder} is not writable; pass another "
+                                               "--results or fix its permissions")
+        assert tree(results) == before  # no file written, replaced or re-moded
+    finally:
+        for path in [results, *results.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_read_only_rows_file_is_refused_and_kept(results, pair, tmp_path, unprivileged):
+    folder = results / "kodak"
+    images = tmp_path / "kodak"
+    pair.rename(images)
+    rows = folder / "rows.csv"
+    rows.chmod(0o444)  # the folder stays writable: replacing the file would succeed
+    before = digest(rows)
+    run = bench(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
+                "--results", str(results), "--no-progress")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1] == (f"error: results file {rows} is read-only; pass another --results or "
+                                           "make it writable")
+    assert digest(rows) == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in (FIXTURE / "kodak").iterdir())
