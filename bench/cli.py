@@ -384,7 +384,7 @@ def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]], p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.core.evaluator import prepare_images
+    from bench.core.screening import prepare_images
     from bench.core.manifest import stale_note
     from bench.core.store import check_writable
     from bench.pipeline import CodecRun, Settings, evaluate

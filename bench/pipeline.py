@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bench.analysis.summary import CONVENTION, write_summary
 from bench.core.datasets import Dataset
-from bench.core.evaluator import CodecRun, Evaluation, RunReport, Screening, Settings
+from bench.core.evaluator import CodecRun, Evaluation, RunReport, Settings
+from bench.core.screening import Screening
 from bench.core.manifest import current_rows, read_manifest
 
 __all__ = ["CodecRun", "RunReport", "Settings", "evaluate"]
@@ -23,7 +24,7 @@ def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path
              settings: Settings = Settings(), screening: Screening | None = None) -> RunReport:
     """Measure ``runs`` on ``dataset`` into ``results_dir/<dataset>/``; returns rows and summary.
 
-    ``screening`` is :func:`bench.core.evaluator.prepare_images` of ``dataset`` when the caller did it
+    ``screening`` is :func:`bench.core.screening.prepare_images` of ``dataset`` when the caller did it
     already (to list unusable files first). The summary averages the current rows only (those of the
     dataset's manifest); ``report.stale`` counts the others. Nothing is written when the dataset is
     refused (unusable files with ``settings.strict``, or another dataset of this name in the results).

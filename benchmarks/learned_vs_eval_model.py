@@ -88,7 +88,7 @@ def profile_child(argv: list[str]) -> int:
     """Run the harness's main() in this process with timers; print the breakdown as JSON."""
     start = time.perf_counter()
     sys.path.insert(0, str(REPO))
-    from bench.core import evaluator as evaluate
+    from bench.core import evaluator, measure
     from bench.core import registry
     from bench.learned import zoo
     from bench.cli import main
@@ -117,8 +117,8 @@ def profile_child(argv: list[str]) -> int:
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
     model_class.forward = timer("model", model_class.forward)  # the warm-up's pass over every network
-    evaluate._quality = timer("metrics", evaluate._quality)
-    evaluate._reference = timer("metrics", evaluate._reference)  # the MS-SSIM reference pyramid
+    measure._quality = timer("metrics", measure._quality)
+    evaluator.reference_of = timer("metrics", evaluator.reference_of)  # the MS-SSIM reference pyramid
     plugin.CompressAICoder.verify = timer("verify", plugin.CompressAICoder.verify)
     with open(os.devnull, "w") as sink:
         stdout, sys.stdout = sys.stdout, sink

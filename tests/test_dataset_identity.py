@@ -24,7 +24,7 @@ from bench.analysis.export import export_results
 from bench.core import registry
 from bench.core.datasets import folder_dataset, kodak
 from bench.core.errors import DatasetError
-from bench.core.evaluator import codec_hash
+from bench.core.reuse import codec_hash
 from bench.core.manifest import Manifest, check_same_dataset, load_current_rows, read_manifest
 from bench.core.metrics import psnr
 from bench.core.store import ResultStore

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.core import environment
-from bench.core.evaluator import MEASURE, REUSE, TIME, reuse_rule
+from bench.core.reuse import MEASURE, REUSE, TIME, reuse_rule
 from conftest import REPO
 
 PLUGIN = '''

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from bench.core import registry
-from bench.core.evaluator import PreparedImage, _reference, measure_row
+from bench.core.measure import measure_row, reference_of as _reference
+from bench.core.screening import PreparedImage
 from bench.core.images import pixel_sha256
 from bench.core.metrics import psnr
 

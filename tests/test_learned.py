@@ -23,7 +23,8 @@ from bench.core import registry
 from bench.learned.bitstream import BitstreamError, header_size, pack, parse, unpack
 from bench.cli import main
 from bench.core.errors import CodecError
-from bench.core.evaluator import PreparedImage, _reference, measure_row
+from bench.core.measure import measure_row, reference_of as _reference
+from bench.core.screening import PreparedImage
 from bench.core.images import pixel_sha256
 from conftest import REPO, natural_image
 

@@ -9,16 +9,13 @@ timing is ever taken while other workers compete for the cores.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import logging
-import math
 import multiprocessing as mp
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,19 +27,17 @@ from tqdm import tqdm
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
-from bench.core.errors import CodecError, DatasetError, ImageError, MetricError
-from bench.core.images import load_rgb, pixel_sha256
+from bench.core.errors import CodecError
+from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
+from bench.core.measure import measure_row, reference_of
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
-from bench.core.store import ResultStore, write_bytes_atomic, write_text_atomic
+from bench.core.store import ResultStore, write_text_atomic
+from bench.core.reuse import MEASURE, METRICS_VERSION, TIME, codec_hash, legacy_row_key, reuse_rule, row_key
+from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.timing import WarmUps, measure
 
 log = logging.getLogger(__name__)
-
-#: Bump when a change of the metric code changes stored numbers: it invalidates every row.
-METRICS_VERSION = 1
-
 
 @dataclass(frozen=True)
 class CodecRun:
@@ -74,58 +69,6 @@ class Settings:
     """Seconds to wait for another run writing into the same results folder (None: as long as it takes; 0: refuse)."""
 
 
-@dataclass(frozen=True)
-class PreparedImage:
-    name: str
-    path: Path
-    pixels: np.ndarray
-    sha256: str
-    conversion: str = ""
-    """What was converted to get 8-bit RGB (:attr:`bench.core.images.LoadedImage.note`), "" for none."""
-
-
-@dataclass(frozen=True)
-class Unusable:
-    """A file of the dataset that cannot be measured, and why."""
-
-    name: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Screening:
-    """Every file of a dataset, loaded and checked: the usable images and the unusable files."""
-
-    dataset: Dataset
-    images: tuple[PreparedImage, ...]
-    unusable: tuple[Unusable, ...] = ()
-
-    def manifest(self) -> Manifest:
-        """The dataset's identity: its usable files' names and pixel hashes, the unusable ones, its folder."""
-        return Manifest(
-            name=self.dataset.name, images={image.name: image.sha256 for image in self.images},
-            unusable={item.name: item.reason for item in self.unusable},
-            folder=str(self.dataset.folder) if self.dataset.folder is not None else None,
-            source=self.dataset.source,
-        )
-
-    def refusal(self, *, strict: bool) -> DatasetError | None:
-        """The error that stops a run: no usable image, or (``strict``) any unusable file; else None."""
-        if not self.unusable or (self.images and not strict):
-            return None
-        listed = " ".join(f"[{item}]" for item in self.unusable)
-        total = len(self.images) + len(self.unusable)
-        if not self.images:
-            return DatasetError(f"none of the {total} files of dataset {self.dataset.name} is usable: {listed}; "
-                                "fix or replace them")
-        return DatasetError(f"{len(self.unusable)} of {total} files of dataset {self.dataset.name} are unusable "
-                            f"(--strict): {listed}; fix or remove them, or drop --strict to measure the "
-                            f"{len(self.images)} usable one(s)")
-
-
 @dataclass
 class RunReport:
     run_id: str
@@ -139,164 +82,6 @@ class RunReport:
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
-
-
-# --- reuse of stored rows -------------------------------------------------------------------------
-
-MEASURE, TIME, REUSE = "measure", "time", "reuse"
-_OTHER_HOST = "rows from another host"
-_UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
-
-
-def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool) -> tuple[str, str]:
-    """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
-
-    * no stored row, or a failed one: measure it (RD values, then timings);
-    * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
-      timings it lacks;
-    * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
-      timings are never reused; RD values are kept for codecs bit-exact across hosts
-      (``Codec.deterministic_across_hosts``) and recomputed for the others.
-    """
-    if existing is None or existing.get("status") != "ok":
-        return MEASURE, "measured (new, or failed before)"
-    stored = existing.get("host") or ""
-    if stored == host:
-        if existing.get("encode_s", "") == "":
-            return TIME, "timings taken (RD values stored without timings)"
-        return REUSE, "reused as stored (same host)"
-    origin = _OTHER_HOST if stored else _UNKNOWN_HOST
-    if bit_exact:
-        return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
-    return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
-
-
-def codec_hash(codec: Codec) -> str:
-    """Short hash of the codec's name, identity and the metric version."""
-    blob = json.dumps([codec.name, codec.identity(), METRICS_VERSION], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str,
-            image_name: str) -> str:
-    """The cache key of one measurement: codec, point, coder identity, the image's pixels and its file name
-    (two files with the same pixels are two rows)."""
-    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256, image_name], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def legacy_row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str) -> str:
-    """The key of rows written before keys held the file name; such a row is reused (under its own key)
-    by the image whose name it holds."""
-    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def prepare_images(dataset: Dataset) -> Screening:
-    """Load and check every file of ``dataset`` before any work starts; a bad file does not stop the others.
-
-    Each file that cannot be used (unreadable, refused by :func:`bench.core.images.load_rgb`, or not
-    the pixels a named dataset's manifest expects) is listed with its reason in ``unusable``.
-    """
-    prepared, unusable = [], []
-    for item in dataset.items:
-        path = Path(item.path)
-        try:
-            loaded = load_rgb(path)
-        except ImageError as exc:
-            message = str(exc)
-            unusable.append(Unusable(item.name, message.removeprefix(f"{path}: ")))
-            continue
-        if loaded.note:  # recorded in each row's ``conversion``
-            log.debug("%s: %s", item.name, loaded.note)
-        digest = pixel_sha256(loaded.pixels)
-        if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
-            unusable.append(Unusable(item.name, f"pixels differ from the {dataset.name} manifest; replace the file"))
-            continue
-        prepared.append(PreparedImage(item.name, path, loaded.pixels, digest, loaded.note or ""))
-    return Screening(dataset, tuple(prepared), tuple(unusable))
-
-
-def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
-             recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = {"psnr": psnr(image, recon)}
-    notes = []
-    if reference is None:
-        notes.append(f"ms_ssim missing: {reference_error}")
-        return values, notes
-    try:
-        value = reference.score(recon)
-    except MetricError as exc:
-        notes.append(f"ms_ssim missing: {exc}")
-        return values, notes
-    values["ms_ssim"] = value
-    values["ms_ssim_db"] = ms_ssim_db(value)
-    return values, notes
-
-
-def _reference(pixels: np.ndarray) -> tuple[MsSsimReference | None, str | None]:
-    try:
-        return MsSsimReference(pixels), None
-    except MetricError as exc:
-        return None, str(exc)
-
-
-def measure_row(
-    coder: Coder,
-    image: PreparedImage,
-    reference: tuple[MsSsimReference | None, str | None],
-    *,
-    timed: bool,
-    repeats: int = 1,
-    synchronize: Callable[[], None] | None = None,
-    reco_path: Path | None = None,
-    bitstream_path: Path | None = None,
-) -> dict[str, Any]:
-    """Encode, decode and score one image at one operating point; never raises for codec faults."""
-    pixels = image.pixels
-    height, width = pixels.shape[:2]
-    row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
-    notes: list[str] = []
-    try:
-        encoded = measure(lambda: coder.encode(pixels), repeats=repeats if timed else 1, synchronize=synchronize)
-        data = encoded.result
-        decoded = measure(lambda: coder.decode(data), repeats=repeats if timed else 1, synchronize=synchronize)
-        recon = decoded.result
-    except Exception as exc:  # a codec fault marks the row, the run goes on
-        return {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}
-    if not isinstance(data, bytes | bytearray) or len(data) == 0:
-        return {**row, "status": "failed", "note": "encoder returned no bytes"}
-    row["bytes"] = len(data)
-    if bitstream_path is not None:
-        write_bytes_atomic(bitstream_path, bytes(data))
-    row["bpp"] = 8.0 * len(data) / (height * width)
-    if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
-        shape = getattr(recon, "shape", None)
-        return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
-    if timed:
-        row.update(
-            encode_s=encoded.median_s, decode_s=decoded.median_s,
-            encode_spread_s=encoded.spread_s, decode_spread_s=decoded.spread_s, timing_repeats=repeats,
-        )
-    checks = coder.verify(pixels, bytes(data), recon)
-    if checks.get("status", "ok") != "ok":
-        row["status"] = checks["status"]
-    if checks.get("note"):
-        notes.append(str(checks["note"]))
-    row.update({k: v for k, v in checks.items() if k not in ("status", "note")})
-    values, metric_notes = _quality(*reference, pixels, recon)
-    row.update(values)
-    notes += metric_notes
-    if not math.isfinite(row["psnr"]) and row["psnr"] != math.inf:
-        row["status"] = "failed"
-        notes.append("PSNR is not a number")
-    row["note"] = "; ".join(notes)
-    if reco_path is not None:
-        from PIL import Image
-
-        reco_path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(recon, "RGB").save(reco_path)
-    return row
 
 
 # --- worker processes for parallel RD passes --------------------------------------------------
@@ -322,7 +107,7 @@ def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, An
         if pixels is None:  # not forked from the evaluator: read the file again
             pixels = load_rgb(path).pixels
         image = PreparedImage(name, Path(path), pixels, sha)
-        _worker["image"] = cached = (image, _reference(pixels))
+        _worker["image"] = cached = (image, reference_of(pixels))
     coders = _worker["coders"]
     if point not in coders:
         coders[point] = _worker["codec"].coder(point)
@@ -590,7 +375,7 @@ class Evaluation:
         with self._bar(len(missing), f"{codec.name}") as bar:
             for point, image, base in missing:
                 if last is None or last[0] != image.sha256:
-                    last = (image.sha256, _reference(image.pixels))
+                    last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
                 _warm_up(codec, coder, point, image, warmed)
                 row = measure_row(

@@ -65,7 +65,7 @@ class Column:
 
 ROW_COLUMNS: tuple[Column, ...] = (
     Column("key", "str", "cache key: hash of the codec hash, point, coder identity, image pixels and file name "
-           "(rows written before the file name was part of it keep their key: bench.core.evaluator.legacy_row_key)"),
+           "(rows written before the file name was part of it keep their key: bench.core.reuse.legacy_row_key)"),
     Column("run_id", "str", "the run that wrote the row (runs/<run_id>.json)"),
     Column("dataset", "str", "dataset name"),
     Column("image", "str", "image file name, relative to the dataset's folder"),

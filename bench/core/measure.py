@@ -1,0 +1,111 @@
+"""One measurement: encode, decode and score one image at one operating point.
+
+:func:`measure_row` times the calls (or not, in a parallel RD pass), checks what the codec returned,
+runs the codec's own integrity checks outside the timed region, and computes PSNR and MS-SSIM
+against a reference prepared once per image (:func:`reference_of`). A codec fault marks the row
+``failed`` with the reason; it never ends the run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.core.codec import Coder
+from bench.core.errors import MetricError
+from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
+from bench.core.screening import PreparedImage
+from bench.core.store import write_bytes_atomic
+from bench.core.timing import measure
+
+__all__ = ["Reference", "measure_row", "reference_of"]
+
+Reference = tuple[MsSsimReference | None, str | None]
+"""An image's MS-SSIM reference, or why there is none (e.g. the image is too small)."""
+
+
+def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
+             recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {"psnr": psnr(image, recon)}
+    notes = []
+    if reference is None:
+        notes.append(f"ms_ssim missing: {reference_error}")
+        return values, notes
+    try:
+        value = reference.score(recon)
+    except MetricError as exc:
+        notes.append(f"ms_ssim missing: {exc}")
+        return values, notes
+    values["ms_ssim"] = value
+    values["ms_ssim_db"] = ms_ssim_db(value)
+    return values, notes
+
+
+def reference_of(pixels: np.ndarray) -> Reference:
+    """The MS-SSIM reference of an image (built once, scores every reconstruction of it)."""
+    try:
+        return MsSsimReference(pixels), None
+    except MetricError as exc:
+        return None, str(exc)
+
+
+def measure_row(
+    coder: Coder,
+    image: PreparedImage,
+    reference: Reference,
+    *,
+    timed: bool,
+    repeats: int = 1,
+    synchronize: Callable[[], None] | None = None,
+    reco_path: Path | None = None,
+    bitstream_path: Path | None = None,
+) -> dict[str, Any]:
+    """Encode, decode and score one image at one operating point; never raises for codec faults."""
+    pixels = image.pixels
+    height, width = pixels.shape[:2]
+    row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
+    notes: list[str] = []
+    try:
+        encoded = measure(lambda: coder.encode(pixels), repeats=repeats if timed else 1, synchronize=synchronize)
+        data = encoded.result
+        decoded = measure(lambda: coder.decode(data), repeats=repeats if timed else 1, synchronize=synchronize)
+        recon = decoded.result
+    except Exception as exc:  # a codec fault marks the row, the run goes on
+        return {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}
+    if not isinstance(data, bytes | bytearray) or len(data) == 0:
+        return {**row, "status": "failed", "note": "encoder returned no bytes"}
+    row["bytes"] = len(data)
+    if bitstream_path is not None:
+        write_bytes_atomic(bitstream_path, bytes(data))
+    row["bpp"] = 8.0 * len(data) / (height * width)
+    if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
+        shape = getattr(recon, "shape", None)
+        return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
+    if timed:
+        row.update(
+            encode_s=encoded.median_s, decode_s=decoded.median_s,
+            encode_spread_s=encoded.spread_s, decode_spread_s=decoded.spread_s, timing_repeats=repeats,
+        )
+    checks = coder.verify(pixels, bytes(data), recon)
+    if checks.get("status", "ok") != "ok":
+        row["status"] = checks["status"]
+    if checks.get("note"):
+        notes.append(str(checks["note"]))
+    row.update({k: v for k, v in checks.items() if k not in ("status", "note")})
+    values, metric_notes = _quality(*reference, pixels, recon)
+    row.update(values)
+    notes += metric_notes
+    if not math.isfinite(row["psnr"]) and row["psnr"] != math.inf:
+        row["status"] = "failed"
+        notes.append("PSNR is not a number")
+    row["note"] = "; ".join(notes)
+    if reco_path is not None:
+        from PIL import Image
+
+        reco_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(recon, "RGB").save(reco_path)
+    return row

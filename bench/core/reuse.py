@@ -1,0 +1,67 @@
+"""Which stored rows a run may use: the key of a measurement, and the reuse rule across hosts.
+
+A row is keyed by everything that produced it (:func:`row_key`); a rerun finds it by that key and
+:func:`reuse_rule` decides whether its RD values and timings still hold on this host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bench.core.codec import Codec
+
+__all__ = ["MEASURE", "METRICS_VERSION", "REUSE", "TIME", "codec_hash", "legacy_row_key", "reuse_rule", "row_key"]
+
+#: Bump when a change of the metric code changes stored numbers: it invalidates every row.
+METRICS_VERSION = 1
+
+MEASURE, TIME, REUSE = "measure", "time", "reuse"
+_OTHER_HOST = "rows from another host"
+_UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
+
+
+def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool) -> tuple[str, str]:
+    """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
+
+    * no stored row, or a failed one: measure it (RD values, then timings);
+    * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
+      timings it lacks;
+    * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
+      timings are never reused; RD values are kept for codecs bit-exact across hosts
+      (``Codec.deterministic_across_hosts``) and recomputed for the others.
+    """
+    if existing is None or existing.get("status") != "ok":
+        return MEASURE, "measured (new, or failed before)"
+    stored = existing.get("host") or ""
+    if stored == host:
+        if existing.get("encode_s", "") == "":
+            return TIME, "timings taken (RD values stored without timings)"
+        return REUSE, "reused as stored (same host)"
+    origin = _OTHER_HOST if stored else _UNKNOWN_HOST
+    if bit_exact:
+        return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
+    return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
+
+
+def codec_hash(codec: Codec) -> str:
+    """Short hash of the codec's name, identity and the metric version."""
+    blob = json.dumps([codec.name, codec.identity(), METRICS_VERSION], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str,
+            image_name: str) -> str:
+    """The cache key of one measurement: codec, point, coder identity, the image's pixels and its file name
+    (two files with the same pixels are two rows)."""
+    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256, image_name], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def legacy_row_key(codec_hash_: str, point: str, coder_identity: Mapping[str, Any], image_sha256: str) -> str:
+    """The key of rows written before keys held the file name; such a row is reused (under its own key)
+    by the image whose name it holds."""
+    blob = json.dumps([codec_hash_, point, dict(coder_identity), image_sha256], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -1,0 +1,101 @@
+"""Every file of a dataset, loaded and checked before any work starts.
+
+A file that cannot be used (unreadable, refused by the image policy of :mod:`bench.core.images`, or not
+the pixels a named dataset's manifest expects) is listed with its reason; the others are measured, or
+the run refuses up front (``--strict``, or no usable file at all). The usable files' names and pixel
+hashes are the dataset's identity (:class:`bench.core.manifest.Manifest`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.datasets import Dataset
+from bench.core.errors import DatasetError, ImageError
+from bench.core.images import load_rgb, pixel_sha256
+from bench.core.manifest import Manifest
+
+__all__ = ["PreparedImage", "Screening", "Unusable", "prepare_images"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    name: str
+    path: Path
+    pixels: np.ndarray
+    sha256: str
+    conversion: str = ""
+    """What was converted to get 8-bit RGB (:attr:`bench.core.images.LoadedImage.note`), "" for none."""
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A file of the dataset that cannot be measured, and why."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Every file of a dataset, loaded and checked: the usable images and the unusable files."""
+
+    dataset: Dataset
+    images: tuple[PreparedImage, ...]
+    unusable: tuple[Unusable, ...] = ()
+
+    def manifest(self) -> Manifest:
+        """The dataset's identity: its usable files' names and pixel hashes, the unusable ones, its folder."""
+        return Manifest(
+            name=self.dataset.name, images={image.name: image.sha256 for image in self.images},
+            unusable={item.name: item.reason for item in self.unusable},
+            folder=str(self.dataset.folder) if self.dataset.folder is not None else None,
+            source=self.dataset.source,
+        )
+
+    def refusal(self, *, strict: bool) -> DatasetError | None:
+        """The error that stops a run: no usable image, or (``strict``) any unusable file; else None."""
+        if not self.unusable or (self.images and not strict):
+            return None
+        listed = " ".join(f"[{item}]" for item in self.unusable)
+        total = len(self.images) + len(self.unusable)
+        if not self.images:
+            return DatasetError(f"none of the {total} files of dataset {self.dataset.name} is usable: {listed}; "
+                                "fix or replace them")
+        return DatasetError(f"{len(self.unusable)} of {total} files of dataset {self.dataset.name} are unusable "
+                            f"(--strict): {listed}; fix or remove them, or drop --strict to measure the "
+                            f"{len(self.images)} usable one(s)")
+
+
+def prepare_images(dataset: Dataset) -> Screening:
+    """Load and check every file of ``dataset`` before any work starts; a bad file does not stop the others.
+
+    Each file that cannot be used (unreadable, refused by :func:`bench.core.images.load_rgb`, or not
+    the pixels a named dataset's manifest expects) is listed with its reason in ``unusable``.
+    """
+    prepared, unusable = [], []
+    for item in dataset.items:
+        path = Path(item.path)
+        try:
+            loaded = load_rgb(path)
+        except ImageError as exc:
+            message = str(exc)
+            unusable.append(Unusable(item.name, message.removeprefix(f"{path}: ")))
+            continue
+        if loaded.note:  # recorded in each row's ``conversion``
+            log.debug("%s: %s", item.name, loaded.note)
+        digest = pixel_sha256(loaded.pixels)
+        if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
+            unusable.append(Unusable(item.name, f"pixels differ from the {dataset.name} manifest; replace the file"))
+            continue
+        prepared.append(PreparedImage(item.name, path, loaded.pixels, digest, loaded.note or ""))
+    return Screening(dataset, tuple(prepared), tuple(unusable))
