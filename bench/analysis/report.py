@@ -23,11 +23,12 @@ from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
 from bench.core.store import write_text_atomic
+from bench.learned.complexity.files import FILES
 from bench.analysis.summary import CONVENTION, UNKNOWN_HOST, codecs_by_host, summarize
 
 __all__ = ["ReportError", "load_runs", "report_markdown", "write_report"]
 
-COMPLEXITY_FILE = "complexity.md"
+COMPLEXITY_FILE = FILES["markdown"]
 REPORT_FILE = "REPORT.md"
 
 
