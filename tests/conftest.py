@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import http.server
+import json
 import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +32,73 @@ def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     image[height // 3 : height // 2, width // 4 : width // 2] = (220, 40, 90)
     image += rng.normal(0, 6, image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+class _Zygote:
+    """One ``tests/zygote.py`` server per test process and kind, started on first use (see its docstring)."""
+
+    def __init__(self, prefix: tuple[str, ...] = (), *, compressai: bool = True) -> None:
+        self.prefix = prefix
+        self.env = {**os.environ, "ZYGOTE_COMPRESSAI": "1" if compressai else "0"}
+        self.proc: subprocess.Popen | None = None
+        self.scratch = Path(tempfile.mkdtemp(prefix="zygote-"))
+
+    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None) -> tuple[int, bool]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([*self.prefix, sys.executable, str(REPO / "tests" / "zygote.py")],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+                                         env=self.env)
+            atexit.register(self.close)
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout,
+                   "stdout": str(self.scratch / "out"), "stderr": str(self.scratch / "err")}
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"tests/zygote.py ended (exit status {self.proc.wait()}); its stderr is above")
+        reply = json.loads(line)
+        return reply["returncode"], reply["timed_out"]
+
+    def read(self, name: str) -> str:
+        return (self.scratch / name).read_bytes().decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+_ZYGOTES: dict[tuple[tuple[str, ...], bool], _Zygote] = {}
+
+
+def run_python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: dict[str, str] | None = None,
+               timeout: float | None = None, check: bool = False, prefix: Sequence[str] = (),
+               compressai: bool = True) -> subprocess.CompletedProcess:
+    """``python ARGS`` (``-m MODULE …`` or ``-c CODE …``) as a child process, output captured as text.
+
+    The child is forked from a server that has imported torch and CompressAI already
+    (``tests/zygote.py``), so a CLI test costs its work, not 3–8 s of imports. ``prefix`` is a
+    command the server itself runs under (e.g. ``setpriv …``), so every child runs under it too;
+    ``compressai=False`` asks for a server that has not imported CompressAI (cheaper to start). Use
+    ``subprocess`` directly for what needs a fresh interpreter (what importing a module loads, the
+    heap, signals sent to the process, several processes at once).
+    """
+    argv = [str(a) for a in args]
+    key = (tuple(prefix), compressai)
+    if key not in _ZYGOTES:
+        _ZYGOTES[key] = _Zygote(tuple(prefix), compressai=compressai)
+    zygote = _ZYGOTES[key]
+    returncode, timed_out = zygote.run(argv, cwd=Path(cwd), env=dict(os.environ if env is None else env),
+                                       timeout=timeout)
+    command = [*prefix, sys.executable, *argv]
+    stdout, stderr = zygote.read("out"), zygote.read("err")
+    if timed_out:
+        raise subprocess.TimeoutExpired(command, timeout, output=stdout, stderr=stderr)
+    done = subprocess.CompletedProcess(command, returncode, stdout, stderr)
+    if check:
+        done.check_returncode()
+    return done
 
 
 @pytest.fixture

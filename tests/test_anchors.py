@@ -202,8 +202,11 @@ def test_heic_is_far_ahead_of_jpeg_on_kodak(kodak_dir, tmp_path):
 
     folder = tmp_path / "kodak3"
     folder.mkdir()
-    for name in ("kodim01.png", "kodim04.png", "kodim23.png"):
-        (folder / name).symlink_to(kodak_dir / name)
+    for name in ("kodim01.png", "kodim04.png", "kodim23.png"):  # their central 384×256 (a quarter)
+        with Image.open(kodak_dir / name) as kodak:
+            width, height = kodak.size
+            box = (width // 4, height // 4, width // 4 + width // 2, height // 4 + height // 2)
+            kodak.convert("RGB").crop(box).save(folder / name)
     runs = [CodecRun(registry.create("jpeg"), ("q10", "q25", "q40", "q55", "q70", "q90")),
             CodecRun(registry.create("heic"), ("q10", "q25", "q40", "q60"))]
     report = evaluate(folder_dataset(folder), runs, tmp_path / "results", Settings(jobs=1, progress=False))
@@ -212,5 +215,5 @@ def test_heic_is_far_ahead_of_jpeg_on_kodak(kodak_dir, tmp_path):
     curves = rows.groupby(["codec", "point"])[["bpp", "psnr"]].mean().sort_values("bpp")
     jpeg, heic = curves.loc["jpeg"], curves.loc["heic"]
     saving = bd_rate(jpeg["bpp"], jpeg["psnr"], heic["bpp"], heic["psnr"], method="cubic")
-    print(f"HEIC vs JPEG BD-rate on 3 Kodak images: {saving:.1f} %")
+    print(f"HEIC vs JPEG BD-rate on 3 Kodak crops: {saving:.1f} %")
     assert saving < -30

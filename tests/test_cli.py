@@ -1,19 +1,16 @@
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
 from bench.core.store import ResultStore
-from conftest import REPO, closed_port_url, natural_image
+from conftest import closed_port_url, natural_image, run_python
 
 
 def bench(*args, env=None):
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                          env=full_env)
+    return run_python("-m", "bench", *args, env=full_env)
 
 
 def assert_one_line_error(result, *fragments):

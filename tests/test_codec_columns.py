@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from bench.core.errors import CodecError
 from bench.core.evaluator import CodecRun, Evaluation, Settings
 from bench.core.schema import COLUMNS, RUNS_FORMAT, Column, read_runs
 from bench.core.store import ResultStore
-from conftest import REPO
+from conftest import run_python
 
 PLUGIN = '''
 """A test plug-in: raw pixels behind a 4-byte shape header."""
@@ -71,7 +70,7 @@ def write_plugin(folder: Path, name: str, fields: str, columns: str) -> Path:
 
 def bench(*args: str, plugins: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True, env=env)
+    return run_python("-m", "bench", *args, env=env)
 
 
 def test_a_plugin_filling_an_undeclared_column_is_one_line_naming_its_file(image_folder, tmp_path):

@@ -9,13 +9,11 @@ committed reports are regenerated with it, in the same commit.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, run_python
+
 REPORTS = REPO / "reports"
 #: Files `make report` writes whose bytes do not depend on the last bit of a float (the CSVs carry
 #: full-precision BD values that may differ by an ulp between BLAS builds; their rounded values are in bd-rate.md).
@@ -31,7 +29,7 @@ def test_make_report_reproduces_the_committed_reports(tmp_path):
     for pattern in READ_ONLY_ARTIFACTS:
         for path in REPORTS.glob(pattern):
             shutil.copy2(path, out / path.name)
-    subprocess.run([sys.executable, "-m", "bench", "report", "--results", "results", "--dataset", "kodak",
-                    "--reports", str(out), "--anchor", "jpeg"], cwd=REPO, check=True, capture_output=True)
+    run_python("-m", "bench", "report", "--results", "results", "--dataset", "kodak", "--reports", out,
+               "--anchor", "jpeg", check=True)
     different = [name for name in COMPARED if (out / name).read_bytes() != (REPORTS / name).read_bytes()]
     assert not different, f"regenerate the committed reports (make report): {different} differ"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,15 +18,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, natural_image
+from conftest import natural_image, run_python
 
 POINTS = ("q10", "q30", "q50", "q70", "q90")
 SMALL = "tiny.png"  # 100 × 150: under MS-SSIM's 161-pixel minimum
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                            env=dict(os.environ))
+    result = run_python("-m", "bench", *args)
     assert result.returncode == 0, result.stderr
     return result
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +27,13 @@ from bench.core.manifest import Manifest, check_same_dataset, load_current_rows,
 from bench.core.metrics import psnr
 from bench.core.store import ResultStore
 from bench.pipeline import CodecRun, Settings, evaluate
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 STALE_2 = "2 stale rows of images no longer in the dataset, kept in rows.csv, not averaged"
 
 
 def bench(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, env=os.environ.copy(), check=False)
+    return run_python("-m", "bench", *map(str, args))
 
 
 def run(data: Path, results: Path, *extra: object) -> subprocess.CompletedProcess:

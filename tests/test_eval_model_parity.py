@@ -27,8 +27,6 @@ by design only:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +36,7 @@ from PIL import Image
 
 from bench.learned.bitstream import header_size, parse
 from bench.cli import main
+from conftest import run_python
 
 ARCH = "bmshj2018-factorized"
 LABEL = "lambda0.0130"
@@ -67,10 +66,8 @@ def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_
         (folder / name).symlink_to(kodak_dir / name)
 
     out_dir = tmp_path / "eval_model"
-    done = subprocess.run(
-        [sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(folder), "-a", ARCH,
-         "-p", str(checkpoint), "--per-image", "-d", str(out_dir)],
-        check=False, cwd=tmp_path, capture_output=True, text=True)
+    done = run_python("-m", "compressai.utils.eval_model", "checkpoint", folder, "-a", ARCH, "-p", checkpoint,
+                      "--per-image", "-d", out_dir, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     theirs = {}
     for name in IMAGES:

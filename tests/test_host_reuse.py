@@ -12,15 +12,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.core import environment
 from bench.core.reuse import MEASURE, REUSE, TIME, reuse_rule
-from conftest import REPO
+from conftest import REPO, run_python
 
 PLUGIN = '''
 """A test plug-in: drops low bits of every sample; it does not declare bit-exact output across hosts."""
@@ -113,9 +111,8 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     rows_path = results / "synthetic" / "rows.csv"
 
     def run() -> str:
-        done = subprocess.run([sys.executable, "-m", "bench", "run", "--data", str(image_folder), "--codecs",
-                               "jpeg,droptest", "--points", "q20,q60", "--results", str(results), "--no-progress",
-                               "--jobs", "1"], cwd=REPO, capture_output=True, text=True, env=env)
+        done = run_python("-m", "bench", "run", "--data", image_folder, "--codecs", "jpeg,droptest", "--points",
+                          "q20,q60", "--results", results, "--no-progress", "--jobs", "1", env=env)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -169,9 +166,8 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
     committed = REPO / "results" / "kodak"
     results = tmp_path / "results"
     shutil.copytree(committed, results / "kodak", ignore=shutil.ignore_patterns("summary.csv"))
-    done = subprocess.run([sys.executable, "-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10",
-                           "--kodak-dir", str(kodak_dir), "--results", str(results), "--no-progress"],
-                          cwd=REPO, capture_output=True, text=True)
+    done = run_python("-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir,
+                      "--results", results, "--no-progress")
     assert done.returncode == 0, done.stderr
     assert "1608 rows (0 measured now, 48 timed now, 0 reused)" in done.stdout
     assert ("  48 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown "

@@ -26,7 +26,7 @@ from bench.core.errors import CodecError
 from bench.core.measure import measure_row, reference_of as _reference
 from bench.core.screening import PreparedImage
 from bench.core.images import pixel_sha256
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 ARCHS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
 LABEL = "lambda0.0130"
@@ -216,7 +216,7 @@ for arch, path in {[(a, str(p)) for a, p in checkpoints.items()]!r}:
     coder = registry.create(arch, {{"weights": source, "device": "cpu"}}).coder("{LABEL}")
     np.save(Path(r"{tmp_path}") / (arch + ".npy"), coder.decode((Path(r"{tmp_path}") / (arch + ".bin")).read_bytes()))
 """
-    done = subprocess.run([sys.executable, "-c", script], check=False, cwd=REPO, capture_output=True, text=True)
+    done = run_python("-c", script)
     assert done.returncode == 0, done.stderr
     for arch in ARCHS:
         assert np.array_equal(np.load(tmp_path / f"{arch}.npy"), expected[arch]), arch

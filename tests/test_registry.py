@@ -8,7 +8,7 @@ from PIL import Image
 
 from bench.core import registry
 from bench.core.errors import CodecError
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 
 def test_jpeg_is_registered_from_the_codecs_folder():
@@ -94,7 +94,7 @@ BROKEN_PLUGINS = {
 
 def bench(*args, plugins):
     env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True, env=env)
+    return run_python("-m", "bench", *args, env=env)
 
 
 @pytest.fixture
@@ -139,8 +139,7 @@ def test_broken_plugins_are_left_out_with_one_warning_each(plugins, tmp_path):
 def test_broken_plugins_do_not_affect_the_registry_api(plugins):
     code = ("from bench.core import registry; c = registry.create('jpeg'); "
             "print(len(registry.load_errors()), 'raw-test' in registry.names(), c.name)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "BENCH_CODEC_PATH": str(plugins)})
+    out = run_python("-c", code, env={**os.environ, "BENCH_CODEC_PATH": str(plugins)})
     assert out.stdout.split() == [str(len(BROKEN_PLUGINS)), "True", "jpeg"], out.stderr
 
 

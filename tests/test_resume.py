@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bench.core.store import ResultStore
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 COMPARED = ["key", "image", "codec", "point", "bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "status"]
 
@@ -33,13 +33,13 @@ def folder(tmp_path):
     folder = tmp_path / "resume"
     folder.mkdir()
     for i in range(6):
-        Image.fromarray(natural_image(384, 512, seed=i)).save(folder / f"im{i}.png")
+        Image.fromarray(natural_image(192, 256, seed=i)).save(folder / f"im{i}.png")
     return folder
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_sigkill_then_rerun_equals_uninterrupted(folder, tmp_path, jobs):
-    subprocess.run(run(folder, tmp_path / "straight", jobs), cwd=REPO, check=True, capture_output=True)
+    run_python(*run(folder, tmp_path / "straight", jobs)[1:], check=True)
     straight = ResultStore(tmp_path / "straight/resume/rows.csv").frame()
     assert len(straight) == 120
 
@@ -55,7 +55,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(folder, tmp_path, jobs):
     partial = ResultStore(rows).rows()  # parses after SIGKILL
     assert 0 < len(partial) < 120, f"the kill came too late ({len(partial)} rows)"
 
-    subprocess.run(run(folder, tmp_path / "killed", jobs), cwd=REPO, check=True, capture_output=True)
+    run_python(*run(folder, tmp_path / "killed", jobs)[1:], check=True)
     resumed = ResultStore(rows).frame()
     a = straight.sort_values("key")[COMPARED].reset_index(drop=True)
     b = resumed.sort_values("key")[COMPARED].reset_index(drop=True)

@@ -22,7 +22,7 @@ from PIL import Image
 from bench.cli import main
 from bench.core.lock import folder_lock
 from bench.core.store import ResultStore, load_rows, write_text_atomic
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 FIXTURE = REPO / "tests" / "fixtures" / "results"
 
@@ -256,8 +256,7 @@ def unprivileged(tmp_path: Path) -> list[str]:
 
 
 def bench(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return run_python("-m", "bench", *args, timeout=300, prefix=prefix, compressai=False)
 
 
 def read_only(folder: Path) -> None:

@@ -11,8 +11,6 @@ import json
 import logging
 import math
 import shutil
-import subprocess
-import sys
 from collections import deque
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from bench.learned.train.checkpoints import load_checkpoint
 from bench.learned.train.loop import _check_loss, stage_dir
 from bench.learned.train.recipe import schedule
 from bench.learned.weights import Checkpoint, WeightsSource, load_model, parse_checkpoint_spec
-from conftest import REPO, natural_image
+from conftest import REPO, natural_image, run_python
 
 TINY = {"arch": "bmshj2018-factorized", "N": 16, "M": 24, "crop": 64, "batch_size": 2, "val_batch_size": 4,
         "num_workers": 0, "threads": 1, "progress": False, "real_bpp_every": 0, "checkpoint_every": 0}
@@ -116,11 +114,8 @@ def test_small_config_end_to_end(tmp_path: Path, shared_dir: Path) -> None:
     # CompressAI's own evaluation reads the export
     images = tmp_path / "eval-images"
     _write_images(images, 1, size=(192, 192), seed=7)
-    proc = subprocess.run(
-        [sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(images),
-         "-a", "bmshj2018-factorized", "-p", str(export)],
-        check=False, capture_output=True, text=True, timeout=120,
-    )
+    proc = run_python("-m", "compressai.utils.eval_model", "checkpoint", images, "-a", "bmshj2018-factorized",
+                      "-p", export, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     output = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert all(math.isfinite(v) and v > 0 for v in output["results"]["bpp"])

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from PIL import Image
 
-from conftest import REPO, natural_image
+from conftest import natural_image, run_python
 
 TOY_PLUGIN = '''
 import numpy as np
@@ -75,8 +73,7 @@ def test_verify_rebuilds_codecs_from_the_recorded_options(tmp_path):
     results, bits = tmp_path / "r", tmp_path / "bits"
 
     def bench(*args):
-        return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                              env=env, check=False)
+        return run_python("-m", "bench", *args, env=env)
 
     def verify(*extra):
         return bench("verify", "--data", str(data), "--results", str(results), "--bitstreams", str(bits),

@@ -225,14 +225,12 @@ def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str,
     i-th reconstruction is also saved there as ``<i>.npy``.
     """
     import numpy as np
-    import torch
 
     from bench.core import registry
     from bench.core.images import load_rgb, pixel_sha256
     from bench.core.metrics import psnr
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch_threads = _TorchThreads(threads)
     codecs: dict[tuple[str, str], Any] = {}
     results = []
     try:
@@ -249,6 +247,7 @@ def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str,
                     raise BenchError(f"the weights loaded for {item['codec']} {item['point']} (sha256 "
                                      f"{weights[:12]}…) are not the run's ({item['weights_sha256'][:12]}…); "
                                      "pass the run's --checkpoint / --weights-mirror")
+                torch_threads.apply()
                 recon = coder.decode(Path(item["path"]).read_bytes())
                 original = load_rgb(item["image_path"]).pixels
                 if pixel_sha256(original) != item["image_sha256"]:
@@ -259,8 +258,28 @@ def decode_items(items: Sequence[dict[str, Any]], *, threads: int, device: str,
             except Exception as exc:  # noqa: BLE001 — one bad file must not stop the others
                 results.append(Decoded(error=f"{type(exc).__name__}: {exc}"))
     finally:
-        torch.set_num_threads(previous)
+        torch_threads.restore()
     return results
+
+
+class _TorchThreads:
+    """torch's thread count for the decodes, set once torch is loaded (a codec that uses it loads it
+    when built), restored at the end. A codec that never imports torch costs no torch import."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.previous: int | None = None
+
+    def apply(self) -> None:
+        torch = sys.modules.get("torch")
+        if torch is not None and self.previous is None:
+            self.previous = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            sys.modules["torch"].set_num_threads(self.previous)
+            self.previous = None
 
 
 def _item(stream: StoredBitstream) -> dict[str, Any]:
@@ -283,10 +302,10 @@ def _decode_in_subprocess(items: list[dict[str, Any]], second: Pass, overrides: 
 
 
 def _other_device(first: str, asked: str) -> str:
-    import torch
-
     if asked != "auto":
         return asked
+    import torch
+
     if first == "cpu" and torch.cuda.is_available():
         return "cuda"
     return "cpu"
