@@ -16,7 +16,7 @@ DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
-REPEATS ?= 1
+REPEATS ?= 3
 ANCHOR ?= $(shell $(PYTHON) -m bench.study anchor)
 # Offline: a local Kodak copy (verified against the built-in hashes), a zoo mirror, your checkpoints.
 KODAK_DIR ?=

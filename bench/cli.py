@@ -102,10 +102,11 @@ def _allocator_parent() -> argparse.ArgumentParser:
     from bench.core.allocator import MODES
 
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--allocator", choices=MODES, default="caching",
-                        help="heap policy of the timing process: caching keeps freed large blocks for reuse, as "
-                             "torch does on CUDA; system is glibc's default (compressai's eval_model's "
-                             "conditions), which maps and faults them again on every call (default: %(default)s)")
+    parent.add_argument("--allocator", choices=MODES, default="system",
+                        help="heap policy of the timing process: system is glibc's default, what every PyTorch "
+                             "user gets (and compressai's eval_model), which maps and page-faults freed large "
+                             "blocks again on every call; caching (opt-in, labelled in every table that uses it) "
+                             "keeps them for reuse, as torch does on CUDA (default: %(default)s)")
     return parent
 
 
@@ -237,7 +238,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--points", help="comma-separated operating points for every named codec (default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
-    run.add_argument("--repeats", type=int, default=1, help="timed repeats per encode/decode; median kept (default: 1)")
+    run.add_argument("--repeats", type=int, default=3,
+                     help="timed repeats per encode/decode after an untimed warm-up; the median is kept and the "
+                          "spread (max − min) recorded (default: %(default)s)")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path,
@@ -438,6 +441,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unusable:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files were not measured "
                                         "(unusable):"), file=sys.stderr)
+    if report.noisy:
+        timed = report.measured + report.timed
+        print(f"warning: {len(report.noisy)} of the {timed} rows timed now have a spread (max − min of "
+              f"{settings.repeats} repeats) above 10 % of their median, e.g. {report.noisy[0]}; the timings may be "
+              "unstable: rerun on an idle machine, or with more --repeats (rows are then timed again)",
+              file=sys.stderr)
     return 0
 
 

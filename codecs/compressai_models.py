@@ -401,7 +401,6 @@ class CompressAICodec(Codec):
     """A CompressAI architecture, or a named model of one; operating points are training-λ labels
     (``lambda0.0130`` …)."""
 
-    needs_warmup = True
     parallel_safe = False
     columns = ("device", "padding", "weights_sha256", "bpp_estimated")
 

@@ -31,8 +31,10 @@ CONVENTION = (
 
 SUMMARY_COLUMNS = (
     "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
-    "timed_images", "encode_s", "decode_s", "host",
+    "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s", "host",
 )
+"""``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
+standard deviation over those images (empty for one image)."""
 UNKNOWN_HOST = "unknown host (rows written before hosts were recorded)"
 
 
@@ -84,6 +86,8 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "timed_images": len(times),
                 "encode_s": times["encode_s"].mean(),
                 "decode_s": times["decode_s"].mean(),
+                "encode_sd_s": times["encode_s"].std(ddof=1),
+                "decode_sd_s": times["decode_s"].std(ddof=1),
                 "host": host,
             }
         )
@@ -125,15 +129,16 @@ def hosts_line(summary: pd.DataFrame) -> str:
 
 
 def format_table(summary: pd.DataFrame) -> str:
-    """A fixed-width text table for the terminal; ``n`` columns count the images behind the means to their right."""
+    """A fixed-width text table for the terminal; ``n`` columns count the images behind the means to their right;
+    ``± sd``: standard deviation over images of the time to its left."""
     header = (f"{'codec':<24} {'point':<14} {'n':>3} {'fail':>4} {'bpp':>8} {'PSNR':>8} {'n':>3} {'MS-SSIM':>8} "
-              f"{'dB':>7} {'n':>3} {'enc ms':>8} {'dec ms':>8}")
+              f"{'dB':>7} {'n':>3} {'enc ms':>8} {'± sd':>7} {'dec ms':>8} {'± sd':>7}")
     lines = [header, "-" * len(header)]
     for r in summary.itertuples(index=False):
         lines.append(
             f"{r.codec:<24} {r.point:<14} {r.images:>3d} {r.failed:>4d} {r.bpp:>8.4f} {r.psnr:>8.3f} "
             f"{r.ms_ssim_images:>3d} {r.ms_ssim:>8.5f} {r.ms_ssim_db:>7.3f} {r.timed_images:>3d} "
-            f"{1e3 * r.encode_s:>8.2f} {1e3 * r.decode_s:>8.2f}"
+            f"{1e3 * r.encode_s:>8.2f} {1e3 * r.encode_sd_s:>7.2f} {1e3 * r.decode_s:>8.2f} {1e3 * r.decode_sd_s:>7.2f}"
         )
     if not summary.empty:
         lines.append(hosts_line(summary))

@@ -44,7 +44,7 @@ class Coder(ABC):
         return {}
 
     def warm_up(self, image: np.ndarray) -> None:
-        """Untimed, before the first timed call on an image of this shape (when the codec needs it).
+        """Untimed, before the first timed call at each operating point on an image of this shape.
 
         It must run every kernel the timed calls will run, at the shapes they will run it, so that
         one-time costs (kernel selection, memory the allocator keeps) fall here. Default: a round trip.
@@ -66,8 +66,6 @@ class Codec(ABC):
     name: str
     #: Cheap CPU codecs may be evaluated in several processes at once.
     parallel_safe: bool = False
-    #: Run :meth:`Coder.warm_up` once per (operating point, image shape) before timing.
-    needs_warmup: bool = False
     #: The bitstreams and reconstructions are bit-exact on any host given the library versions in
     #: :meth:`identity` (e.g. Pillow's codecs): RD values stored on another host are reused (timings are
     #: taken again). Otherwise (the default: learned codecs) rows from another host are recomputed.

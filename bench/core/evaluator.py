@@ -35,7 +35,7 @@ from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_column
 from bench.core.store import ResultStore, write_text_atomic
 from bench.core.reuse import MEASURE, METRICS_VERSION, TIME, codec_hash, legacy_row_key, reuse_rule, row_key
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
-from bench.core.timing import WarmUps, measure
+from bench.core.timing import NOISY_SPREAD, WarmUps, measure
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Settings:
     """
 
     jobs: int = 1
-    repeats: int = 1
+    repeats: int = 3
     threads: int = 1
     allocator: str = "system"
     reco_dir: Path | None = None
@@ -82,6 +82,8 @@ class RunReport:
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
+    noisy: list[str] = field(default_factory=list)
+    """Rows timed now whose encode or decode spread exceeds 10 % of the median ("codec point image: …")."""
 
 
 # --- worker processes for parallel RD passes --------------------------------------------------
@@ -137,16 +139,17 @@ def _plugin_file(codec: Codec) -> str:
         return inspect.getsourcefile(type(codec)) or type(codec).__module__
 
 
-def _warm_up(codec: Codec, coder: Coder, point: str, image: PreparedImage, warmed: WarmUps) -> None:
-    """One untimed warm-up per (operating point, image shape) for codecs that need it."""
+def _warm_up(coder: Coder, point: str, image: PreparedImage, warmed: WarmUps) -> None:
+    """One untimed warm-up per (operating point, image shape), for every codec: a first call pays for
+    lazy set-up (library loading, tables, allocations) that the timed calls must not (JPEG's first
+    encode here: 4.7 ms against a 1.1 ms median)."""
     def call() -> None:
         try:
             coder.warm_up(image.pixels)
         except Exception:
             pass  # the measured call that follows reports the fault in its row
 
-    if codec.needs_warmup:
-        warmed.once((point, image.pixels.shape), call)
+    warmed.once((point, image.pixels.shape), call)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -222,6 +225,15 @@ class Evaluation:
         host = environment.host_id(fingerprint)
         self._hosts[host] = fingerprint
         return host
+
+    def _note_noise(self, codec: str, point: str, image: str, row: Mapping[str, Any]) -> None:
+        parts = []
+        for side in ("encode", "decode"):
+            median, spread = row.get(f"{side}_s"), row.get(f"{side}_spread_s")
+            if median and spread is not None and spread / median > NOISY_SPREAD:
+                parts.append(f"{side} {100 * spread / median:.0f} %")
+        if parts:
+            self.report.noisy.append(f"{codec} {point} {image}: {', '.join(parts)}")
 
     def _threads(self) -> int:
         if "torch" in sys.modules:
@@ -327,7 +339,8 @@ class Evaluation:
             for point, coder in coders.items():
                 base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
                 existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
-                action, reason = reuse_rule(existing, base["host"], codec.deterministic_across_hosts)
+                action, reason = reuse_rule(existing, base["host"], codec.deterministic_across_hosts,
+                                            self.settings.repeats)
                 self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
                 if action == MEASURE:
                     missing.append((point, image, base))
@@ -377,7 +390,7 @@ class Evaluation:
                 if last is None or last[0] != image.sha256:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
-                _warm_up(codec, coder, point, image, warmed)
+                _warm_up(coder, point, image, warmed)
                 row = measure_row(
                     coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
                     reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
@@ -387,6 +400,7 @@ class Evaluation:
                 self._check_columns(run, point, row)
                 self.store.append({**base, **row})
                 self.report.measured += 1
+                self._note_noise(codec.name, point, image.name, row)
                 bar.update()
 
     def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
@@ -414,7 +428,7 @@ class Evaluation:
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
             for point, image, row in untimed:
                 coder = coders[point]
-                _warm_up(codec, coder, point, image, warmed)
+                _warm_up(coder, point, image, warmed)
                 repeats = self.settings.repeats
                 try:
                     encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=sync)
@@ -436,4 +450,5 @@ class Evaluation:
                                       f"pass, {row['bytes']} in the RD pass")
                 self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
                 self.report.timed += 1
+                self._note_noise(codec.name, point, image.name, update)
                 bar.update()

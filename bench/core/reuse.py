@@ -23,12 +23,12 @@ _OTHER_HOST = "rows from another host"
 _UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
 
 
-def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool) -> tuple[str, str]:
+def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, repeats: int = 1) -> tuple[str, str]:
     """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
 
     * no stored row, or a failed one: measure it (RD values, then timings);
     * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
-      timings it lacks;
+      timings it lacks, or take them again when they came from fewer than ``repeats`` repeats;
     * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
       timings are never reused; RD values are kept for codecs bit-exact across hosts
       (``Codec.deterministic_across_hosts``) and recomputed for the others.
@@ -39,11 +39,21 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool) -
     if stored == host:
         if existing.get("encode_s", "") == "":
             return TIME, "timings taken (RD values stored without timings)"
+        if _repeats_of(existing) < repeats:
+            return TIME, f"timings taken again (stored from fewer than {repeats} repeats)"
         return REUSE, "reused as stored (same host)"
     origin = _OTHER_HOST if stored else _UNKNOWN_HOST
     if bit_exact:
         return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
     return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
+
+
+def _repeats_of(row: Mapping[str, str]) -> int:
+    """The stored row's timing repeats (1 where not recorded)."""
+    try:
+        return int(float(row.get("timing_repeats") or 1))
+    except ValueError:
+        return 1
 
 
 def codec_hash(codec: Codec) -> str:

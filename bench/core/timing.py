@@ -1,5 +1,5 @@
 """Wall-clock timing done right: one discarded warm-up per key, optional synchronisation, repeats,
-median and spread."""
+median and spread (none for one sample), and a flag for a spread above 10 % of the median."""
 
 from __future__ import annotations
 
@@ -12,14 +12,34 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+NOISY_SPREAD = 0.10
+"""A timing whose spread exceeds this fraction of its median is flagged (pyperf warns at 10 % too)."""
+
+
 @dataclass(frozen=True)
 class Timing(Generic[T]):
-    """Median and spread (max − min) of ``repeats`` timed calls, and the last call's result."""
+    """Median and spread (max − min) of ``repeats`` timed calls, and the last call's result.
+
+    ``spread_s`` is None for a single sample: one call has no spread (0 would claim a perfectly
+    stable measurement)."""
 
     median_s: float
-    spread_s: float
+    spread_s: float | None
     repeats: int
     result: T
+
+    @property
+    def relative_spread(self) -> float | None:
+        """Spread over median (None for one sample or a zero median)."""
+        if self.spread_s is None or self.median_s <= 0:
+            return None
+        return self.spread_s / self.median_s
+
+    @property
+    def noisy(self) -> bool:
+        """True when the spread exceeds :data:`NOISY_SPREAD` of the median."""
+        relative = self.relative_spread
+        return relative is not None and relative > NOISY_SPREAD
 
 
 def measure(
@@ -46,7 +66,8 @@ def measure(
         result = fn()
         sync()
         samples.append(clock() - start)
-    return Timing(statistics.median(samples), max(samples) - min(samples), repeats, result)
+    spread = max(samples) - min(samples) if repeats > 1 else None
+    return Timing(statistics.median(samples), spread, repeats, result)
 
 
 class WarmUps:
