@@ -50,8 +50,9 @@ JPEG_POINTS: tuple[str, ...] = tuple(f"q{q}" for q in JPEG_QUALITIES)
 STUDY_ANCHOR = "jpeg"
 """The study's BD-rate anchor."""
 
-ANCHORS: tuple[str, ...] = ("webp", "jpeg2000", "avif", "heic")
-"""Further classic codecs benchmarked beside JPEG by ``make bench``."""
+ANCHORS: tuple[str, ...] = ("webp", "jpeg2000", "avif", "avif-444", "heic", "heic-444")
+"""Further classic codecs benchmarked beside JPEG by ``make bench``; AVIF and HEIC both at 4:2:0 (as JPEG)
+and 4:4:4 (as the learned codecs, which code RGB), so what chroma subsampling costs is visible."""
 
 STUDY_BD_RATES: dict[str, tuple[float, float]] = {
     "bmshj2018-factorized": (-31.78, -44.73),
