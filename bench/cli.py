@@ -86,13 +86,15 @@ def _results_parent() -> argparse.ArgumentParser:
 
 def _report_parent() -> argparse.ArgumentParser:
     """Where reports go and how BD-rates are computed."""
+    from bench.analysis.bdrate import DEFAULT_RESAMPLES
+
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
     parent.add_argument("--anchor", default="jpeg",
                         help="anchor codec, or published:<model> for a shipped published curve (default: jpeg)")
     parent.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
                         help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
-    parent.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+    parent.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
     parent.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     return parent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -281,3 +282,31 @@ def test_bootstrap_bad_input() -> None:
     quality = quality.copy()
     quality[2, 3] = np.nan
     assert "NaN" in bd_rate_bootstrap(rate, quality, rate, quality).reason
+
+
+def test_monte_carlo_error_of_interval_ends_matches_the_asymptotic_formula():
+    """Batch means vs the quantile's asymptotic standard error sqrt(p(1-p)/n) / φ(z_p) for i.i.d. normals."""
+    from scipy.stats import norm
+
+    from bench.analysis.bdrate import _mc_error
+
+    n = 2000
+    values = np.random.default_rng(7).standard_normal(n)
+    p = 0.025
+    expected = math.sqrt(p * (1 - p) / n) / norm.pdf(norm.ppf(p))  # 0.0597
+    estimate = _mc_error(values, [p, 1 - p])
+    assert 0.6 * expected < estimate < 1.6 * expected, (estimate, expected)
+    assert _mc_error(values[:150], [p, 1 - p]) is None  # under 10 resamples a batch: no estimate
+
+
+def test_bootstrap_defaults_to_2000_resamples_with_its_monte_carlo_error():
+    from bench.analysis.bdrate import DEFAULT_RESAMPLES
+
+    rng = np.random.default_rng(3)
+    rates = np.array([0.25, 0.5, 1.0, 2.0])
+    anchor_r = rates * rng.uniform(0.9, 1.1, (12, 4))
+    anchor_q = 30 + 4 * np.log2(rates) + rng.normal(0, 0.3, (12, 4))
+    test_r = anchor_r * 0.8
+    result = bd_rate_bootstrap(anchor_r, anchor_q, test_r, anchor_q)
+    assert DEFAULT_RESAMPLES == result.n_boot == 2000
+    assert result.mc_error is not None and 0 < result.mc_error < 0.1  # percentage points

@@ -26,6 +26,7 @@ import pandas as pd
 
 from bench.analysis.bdrate import (
     DEFAULT_MIN_OVERLAP,
+    DEFAULT_RESAMPLES,
     METHODS,
     BdResult,
     BootstrapResult,
@@ -237,7 +238,7 @@ def bd_table(
     anchor: str = "jpeg",
     methods: Sequence[str] = ("cubic",),
     codecs: Sequence[str] | None = None,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
     min_overlap: float = DEFAULT_MIN_OVERLAP,
@@ -290,10 +291,17 @@ def _escape(text: str) -> str:
 
 def _ci_cell(entry: BdEntry) -> str:
     if entry.ci is not None and entry.ci.low is not None and entry.ci.high is not None:
-        return f"[{_num(entry.ci.low)}, {_num(entry.ci.high)}]"
+        return f"[{_num(entry.ci.low, 1)}, {_num(entry.ci.high, 1)}]"
     if not entry.rate.ok:
         return "—"
     return f"n/a: {_escape(entry.ci_reason or '')}"
+
+
+def _mc_text(table: BdTable) -> str:
+    errors = [e.ci.mc_error for e in table.entries if e.ci is not None and e.ci.mc_error is not None]
+    if not errors:
+        return ""
+    return f"; Monte-Carlo error of the interval ends at most {max(errors):.2f} percentage points"
 
 
 def _interval_text(interval: tuple[float, float] | None, digits: int) -> str:
@@ -323,7 +331,7 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         f"higher quality at equal rate) over the images that {whose} with status ok and a value of the "
         f"metric at every operating point (*images*). {pct}% CI of BD-rate: paired percentile bootstrap over "
         f"the same images ({table.n_boot} resamples, "
-        f"seed {table.seed}). Overlap: the integration interval (quality in dB for BD-rate, rate in bpp for "
+        f"seed {table.seed}{_mc_text(table)}). Overlap: the integration interval (quality in dB for BD-rate, rate in bpp for "
         f"BD-quality); at least {100 * table.min_overlap:.0f}% of the test curve's range is required; "
         f"each curve needs at least 4 strictly monotonic points."),
         "",
@@ -363,7 +371,7 @@ CSV_COLUMNS = (
     "dataset", "anchor", "method", "metric", "codec", "n_anchor", "n_test", "points", "images",
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
-    "overlap_rate_low", "overlap_rate_high",
+    "overlap_rate_low", "overlap_rate_high", "ci_mc_error",
 )
 
 
@@ -391,6 +399,7 @@ def table_csv(table: BdTable) -> str:
             ci.low if has_ci else None, ci.high if has_ci else None, e.ci_images if ci is not None else None,
             ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
+            ci.mc_error if has_ci else None,
         )
         writer.writerow([_csv_value(v) for v in values])
     return buffer.getvalue()
@@ -513,7 +522,7 @@ def bd_tables(
     *,
     anchor: str = "jpeg",
     methods: Sequence[str] = ("cubic", "pchip"),
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[BdTable, list[StudyRow] | None]:
@@ -538,7 +547,7 @@ def write_bd_tables(
     *,
     anchor: str = "jpeg",
     methods: Sequence[str] = ("cubic", "pchip"),
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
 ) -> list[Path]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.bdrate import DEFAULT_RESAMPLES
 from bench.analysis.bdtable import bd_files, bd_pair, bd_report_markdown, bd_tables
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
@@ -356,7 +357,7 @@ def write_report(
     *,
     anchor: str = "jpeg",
     methods: Sequence[str] = ("cubic", "pchip"),
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     max_bpp: float | None = 2.0,
     formats: Sequence[str] = FORMATS,
