@@ -10,11 +10,14 @@ from __future__ import annotations
 import sys
 
 __all__ = [
-    "ANCHORS", "ARCHITECTURES", "JPEG_POINTS", "JPEG_QUALITIES", "LABELS", "LAMBDAS", "POINTS",
+    "ANCHORS", "ARCHITECTURES", "TRAINED_ARCHITECTURE", "JPEG_POINTS", "JPEG_QUALITIES", "LABELS", "LAMBDAS", "POINTS",
     "PRETRAIN_LAMBDA", "STUDY_ANCHOR", "STUDY_BD_RATES", "ZOO_QUALITIES", "lambda_label",
 ]
 
 ARCHITECTURES: tuple[str, ...] = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
+
+TRAINED_ARCHITECTURE = "mbt2018"
+"""The architecture the study states its training recipe for (its Context + Hyperprior)."""
 """The three learned models of the study, as CompressAI zoo names, in the study's order."""
 
 LABELS: dict[str, str] = {

@@ -321,3 +321,12 @@ def test_log_survives_a_torn_line_and_curves_regenerate(tmp_path: Path, data_dir
     [png] = write_all_curves(config.out, tmp_path / "reports")
     assert png.name == "training-bmshj2018-factorized_N16-M24-pretrain.png"
     assert Image.open(png).size == (1300, 400)
+
+
+def test_the_default_architecture_is_the_one_the_study_trains():
+    from bench import study
+    from bench.learned.train.recipe import TrainConfig
+
+    config = TrainConfig()
+    assert config.arch == study.TRAINED_ARCHITECTURE == "mbt2018"
+    assert (config.N, config.M, config.lr, config.lr_gamma, config.batch_size) == (192, 320, 2e-4, 0.999, 64)

@@ -1,6 +1,8 @@
 """The training recipe: one configuration dataclass, its defaults, and the stage schedule.
 
-Defaults reproduce the study's recipe (CompressAI's ``examples/train.py`` conventions):
+Defaults reproduce the study's recipe, which the study states for its Context + Hyperprior (``mbt2018``,
+the default architecture; others with ``arch``), with CompressAI's ``examples/train.py`` conventions
+where the study is silent:
 
 * data: Vimeo-90k septuplets, one random frame per folder per epoch, random 256×256 crops;
   validation on Vimeo's test list (never Kodak unless ``allow_test_set``);
@@ -8,6 +10,9 @@ Defaults reproduce the study's recipe (CompressAI's ``examples/train.py`` conven
 * loss λ·255²·MSE + bpp; auxiliary loss on the entropy bottleneck's quantiles with its own Adam (lr 1e-3);
 * AdamW lr 2e-4, betas (0.8, 0.99), weight decay 0.01 (PyTorch's default), gradient norm clipped
   at 1.0 (``examples/train.py``'s default), ExponentialLR γ = 0.999 per epoch, batch 64, seed 0;
+  of these the study states AdamW, lr 2e-4, decay 0.999 per epoch and batch 64; betas, weight decay,
+  clipping, the auxiliary optimizer and a frame drawn anew per folder *each epoch* are ours (the study
+  says "one random frame per folder", not when it is drawn);
 * schedule: pre-train at λ = 0.0483 for 100 epochs, then fine-tune a copy of it at each of
   0.0483, 0.0250, 0.0130, 0.0067 for :data:`FINETUNE_EPOCHS` epochs. A fine-tuning stage starts from the
   pre-trained weights with fresh optimizers and scheduler (learning rate back at ``finetune_lr``, else
@@ -77,7 +82,8 @@ class TrainConfig:
     max_val_images: int | None = None
     allow_test_set: bool = False
     # model
-    arch: str = "bmshj2018-factorized"
+    arch: str = study.TRAINED_ARCHITECTURE
+    """Default: the Context + Hyperprior (``mbt2018``), the model the study states this recipe for."""
     N: int = 192
     M: int = 320
     # optimisation
