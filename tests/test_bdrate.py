@@ -109,18 +109,59 @@ def _reference(bd, function: str, a_rate, a_q, t_rate, t_q, method: str) -> floa
         return float(fn(a_rate, a_q, t_rate, t_q, method=method, require_matching_points=False))
 
 
+def _relevant(rate, quality, other_rate, other_quality, kind: str):
+    """The points the default (``overlap``) cubic fit uses, chosen here one by one: along the integration
+    axis, those inside the other curve's range, the nearest beyond each end, then the nearest remaining
+    ones (below first, alternating) until there are 4."""
+    x = np.asarray(quality if kind == "rate" else np.log(rate))
+    other = np.asarray(other_quality if kind == "rate" else np.log(other_rate))
+    order = [int(i) for i in np.argsort(x)]
+    low, high = other.min(), other.max()
+    keep = [i for i in order if low <= x[i] <= high]
+    below = [i for i in order if x[i] < low]
+    above = [i for i in order if x[i] > high]
+    if below:
+        keep.insert(0, below.pop())
+    if above:
+        keep.append(above.pop(0))
+    turn = 0
+    while len(keep) < 4 and (below or above):
+        if (turn % 2 == 0 and below) or not above:
+            keep.insert(0, below.pop())
+        else:
+            keep.append(above.pop(0))
+        turn += 1
+    index = np.array(keep)
+    return np.asarray(rate)[index], np.asarray(quality)[index]
+
+
+def _reference_on_relevant(bd, kind: str, a_rate, a_q, t_rate, t_q) -> float:
+    anchor = _relevant(a_rate, a_q, t_rate, t_q, kind)
+    test = _relevant(t_rate, t_q, a_rate, a_q, kind)
+    return _reference(bd, kind, *anchor, *test, "cubic")
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("seed", range(8))
 def test_matches_bjontegaard_on_random_curves(method: str, seed: int) -> None:
+    """All points: equal to ``bjontegaard``; the default cubic fit: equal to it fed each curve's relevant points."""
     bd = _bjontegaard()
     rng = np.random.default_rng(seed)
     a_rate, a_q = _random_curve(rng, int(rng.integers(4, 21)))
     t_rate, t_q = _random_curve(rng, int(rng.integers(4, 21)), shift=rng.uniform(-1.0, 2.0))
-    ours = bd_rate_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0)
-    ours_q = bd_quality_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0)
+    ours = bd_rate_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0, fit="all")
+    ours_q = bd_quality_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0, fit="all")
     assert ours.ok and ours_q.ok, (ours.reason, ours_q.reason)
     assert ours.value == pytest.approx(_reference(bd, "rate", a_rate, a_q, t_rate, t_q, method), abs=1e-6)
     assert ours_q.value == pytest.approx(_reference(bd, "quality", a_rate, a_q, t_rate, t_q, method), abs=1e-6)
+    default = bd_rate_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0)
+    default_q = bd_quality_result(a_rate, a_q, t_rate, t_q, method=method, min_overlap=0.0)
+    if method == "pchip":  # interpolation: every point, whatever the fit range
+        assert (default.value, default_q.value) == (ours.value, ours_q.value)
+    else:
+        assert default.value == pytest.approx(_reference_on_relevant(bd, "rate", a_rate, a_q, t_rate, t_q), abs=1e-6)
+        assert default_q.value == pytest.approx(_reference_on_relevant(bd, "quality", a_rate, a_q, t_rate, t_q),
+                                                abs=1e-6)
 
 
 @pytest.mark.skipif(not KODAK.is_dir(), reason=f"shared reference curves not found at {KODAK}")
@@ -132,8 +173,12 @@ def test_matches_bjontegaard_on_published_curves(method: str, model: str, metric
     column = 1 if metric == "psnr" else 2
     anchor, test = _load("jpeg.json"), _load(model)
     args = (anchor[0], anchor[column], test[0], test[column])
-    assert bd_rate(*args, method=method) == pytest.approx(_reference(bd, "rate", *args, method), abs=1e-6)
-    assert bd_quality(*args, method=method) == pytest.approx(_reference(bd, "quality", *args, method), abs=1e-6)
+    assert bd_rate(*args, method=method, fit="all") == pytest.approx(_reference(bd, "rate", *args, method), abs=1e-6)
+    assert bd_quality(*args, method=method, fit="all") == pytest.approx(_reference(bd, "quality", *args, method),
+                                                                        abs=1e-6)
+    if method == "cubic":
+        assert bd_rate(*args) == pytest.approx(_reference_on_relevant(bd, "rate", *args), abs=1e-6)
+        assert bd_quality(*args) == pytest.approx(_reference_on_relevant(bd, "quality", *args), abs=1e-6)
     assert bd_rate(*args, method=method) < -40  # learned codecs save well over 40 % against JPEG
 
 

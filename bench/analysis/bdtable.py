@@ -27,6 +27,8 @@ import pandas as pd
 from bench.analysis.bdrate import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_RESAMPLES,
+    BdRateError,
+    fit_residual_rms,
     METHODS,
     BdResult,
     BootstrapResult,
@@ -73,7 +75,10 @@ __all__ = [
 
 QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM"}
 METHOD_TEXT = {
-    "cubic": "cubic (VCEG-M33: least-squares cubic, integrated analytically)",
+    "cubic": ("cubic (VCEG-M33: least-squares cubic, integrated analytically; each curve fitted on its points "
+              "inside the other curve's range plus the nearest one beyond each end, at least 4; *all points*: "
+              "fitted on every point, as the `bjontegaard` package does; *fit RMS*: RMS residual of each "
+              "BD-rate fit in natural log of rate)"),
     "pchip": "pchip (JVET CTC: piecewise cubic Hermite interpolation)",
 }
 
@@ -107,6 +112,10 @@ class BdEntry:
     ci_images: int
     images: int = 0
     """Images behind the BD values (and the interval): :func:`common_images`."""
+    rate_all: BdResult | None = None
+    """Cubic only: BD-rate with each curve fitted on all its points (a sensitivity of the fit range)."""
+    fit_rms: tuple[float | None, float | None] = (None, None)
+    """Cubic only: RMS residual (natural log of rate) of the anchor's and the test's BD-rate fits."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _missing(curve: Curve, metric: str) -> str | None:
 
 
 def bd_pair(anchor: Curve, test: Curve, metric: str, method: str = "cubic",
-            min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult]:
+            min_overlap: float = DEFAULT_MIN_OVERLAP, fit: str = "overlap") -> tuple[BdResult, BdResult]:
     """BD-rate and BD-quality of two mean curves; a reason naming the points when a value is missing."""
     reason = _missing(anchor, metric) or _missing(test, metric)
     if reason:
@@ -163,9 +172,24 @@ def bd_pair(anchor: Curve, test: Curve, metric: str, method: str = "cubic",
         return undefined, undefined
     args = (anchor.rate(), anchor.quality(metric), test.rate(), test.quality(metric))
     return (
-        bd_rate_result(*args, method=method, min_overlap=min_overlap),
-        bd_quality_result(*args, method=method, min_overlap=min_overlap),
+        bd_rate_result(*args, method=method, min_overlap=min_overlap, fit=fit),
+        bd_quality_result(*args, method=method, min_overlap=min_overlap, fit=fit),
     )
+
+
+def fit_residuals(anchor: Curve, test: Curve, metric: str) -> tuple[float | None, float | None]:
+    """RMS residuals of the anchor's and the test's BD-rate cubic fits (natural log of rate) on the points
+    the default fit range uses; None where a curve cannot be fitted."""
+    if _missing(anchor, metric) or _missing(test, metric):
+        return None, None
+    a, t = (anchor.rate(), anchor.quality(metric)), (test.rate(), test.quality(metric))
+    out: list[float | None] = []
+    for curve, other in ((a, t), (t, a)):
+        try:
+            out.append(fit_residual_rms(*curve, *other))
+        except BdRateError:
+            out.append(None)
+    return out[0], out[1]
 
 
 def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
@@ -199,8 +223,14 @@ def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> Curve:
     return measured_curves(part)[curve.name]
 
 
+def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index) -> tuple[Curve, Curve]:
+    """The two codecs' mean curves over ``images`` (a published anchor as it is)."""
+    return (anchor if anchor.published else _curve_over(rows, anchor, images)), _curve_over(rows, test, images)
+
+
 def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
-              min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult, pd.Index]:
+              min_overlap: float = DEFAULT_MIN_OVERLAP, fit: str = "overlap"
+              ) -> tuple[BdResult, BdResult, pd.Index]:
     """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
     images = common_images(rows, anchor, test, metric)
     if len(images) == 0:
@@ -209,8 +239,7 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
             f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined, images
-    mean_anchor = anchor if anchor.published else _curve_over(rows, anchor, images)
-    rate, quality = bd_pair(mean_anchor, _curve_over(rows, test, images), metric, method, min_overlap)
+    rate, quality = bd_pair(*mean_pair(rows, anchor, test, images), metric, method, min_overlap, fit)
     return rate, quality, images
 
 
@@ -265,8 +294,12 @@ def bd_table(
                     rows, anchor_curve, test, metric, method, images,
                     n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap,
                 )
+                rate_all, fit_rms = None, (None, None)
+                if method == "cubic" and len(images):
+                    rate_all = bd_common(rows, anchor_curve, test, metric, method, min_overlap, fit="all")[0]
+                    fit_rms = fit_residuals(*mean_pair(rows, anchor_curve, test, images), metric)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
-                                       len(images)))
+                                       len(images), rate_all, fit_rms))
     return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap)
 
@@ -295,6 +328,15 @@ def _ci_cell(entry: BdEntry) -> str:
     if not entry.rate.ok:
         return "—"
     return f"n/a: {_escape(entry.ci_reason or '')}"
+
+
+def _all_points_cell(entry: BdEntry) -> str:
+    return _cell(entry.rate_all) if entry.rate_all is not None and entry.rate_all.ok else "—"
+
+
+def _rms_cell(entry: BdEntry) -> str:
+    anchor, test = entry.fit_rms
+    return " · ".join("—" if v is None else f"{v:.4f}" for v in (anchor, test))
 
 
 def _mc_text(table: BdTable) -> str:
@@ -342,18 +384,21 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         lines += [f"{h}# Method: {METHOD_TEXT[method]}", ""]
         for metric, axis in METRICS.items():
             qname = QUALITY_NAME[metric]
+            cubic = method == "cubic"
+            extra_head = " all points [%] | fit RMS anchor · test |" if cubic else ""
             lines += [
                 f"**{axis}, dB**",
                 "",
                 (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname} [dB] | overlap [dB] "
-                "| overlap [bpp] |"),
-                "|---|---:|---:|---|---:|---:|---|---|",
+                f"| overlap [bpp] |{extra_head}"),
+                "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---|" if cubic else ""),
             ]
             for e in (e for e in table.entries if e.method == method and e.metric == metric):
+                extra = f" {_all_points_cell(e)} | {_rms_cell(e)} |" if cubic else ""
                 lines.append(
                     f"| {e.codec} | {len(e.points)} | {_cell(e.rate)} | {_ci_cell(e)} | "
                     f"{e.images} | {_cell(e.quality, 3)} | "
-                    f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |"
+                    f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
                 )
             lines.append("")
     lines += [f"{h}# Operating points used", "", f"- anchor {anchor.name}: {_points_text(anchor)}"]
@@ -371,7 +416,7 @@ CSV_COLUMNS = (
     "dataset", "anchor", "method", "metric", "codec", "n_anchor", "n_test", "points", "images",
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
-    "overlap_rate_low", "overlap_rate_high", "ci_mc_error",
+    "overlap_rate_low", "overlap_rate_high", "ci_mc_error", "bd_rate_all_points", "fit_rms_anchor", "fit_rms_test",
 )
 
 
@@ -399,7 +444,7 @@ def table_csv(table: BdTable) -> str:
             ci.low if has_ci else None, ci.high if has_ci else None, e.ci_images if ci is not None else None,
             ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
-            ci.mc_error if has_ci else None,
+            ci.mc_error if has_ci else None, e.rate_all.value if e.rate_all is not None else None, *e.fit_rms,
         )
         writer.writerow([_csv_value(v) for v in values])
     return buffer.getvalue()
