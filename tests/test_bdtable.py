@@ -210,3 +210,23 @@ def test_fit_range_on_the_committed_factorized_curve():
     assert entry.rate_all.value == pytest.approx(-2.39, abs=0.006)
     anchor_rms, test_rms = entry.fit_rms
     assert 0 < test_rms < anchor_rms < 0.01  # 4 points nearly on a cubic; JPEG's 20 points much less so
+
+
+def test_psnr_of_mean_mse_sensitivity_by_hand(rows: pd.DataFrame) -> None:
+    """The averaging sensitivity: per point, MSE = 255²·10^(−PSNR/10) per image, averaged, back to dB."""
+    table = bd_table(rows, anchor="jpeg", methods=("cubic",), n_boot=20)
+    checked = 0
+    for entry in table.entries:
+        if entry.metric != "psnr" or entry.rate_mse_mean is None or not entry.rate_mse_mean.ok:
+            continue
+        curves = []
+        for codec, points in (("jpeg", table.anchor.points), (entry.codec, entry.points)):
+            ok = rows[(rows["codec"] == codec) & (rows["status"] == "ok")]
+            by_point = [ok[ok["point"] == p] for p in points]
+            rate = [float(np.mean(part["bpp"])) for part in by_point]
+            quality = [10 * np.log10(255**2 / np.mean(255**2 * 10 ** (-part["psnr"] / 10))) for part in by_point]
+            curves += [rate, quality]
+        assert entry.rate_mse_mean.value == pytest.approx(bd_rate_result(*curves).value, abs=1e-9)
+        assert entry.rate_mse_mean.value != pytest.approx(entry.rate.value, abs=1e-3)  # a different convention
+        checked += 1
+    assert checked >= 1

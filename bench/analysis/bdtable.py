@@ -78,7 +78,8 @@ METHOD_TEXT = {
     "cubic": ("cubic (VCEG-M33: least-squares cubic, integrated analytically; each curve fitted on its points "
               "inside the other curve's range plus the nearest one beyond each end, at least 4; *all points*: "
               "fitted on every point, as the `bjontegaard` package does; *fit RMS*: RMS residual of each "
-              "BD-rate fit in natural log of rate)"),
+              "BD-rate fit in natural log of rate; *PSNR of mean MSE*: BD-rate with each point's quality "
+              "10·log10(255²/mean MSE) instead of the mean PSNR, the other averaging convention)"),
     "pchip": "pchip (JVET CTC: piecewise cubic Hermite interpolation)",
 }
 
@@ -116,6 +117,9 @@ class BdEntry:
     """Cubic only: BD-rate with each curve fitted on all its points (a sensitivity of the fit range)."""
     fit_rms: tuple[float | None, float | None] = (None, None)
     """Cubic only: RMS residual (natural log of rate) of the anchor's and the test's BD-rate fits."""
+    rate_mse_mean: BdResult | None = None
+    """Cubic PSNR only: BD-rate with each point's quality the PSNR of the mean MSE over the images
+    instead of the mean PSNR (a sensitivity of the averaging convention)."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,18 @@ def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index) 
     return (anchor if anchor.published else _curve_over(rows, anchor, images)), _curve_over(rows, test, images)
 
 
+def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index,
+                              min_overlap: float = DEFAULT_MIN_OVERLAP) -> BdResult:
+    """Cubic BD-rate (PSNR) of the two codecs over ``images``, each point's quality being
+    10·log10(255² / mean MSE) instead of the mean of the images' PSNR."""
+    def curve(codec: Curve) -> tuple[np.ndarray, np.ndarray]:
+        table = per_image(rows, codec.name, codec.points, "psnr").loc[images]
+        mse = 255.0**2 * 10.0 ** (-table["quality"].to_numpy(np.float64) / 10.0)
+        return table["bpp"].to_numpy(np.float64).mean(axis=0), 10.0 * np.log10(255.0**2 / mse.mean(axis=0))
+
+    return bd_rate_result(*curve(anchor), *curve(test), method="cubic", min_overlap=min_overlap)
+
+
 def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
               min_overlap: float = DEFAULT_MIN_OVERLAP, fit: str = "overlap"
               ) -> tuple[BdResult, BdResult, pd.Index]:
@@ -294,12 +310,14 @@ def bd_table(
                     rows, anchor_curve, test, metric, method, images,
                     n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap,
                 )
-                rate_all, fit_rms = None, (None, None)
+                rate_all, fit_rms, mse_mean = None, (None, None), None
                 if method == "cubic" and len(images):
                     rate_all = bd_common(rows, anchor_curve, test, metric, method, min_overlap, fit="all")[0]
                     fit_rms = fit_residuals(*mean_pair(rows, anchor_curve, test, images), metric)
+                    if metric == "psnr" and not anchor_curve.published:
+                        mse_mean = bd_rate_psnr_of_mean_mse(rows, anchor_curve, test, images, min_overlap)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
-                                       len(images), rate_all, fit_rms))
+                                       len(images), rate_all, fit_rms, mse_mean))
     return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap)
 
@@ -385,16 +403,19 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         for metric, axis in METRICS.items():
             qname = QUALITY_NAME[metric]
             cubic = method == "cubic"
+            mse = cubic and metric == "psnr"
             extra_head = " all points [%] | fit RMS anchor · test |" if cubic else ""
+            extra_head += " PSNR of mean MSE [%] |" if mse else ""
             lines += [
                 f"**{axis}, dB**",
                 "",
                 (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname} [dB] | overlap [dB] "
                 f"| overlap [bpp] |{extra_head}"),
-                "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---|" if cubic else ""),
+                "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---|" if cubic else "") + ("---:|" if mse else ""),
             ]
             for e in (e for e in table.entries if e.method == method and e.metric == metric):
                 extra = f" {_all_points_cell(e)} | {_rms_cell(e)} |" if cubic else ""
+                extra += f" {_cell(e.rate_mse_mean) if e.rate_mse_mean is not None else '—'} |" if mse else ""
                 lines.append(
                     f"| {e.codec} | {len(e.points)} | {_cell(e.rate)} | {_ci_cell(e)} | "
                     f"{e.images} | {_cell(e.quality, 3)} | "
@@ -417,6 +438,7 @@ CSV_COLUMNS = (
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
     "overlap_rate_low", "overlap_rate_high", "ci_mc_error", "bd_rate_all_points", "fit_rms_anchor", "fit_rms_test",
+    "bd_rate_psnr_of_mean_mse",
 )
 
 
@@ -445,6 +467,7 @@ def table_csv(table: BdTable) -> str:
             ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
             ci.mc_error if has_ci else None, e.rate_all.value if e.rate_all is not None else None, *e.fit_rms,
+            e.rate_mse_mean.value if e.rate_mse_mean is not None else None,
         )
         writer.writerow([_csv_value(v) for v in values])
     return buffer.getvalue()
