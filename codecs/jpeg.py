@@ -13,6 +13,7 @@ from PIL import Image, features
 
 from bench import study
 from bench.core.codec import Codec, Coder
+from bench.core.containers import jpeg_payload_bytes, payload_fields
 from bench.core.errors import CodecError
 from bench.core.registry import register
 
@@ -33,6 +34,10 @@ class JpegCoder(Coder):
         with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB"))
 
+    def verify(self, image: np.ndarray, data: bytes, recon: np.ndarray) -> dict[str, Any]:
+        """``payload_bytes``: the entropy-coded scan data (:func:`~bench.core.containers.jpeg_payload_bytes`)."""
+        return payload_fields(data, jpeg_payload_bytes)
+
 
 class JpegCodec(Codec):
     """Pillow JPEG, quality 1–100 (labels ``q1`` … ``q100``), chroma 4:2:0, no optimisation."""
@@ -40,7 +45,7 @@ class JpegCodec(Codec):
     name = "jpeg"
     parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
-    columns = ()  # fills generic columns only
+    columns = ("payload_bytes",)
 
     def default_points(self) -> list[str]:
         return list(study.JPEG_POINTS)
@@ -60,6 +65,7 @@ class JpegCodec(Codec):
             "subsampling": "4:2:0",
             "optimize": False,
             "progressive": False,
+            "payload": "entropy-coded scan data",  # rows since payload_bytes was recorded for JPEG
         }
 
     def describe(self) -> str:

@@ -108,6 +108,20 @@ def test_webp_payload_is_the_vp8_chunk(photo):
     assert len(data) - payload in (20, 21)
 
 
+@pytest.mark.parametrize("point", ["q5", "q50", "q95"])
+def test_jpeg_payload_is_the_scan_data(photo, point):
+    """A baseline JPEG has one scan: its data runs from the end of the SOS header to the EOI marker."""
+    data = encoded("jpeg", point, photo)
+    sos = data.index(b"\xff\xda")
+    header_end = sos + 2 + struct.unpack_from(">H", data, sos + 2)[0]
+    assert data.endswith(b"\xff\xd9")
+    assert containers.jpeg_payload_bytes(data) == len(data) - 2 - header_end
+    coder = registry.create("jpeg").coder(point)
+    assert coder.verify(photo, data, coder.decode(data)) == {"payload_bytes": len(data) - 2 - header_end}
+    with pytest.raises(CodecError, match="no SOI"):
+        containers.jpeg_payload_bytes(data[2:])
+
+
 def test_j2k_payload_starts_at_the_first_tile_and_the_codestream_uses_9_7_with_ict(photo):
     data = encoded("jpeg2000", "ratio48", photo)
     payload = containers.j2k_payload_bytes(data)

@@ -45,6 +45,46 @@ def j2k_payload_bytes(data: bytes) -> int:
     raise CodecError("J2K codestream has no SOT marker (0xFF90)")
 
 
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0–7 carry no length field
+
+
+def jpeg_payload_bytes(data: bytes) -> int:
+    """Bytes of a JPEG file's entropy-coded data: for each scan, from the end of its SOS header to the
+    next marker other than RST0–7 (stuffed 0xFF00 bytes and restart markers inside a scan count as
+    scan data). Everything else — SOI, APPn, DQT, SOF, DHT, SOS headers, COM, EOI — is container."""
+    if data[:2] != b"\xff\xd8":
+        raise CodecError("not a JPEG file (no SOI marker 0xFFD8)")
+    pos, total, scans = 2, 0, 0
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            raise CodecError(f"JPEG marker expected at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            raise CodecError(f"truncated JPEG marker segment at byte {pos}")
+        end = pos + 2 + struct.unpack_from(">H", data, pos + 2)[0]
+        if marker != 0xDA:  # not SOS: a header segment
+            pos = end
+            continue
+        scan = end
+        while scan + 1 < len(data) and not (data[scan] == 0xFF and data[scan + 1] != 0x00
+                                            and data[scan + 1] not in range(0xD0, 0xD8)):
+            scan += 1
+        total += scan - end
+        scans += 1
+        pos = scan
+    if not scans:
+        raise CodecError("JPEG file has no scan (no SOS marker 0xFFDA)")
+    return total
+
+
 def isobmff_boxes(data: bytes) -> Iterator[tuple[bytes, int, int]]:
     """Walk the top-level ISO BMFF boxes, yielding ``(type, payload start, box end)`` for each."""
     pos = 0
