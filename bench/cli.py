@@ -444,8 +444,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files were not measured "
                                         "(unusable):"), file=sys.stderr)
     if report.noisy:
-        timed = report.measured + report.timed
-        print(f"warning: {len(report.noisy)} of the {timed} rows timed now have a spread (max − min of "
+        print(f"warning: {len(report.noisy)} of the {report.timed_now} rows timed now have a spread (max − min of "
               f"{settings.repeats} repeats) above 10 % of their median, e.g. {report.noisy[0]}; the timings may be "
               "unstable: rerun on an idle machine, or with more --repeats (rows are then timed again)",
               file=sys.stderr)

@@ -84,6 +84,7 @@ class RunReport:
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
     """Rows timed now whose encode or decode spread exceeds 10 % of the median ("codec point image: …")."""
+    timed_now: int = 0  #: rows whose timings were taken in this run (the denominator of ``noisy``)
 
 
 # --- worker processes for parallel RD passes --------------------------------------------------
@@ -227,6 +228,8 @@ class Evaluation:
         return host
 
     def _note_noise(self, codec: str, point: str, image: str, row: Mapping[str, Any]) -> None:
+        if row.get("encode_s") is not None:
+            self.report.timed_now += 1
         parts = []
         for side in ("encode", "decode"):
             median, spread = row.get(f"{side}_s"), row.get(f"{side}_spread_s")
