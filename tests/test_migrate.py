@@ -18,7 +18,7 @@ from bench.core.store import ResultStore, load_rows
 from conftest import REPO
 
 SOURCES = {  # dataset folders of committed results, copied into one results folder
-    "kodak": REPO / "results" / "kodak",
+    "kodak": REPO / "tests" / "fixtures" / "results-v1" / "kodak",
     "fixture": REPO / "tests" / "fixtures" / "results" / "kodak",
     "complexity": REPO / "tests" / "fixtures" / "complexity",
 }
