@@ -120,6 +120,13 @@ def test_jpeg_payload_is_the_scan_data(photo, point):
     assert coder.verify(photo, data, coder.decode(data)) == {"payload_bytes": len(data) - 2 - header_end}
     with pytest.raises(CodecError, match="no SOI"):
         containers.jpeg_payload_bytes(data[2:])
+    buffer = io.BytesIO()  # restart markers (RST0–7) inside the scan are scan data
+    Image.fromarray(photo).save(buffer, "JPEG", quality=int(point[1:]), subsampling=2, restart_marker_blocks=4)
+    restarts = buffer.getvalue()
+    sos = restarts.index(b"\xff\xda")
+    header_end = sos + 2 + struct.unpack_from(">H", restarts, sos + 2)[0]
+    assert any(bytes([0xFF, m]) in restarts[header_end:] for m in range(0xD0, 0xD8))
+    assert containers.jpeg_payload_bytes(restarts) == len(restarts) - 2 - header_end
 
 
 def test_j2k_payload_starts_at_the_first_tile_and_the_codestream_uses_9_7_with_ict(photo):

@@ -45,7 +45,8 @@ def j2k_payload_bytes(data: bytes) -> int:
     raise CodecError("J2K codestream has no SOT marker (0xFF90)")
 
 
-_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0–7 carry no length field
+_JPEG_RESTARTS = frozenset(range(0xD0, 0xD8))  # RST0–7: inside a scan's data
+_JPEG_STANDALONE = _JPEG_RESTARTS | {0x01}  # with TEM: the markers that carry no length field
 
 
 def jpeg_payload_bytes(data: bytes) -> int:
@@ -73,16 +74,22 @@ def jpeg_payload_bytes(data: bytes) -> int:
         if marker != 0xDA:  # not SOS: a header segment
             pos = end
             continue
-        scan = end
-        while scan + 1 < len(data) and not (data[scan] == 0xFF and data[scan + 1] != 0x00
-                                            and data[scan + 1] not in range(0xD0, 0xD8)):
-            scan += 1
+        scan = _scan_end(data, end)
         total += scan - end
         scans += 1
         pos = scan
     if not scans:
         raise CodecError("JPEG file has no scan (no SOS marker 0xFFDA)")
     return total
+
+
+def _scan_end(data: bytes, start: int) -> int:
+    """Where a scan's entropy-coded data that starts at ``start`` ends: the first 0xFF followed by a byte
+    other than 0x00 (stuffing) and RST0–7, or the end of the file."""
+    pos = data.find(b"\xff", start)
+    while 0 <= pos < len(data) - 1 and (data[pos + 1] == 0x00 or data[pos + 1] in _JPEG_RESTARTS):
+        pos = data.find(b"\xff", pos + 2)
+    return len(data) if pos < 0 or pos == len(data) - 1 else pos
 
 
 def isobmff_boxes(data: bytes) -> Iterator[tuple[bytes, int, int]]:
