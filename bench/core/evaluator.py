@@ -35,7 +35,7 @@ from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_column
 from bench.core.store import ResultStore, write_text_atomic
 from bench.core.reuse import MEASURE, METRICS_VERSION, TIME, codec_hash, legacy_row_key, reuse_rule, row_key
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
-from bench.core.timing import NOISY_SPREAD, WarmUps, measure
+from bench.core.timing import WarmUps, is_noisy, measure, relative_spread
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,8 @@ class Evaluation:
         parts = []
         for side in ("encode", "decode"):
             median, spread = row.get(f"{side}_s"), row.get(f"{side}_spread_s")
-            if median and spread is not None and spread / median > NOISY_SPREAD:
-                parts.append(f"{side} {100 * spread / median:.0f} %")
+            if is_noisy(median, spread):
+                parts.append(f"{side} {100 * relative_spread(median, spread):.0f} %")
         if parts:
             self.report.noisy.append(f"{codec} {point} {image}: {', '.join(parts)}")
 

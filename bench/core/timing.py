@@ -16,6 +16,19 @@ NOISY_SPREAD = 0.10
 """A timing whose spread exceeds this fraction of its median is flagged (pyperf warns at 10 % too)."""
 
 
+def relative_spread(median_s: float | None, spread_s: float | None) -> float | None:
+    """Spread over median (None for one sample, or no positive median)."""
+    if spread_s is None or not median_s or median_s <= 0:
+        return None
+    return spread_s / median_s
+
+
+def is_noisy(median_s: float | None, spread_s: float | None) -> bool:
+    """True when the spread exceeds :data:`NOISY_SPREAD` of the median."""
+    relative = relative_spread(median_s, spread_s)
+    return relative is not None and relative > NOISY_SPREAD
+
+
 @dataclass(frozen=True)
 class Timing(Generic[T]):
     """Median and spread (max − min) of ``repeats`` timed calls, and the last call's result.
@@ -31,15 +44,12 @@ class Timing(Generic[T]):
     @property
     def relative_spread(self) -> float | None:
         """Spread over median (None for one sample or a zero median)."""
-        if self.spread_s is None or self.median_s <= 0:
-            return None
-        return self.spread_s / self.median_s
+        return relative_spread(self.median_s, self.spread_s)
 
     @property
     def noisy(self) -> bool:
         """True when the spread exceeds :data:`NOISY_SPREAD` of the median."""
-        relative = self.relative_spread
-        return relative is not None and relative > NOISY_SPREAD
+        return is_noisy(self.median_s, self.spread_s)
 
 
 def measure(
