@@ -395,16 +395,18 @@ def fit_residual_rms(rate: ArrayLike, quality: ArrayLike, other_rate: ArrayLike,
         raise BdRateError(curve if isinstance(curve, str) else str(other))
     x, y = _axes(kind, *curve)  # type: ignore[arg-type]
     xo, _ = _axes(kind, *other)  # type: ignore[arg-type]
-    mask = np.ones(x.size, bool) if fit == "all" else fit_points(x[None], xo[:1], xo[-1:])[0]
-    coef = np.polyfit(x[mask], y[mask], 3)
-    return float(np.sqrt(np.mean((np.polyval(coef, x[mask]) - y[mask]) ** 2)))
+    mask = np.ones((1, x.size), bool) if fit == "all" else fit_points(x[None], xo[:1], xo[-1:])
+    coef, u, _, _ = _cubic_fit(x[None], y[None], mask)  # the fit the BD value integrates
+    residual = (u[..., None] ** np.arange(4) @ coef[0])[mask] - y[None][mask]
+    return float(np.sqrt(np.mean(residual**2)))
 
 
-def _cubic_mean(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                mask: np.ndarray | None = None) -> np.ndarray:
-    """Mean over [lo, hi] of the least-squares cubic through (x, y), per row (on the points of ``mask``)."""
-    # Fit in u = (x − centre)/half-width ∈ [−1, 1]: well conditioned, and the mean of a function over
-    # an interval does not depend on an affine change of variable. Points left out get weight 0.
+def _cubic_fit(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares cubic through (x, y) per row, on the points of ``mask`` (default: all).
+
+    Fitted in u = (x − centre)/half-width ∈ [−1, 1] (well conditioned; points left out get weight 0).
+    Returns the coefficients of u⁰…u³ (B, 4), u (B, n), centre and half-width (B, 1)."""
     centre = 0.5 * (x[:, :1] + x[:, -1:])
     half = 0.5 * (x[:, -1:] - x[:, :1])
     u = (x - centre) / half
@@ -412,6 +414,14 @@ def _cubic_mean(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     vander = u[..., None] ** np.arange(4) * weight[..., None]  # (B, n, 4), ascending powers
     q, r = np.linalg.qr(vander)
     coef = np.linalg.solve(r, np.einsum("bnk,bn->bk", q, y * weight)[..., None])[..., 0]  # (B, 4)
+    return coef, u, centre, half
+
+
+def _cubic_mean(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean over [lo, hi] of the least-squares cubic through (x, y), per row (on the points of ``mask``);
+    the mean of a function over an interval does not depend on the fit's affine change of variable."""
+    coef, _, centre, half = _cubic_fit(x, y, mask)
     ua = (lo - centre[:, 0]) / half[:, 0]
     ub = (hi - centre[:, 0]) / half[:, 0]
     powers = np.arange(1, 5)

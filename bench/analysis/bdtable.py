@@ -245,8 +245,7 @@ def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, ima
 
 
 def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
-              min_overlap: float = DEFAULT_MIN_OVERLAP, fit: str = "overlap"
-              ) -> tuple[BdResult, BdResult, pd.Index]:
+              min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult, pd.Index]:
     """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
     images = common_images(rows, anchor, test, metric)
     if len(images) == 0:
@@ -255,7 +254,7 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
             f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined, images
-    rate, quality = bd_pair(*mean_pair(rows, anchor, test, images), metric, method, min_overlap, fit)
+    rate, quality = bd_pair(*mean_pair(rows, anchor, test, images), metric, method, min_overlap)
     return rate, quality, images
 
 
@@ -312,8 +311,9 @@ def bd_table(
                 )
                 rate_all, fit_rms, mse_mean = None, (None, None), None
                 if method == "cubic" and len(images):
-                    rate_all = bd_common(rows, anchor_curve, test, metric, method, min_overlap, fit="all")[0]
-                    fit_rms = fit_residuals(*mean_pair(rows, anchor_curve, test, images), metric)
+                    pair = mean_pair(rows, anchor_curve, test, images)
+                    rate_all = bd_pair(*pair, metric, method, min_overlap, fit="all")[0]
+                    fit_rms = fit_residuals(*pair, metric)
                     if metric == "psnr" and not anchor_curve.published:
                         mse_mean = bd_rate_psnr_of_mean_mse(rows, anchor_curve, test, images, min_overlap)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
