@@ -444,8 +444,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files were not measured "
                                         "(unusable):"), file=sys.stderr)
     if report.noisy:
+        from bench.core.timing import NOISY_SPREAD
+
         print(f"warning: {len(report.noisy)} of the {report.timed_now} rows timed now have a spread (max − min of "
-              f"{settings.repeats} repeats) above 10 % of their median, e.g. {report.noisy[0]}; the timings may be "
+              f"{settings.repeats} repeats) above {100 * NOISY_SPREAD:.0f} % of their median, e.g. {report.noisy[0]}; the timings may be "
               "unstable: rerun on an idle machine, or with more --repeats (rows are then timed again)",
               file=sys.stderr)
     return 0

@@ -15,10 +15,10 @@ __all__ = [
 ]
 
 ARCHITECTURES: tuple[str, ...] = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
+"""The three learned models of the study, as CompressAI zoo names, in the study's order."""
 
 TRAINED_ARCHITECTURE = "mbt2018"
 """The architecture the study states its training recipe for (its Context + Hyperprior)."""
-"""The three learned models of the study, as CompressAI zoo names, in the study's order."""
 
 LABELS: dict[str, str] = {
     "bmshj2018-factorized": "Factorized",
