@@ -53,9 +53,9 @@ def _child(request: dict) -> None:
     code = 1
     try:
         os.setpgrp()  # a timeout kills the command and whatever it started, as a process group
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        for signum in (signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has them
         stdin = os.open(os.devnull, os.O_RDONLY)
         out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
