@@ -34,6 +34,17 @@ def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (one worker per core), one torch thread per worker: torch's default of one
+    thread per core would run cores × cores spinning OpenMP threads, slowing every learned test
+    several-fold. The harness sets its own count (``--threads``, default 1); tests that ask for more
+    still get them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 class _Zygote:
     """One ``tests/zygote.py`` server per test process and kind, started on first use (see its docstring)."""
 
@@ -99,6 +110,19 @@ def run_python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: dic
     if check:
         done.check_returncode()
     return done
+
+
+@pytest.fixture
+def forked_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``verify``'s second decode in a child forked from the zygote instead of a fresh interpreter.
+
+    Still another process (own pid, own torch thread count, ``bench`` imported afresh), without the
+    8–12 s of importing torch and CompressAI again. ``tests/test_learned.py`` keeps one verify that
+    starts a real interpreter.
+    """
+    from bench.core import verify
+
+    monkeypatch.setattr(verify, "_second_process", lambda args, cwd: run_python(*args, cwd=cwd))
 
 
 @pytest.fixture

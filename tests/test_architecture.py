@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "results"
 BENCH = REPO / "bench"
 
 
@@ -117,3 +118,17 @@ def test_importing_the_analysis_wing_loads_no_torch():
     loaded = _fresh_import([n for n in MODULES if _in(n, "bench.analysis")])
     assert "torch" not in loaded
     assert "compressai" not in loaded
+
+
+def test_a_report_of_learned_rows_loads_no_torch(tmp_path):
+    """``bench report`` on rows with zoo-named learned points (the committed fixture) names each weights
+    file's origin from CompressAI's zoo table without importing CompressAI or torch."""
+    code = ("import sys\n"
+            "from bench.analysis.report import write_report\n"
+            f"write_report({str(FIXTURE)!r}, 'kodak', {str(tmp_path)!r}, n_boot=10)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'compressai')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert ("| bmshj2018-factorized | lambda0.0067 | `1db0e823d6f5f0a7ab029cea34846a36d16bf7d2ecce4f95544ac55390bc40d5` | "
+            "not the CompressAI zoo's `bmshj2018-factorized-prior-3-5c6f152b.pth.tar`: a user checkpoint |"
+            in (tmp_path / "REPORT.md").read_text())

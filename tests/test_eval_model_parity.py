@@ -75,7 +75,7 @@ def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_
         theirs[name] = json.loads(path.read_text())["results"]
 
     status = main(["run", "--data", str(folder), "--codecs", ARCH, "--checkpoint", f"{ARCH}:{LABEL}={checkpoint}",
-                   "--padding", "eval_model", "--threads", "1", "--device", "cpu", "--results", str(tmp_path / "r"),
+                   "--padding", "eval_model", "--threads", "1", "--device", "cpu", "--repeats", "1", "--results", str(tmp_path / "r"),
                    "--bitstreams", str(tmp_path / "bits"), "--reco-dir", str(tmp_path / "reco"), "--no-progress"])
     assert status == 0, capsys.readouterr().err
     rows = pd.read_csv(tmp_path / "r" / "kodak2" / "rows.csv").set_index("image")

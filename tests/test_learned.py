@@ -397,7 +397,8 @@ def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
     assert sidecar["threads"] == 1 and len(sidecar["recon_sha256"]) == 64
 
 
-def test_run_records_its_options_and_verify_needs_no_weights_flags(checkpoints, tmp_path, capsys):
+def test_run_records_its_options_and_verify_needs_no_weights_flags(checkpoints, tmp_path, capsys,
+                                                                    forked_verify):
     """The options of ``run`` (padding, checkpoint …) are in the run metadata; ``verify`` rebuilds from them."""
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -169,7 +169,7 @@ def test_two_checkpoints_of_one_architecture_are_two_codecs(clean_registry, tmp_
 
 
 def test_two_ablations_are_two_curves_a_bd_row_and_verify(shared_dir, kodak_dir, tmp_path, offline, clean_registry,
-                                                          capsys):
+                                                          capsys, forked_verify):
     """ablationA and ablationB: the four shared trained checkpoints each, under two names (copies for B).
     Two codecs, two 4-point curves (not one of 8), equal point by point; so B's BD-rate against A is 0
     by definition. Two 128×128 Kodak crops."""
@@ -189,7 +189,7 @@ def test_two_ablations_are_two_curves_a_bd_row_and_verify(shared_dir, kodak_dir,
         with Image.open(kodak_dir / name) as kodak:
             kodak.convert("RGB").crop((256, 128, 384, 256)).save(folder / f"im{i}.png")
     results, bits = tmp_path / "r", tmp_path / "bits"
-    status = main(["run", "--data", str(folder), "--codecs", "ablationA,ablationB", *ckpts, "--results",
+    status = main(["run", "--data", str(folder), "--codecs", "ablationA,ablationB", *ckpts, "--repeats", "1", "--results",
                    str(results), "--bitstreams", str(bits), *offline])
     assert status == 0, capsys.readouterr().err
     rows = read_csv(results / "imgs" / "rows.csv")

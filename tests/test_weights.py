@@ -120,6 +120,13 @@ def test_unknown_label_and_architecture_list_the_known_ones():
         zoo.model_class("nope")
 
 
+def test_zoo_tables_read_from_source_equal_compressais_imported_ones():
+    """The report reads the zoo's file names without importing CompressAI: same tables as the import."""
+    read = zoo._read_zoo_tables()
+    assert read.model_urls == compressai_zoo.model_urls and read.cfgs == compressai_zoo.cfgs
+    assert read.model_urls["mbt2018"]["mse"][3].endswith("/mbt2018-3-22901978.pth.tar")
+
+
 def test_urls_file_names_hash_prefixes_and_channels():
     point = zoo.zoo_point("mbt2018", "lambda0.0067")
     assert zoo.zoo_url(point) == compressai_zoo.model_urls["mbt2018"]["mse"][3]

@@ -288,13 +288,17 @@ def _item(stream: StoredBitstream) -> dict[str, Any]:
     return item
 
 
+def _second_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a fresh interpreter, output captured (the tests may route it elsewhere)."""
+    return subprocess.run([sys.executable, *args], check=False, capture_output=True, text=True, cwd=cwd)
+
+
 def _decode_in_subprocess(items: list[dict[str, Any]], second: Pass, overrides: Mapping[str, Mapping[str, Any]],
                           save_dir: Path) -> list[Decoded]:
     job, out = save_dir / "job.json", save_dir / "out.json"
     job.write_text(json.dumps({"threads": second.threads, "device": second.device, "save_dir": str(save_dir),
                                "overrides": overrides, "items": items}), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "bench.core.verify", str(job), str(out)],
-                          check=False, capture_output=True, text=True, cwd=REPO_DIR)
+    done = _second_process(["-m", "bench.core.verify", str(job), str(out)], REPO_DIR)
     if done.returncode != 0 or not out.exists():
         tail = " ".join(done.stderr.strip().splitlines()[-3:]) or f"exit status {done.returncode}"
         raise BenchError(f"the second decode (python -m bench.core.verify) failed: {tail}")

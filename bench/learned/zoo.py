@@ -6,18 +6,25 @@ the zoo or from a user's checkpoint:
 * MSE-trained zoo qualities 1…8 ↔ λ = 0.0018 … 0.1800, labels ``lambda0.0018`` … ``lambda0.1800``;
 * MS-SSIM-trained qualities 1…8 ↔ λ = 2.40 … 220.00, labels ``msssim-lambda2.40`` …
 
-The zoo's URLs, file names and channel counts are read from ``compressai.zoo.image`` (imported
-lazily, so importing this module does not import torch). CompressAI's zoo file names end in
+The zoo's URLs, file names and channel counts are CompressAI's own tables (``model_urls`` and
+``cfgs`` in ``compressai/zoo/image.py``). That module is used when it has been imported; otherwise its
+source is read without being run (:func:`_read_zoo_tables`), since importing CompressAI costs seconds
+(torch, torch_geometric) and a report only needs the file names. CompressAI's zoo file names end in
 ``-<first 8 hex digits of the file's sha256>.pth.tar``; :func:`hash_prefix` extracts them.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Literal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Literal
 
 from bench import study
 from bench.core.errors import CodecError
@@ -101,8 +108,49 @@ def is_zoo_label(point: str) -> bool:
     return point in _LABELS
 
 
-def _zoo_tables() -> ModuleType:
-    return importlib.import_module("compressai.zoo.image")
+def _zoo_tables() -> Any:
+    """``model_urls`` and ``cfgs`` of CompressAI's zoo: the imported module's, else read from its source."""
+    module = sys.modules.get("compressai.zoo.image")
+    return module if module is not None else _read_zoo_tables()
+
+
+@functools.cache
+def _read_zoo_tables() -> SimpleNamespace:
+    """Evaluate the literal tables of ``compressai/zoo/image.py`` without importing CompressAI.
+
+    Only dicts, tuples, constants and f-strings over earlier module-level strings (``root_url``) are
+    evaluated; anything else in those assignments raises ImportError, as a failed import would.
+    """
+    spec = importlib.util.find_spec("compressai")  # a top-level package: located, not run
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("CompressAI is not installed: pip install -r requirements.txt")
+    source = Path(next(iter(spec.submodule_search_locations))) / "zoo" / "image.py"
+    names: dict[str, Any] = {}
+    for node in ast.parse(source.read_text(encoding="utf-8"), filename=str(source)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in ("root_url", "model_urls", "cfgs"):
+                names[name] = _literal(node.value, names, source)
+    missing = {"model_urls", "cfgs"} - set(names)
+    if missing:
+        raise ImportError(f"{source} no longer defines {', '.join(sorted(missing))}")
+    return SimpleNamespace(model_urls=names["model_urls"], cfgs=names["cfgs"])
+
+
+def _literal(node: ast.expr, names: dict[str, Any], source: Path) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(item, names, source) for item in node.elts)
+    if isinstance(node, ast.Dict) and all(key is not None for key in node.keys):
+        return {_literal(k, names, source): _literal(v, names, source) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_literal(part, names, source) for part in node.values)
+    if isinstance(node, ast.FormattedValue) and node.format_spec is None and node.conversion == -1:
+        return str(_literal(node.value, names, source))
+    if isinstance(node, ast.Name) and isinstance(names.get(node.id), str):
+        return names[node.id]
+    raise ImportError(f"cannot read CompressAI's zoo tables from {source}: unexpected {ast.dump(node)[:60]}")
 
 
 def _qualities(arch: str) -> list[int]:
