@@ -169,7 +169,7 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
     header, copied = read_rows(results / "kodak" / "rows.csv")  # as a clone elsewhere sees them: another host's
     write_rows(results / "kodak" / "rows.csv", header, [{**r, "host": ""} for r in copied])
     done = run_python("-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir,
-                      "--results", results, "--no-progress")
+                      "--results", results, "--repeats", "1", "--no-progress")
     assert done.returncode == 0, done.stderr
     assert f"{len(copied)} rows (0 measured now, 48 timed now, 0 reused)" in done.stdout
     assert ("  48 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown "

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -196,11 +197,30 @@ def fit_residuals(anchor: Curve, test: Curve, metric: str) -> tuple[float | None
     return out[0], out[1]
 
 
-def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
+Memo = dict[tuple, Any]
+"""Results already computed from one rows table (per-image tables, mean curves over image sets), keyed
+by what they depend on: :func:`bd_table` passes one through its pairs so that each is computed once."""
+
+
+def _memoized(memo: Memo | None, key: tuple, compute: Callable[[], Any]) -> Any:
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str, *,
+              memo: Memo | None = None) -> pd.DataFrame:
     """Per-image rate and quality, one row per image ok at every point; columns (bpp|quality, point).
 
     The quality is PSNR, or raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample).
     """
+    return _memoized(memo, ("per_image", codec, tuple(points), metric),
+                     lambda: _per_image(rows, codec, points, metric))
+
+
+def _per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
     column = "psnr" if metric == "psnr" else "ms_ssim"
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok") & rows["point"].isin(points)]
     table = part.pivot_table(index="image", columns="point", values=["bpp", column], aggfunc="first")
@@ -209,35 +229,41 @@ def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str
     return table[np.isfinite(table.to_numpy(dtype=np.float64)).all(axis=1)].sort_index()
 
 
-def common_images(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str) -> pd.Index:
+def common_images(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, *,
+                  memo: Memo | None = None) -> pd.Index:
     """The images ok with a value of ``metric`` at every point of both curves, sorted.
 
     For a published anchor (no per-image data): those of the test codec alone.
     """
-    images = per_image(rows, test.name, test.points, metric).index
+    images = per_image(rows, test.name, test.points, metric, memo=memo).index
     if anchor.published:
         return images
-    return per_image(rows, anchor.name, anchor.points, metric).index.intersection(images)
+    return per_image(rows, anchor.name, anchor.points, metric, memo=memo).index.intersection(images)
 
 
-def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> Curve:
+def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index, memo: Memo | None) -> Curve:
     """The codec's mean curve at ``curve``'s points over ``images`` only, averaged as the summary averages."""
-    part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
-                & rows["image"].isin(images)]
-    return measured_curves(part)[curve.name]
+    def compute() -> Curve:
+        part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
+                    & rows["image"].isin(images)]
+        return measured_curves(part)[curve.name]
+
+    return _memoized(memo, ("curve", curve.name, curve.points, tuple(images)), compute)
 
 
-def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index) -> tuple[Curve, Curve]:
+def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index, *,
+              memo: Memo | None = None) -> tuple[Curve, Curve]:
     """The two codecs' mean curves over ``images`` (a published anchor as it is)."""
-    return (anchor if anchor.published else _curve_over(rows, anchor, images)), _curve_over(rows, test, images)
+    return ((anchor if anchor.published else _curve_over(rows, anchor, images, memo)),
+            _curve_over(rows, test, images, memo))
 
 
 def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index,
-                              min_overlap: float = DEFAULT_MIN_OVERLAP) -> BdResult:
+                              min_overlap: float = DEFAULT_MIN_OVERLAP, *, memo: Memo | None = None) -> BdResult:
     """Cubic BD-rate (PSNR) of the two codecs over ``images``, each point's quality being
     10·log10(255² / mean MSE) instead of the mean of the images' PSNR."""
     def curve(codec: Curve) -> tuple[np.ndarray, np.ndarray]:
-        table = per_image(rows, codec.name, codec.points, "psnr").loc[images]
+        table = per_image(rows, codec.name, codec.points, "psnr", memo=memo).loc[images]
         mse = 255.0**2 * 10.0 ** (-table["quality"].to_numpy(np.float64) / 10.0)
         return table["bpp"].to_numpy(np.float64).mean(axis=0), 10.0 * np.log10(255.0**2 / mse.mean(axis=0))
 
@@ -245,28 +271,29 @@ def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, ima
 
 
 def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
-              min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[BdResult, BdResult, pd.Index]:
+              min_overlap: float = DEFAULT_MIN_OVERLAP, *, memo: Memo | None = None
+              ) -> tuple[BdResult, BdResult, pd.Index]:
     """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
-    images = common_images(rows, anchor, test, metric)
+    images = common_images(rows, anchor, test, metric, memo=memo)
     if len(images) == 0:
         with_value = " with MS-SSIM" if metric == "ms_ssim_db" else ""
         reason = _missing(anchor, metric) or _missing(test, metric) or (
             f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined, images
-    rate, quality = bd_pair(*mean_pair(rows, anchor, test, images), metric, method, min_overlap)
+    rate, quality = bd_pair(*mean_pair(rows, anchor, test, images, memo=memo), metric, method, min_overlap)
     return rate, quality, images
 
 
 def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
-              n_boot: int, seed: int, level: float, min_overlap: float
+              n_boot: int, seed: int, level: float, min_overlap: float, memo: Memo | None = None
               ) -> tuple[BootstrapResult | None, str | None, int]:
     if anchor.published:
         return None, "anchor is a published mean curve (no per-image data)", 0
     if len(common) < 2:
         return None, f"{len(common)} images ok at every point of both codecs; at least 2 are needed", len(common)
-    a = per_image(rows, anchor.name, anchor.points, metric).loc[common]
-    t = per_image(rows, test.name, test.points, metric).loc[common]
+    a = per_image(rows, anchor.name, anchor.points, metric, memo=memo).loc[common]
+    t = per_image(rows, test.name, test.points, metric, memo=memo).loc[common]
     mean = ms_ssim_db_of_mean if metric == "ms_ssim_db" else np.mean
     result = bd_rate_bootstrap(
         a["bpp"].to_numpy(np.float64), a["quality"].to_numpy(np.float64),
@@ -286,6 +313,7 @@ def bd_table(
     seed: int = 0,
     level: float = 0.95,
     min_overlap: float = DEFAULT_MIN_OVERLAP,
+    memo: Memo | None = None,
 ) -> BdTable:
     """BD-rate and BD-quality of every codec (default: all but the anchor) against ``anchor``."""
     if not methods:
@@ -300,22 +328,24 @@ def bd_table(
         if name not in curves:
             raise BdTableError(f"no results for codec {name!r}; known codecs: {', '.join(curves)}")
     entries = []
+    memo = {} if memo is None else memo
     for method in methods:
         for metric in METRICS:
             for name in names:
                 test = curves[name]
-                rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap)
+                rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap, memo=memo)
                 ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else _interval(
                     rows, anchor_curve, test, metric, method, images,
-                    n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap,
+                    n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap, memo=memo,
                 )
                 rate_all, fit_rms, mse_mean = None, (None, None), None
                 if method == "cubic" and len(images):
-                    pair = mean_pair(rows, anchor_curve, test, images)
+                    pair = mean_pair(rows, anchor_curve, test, images, memo=memo)
                     rate_all = bd_pair(*pair, metric, method, min_overlap, fit="all")[0]
                     fit_rms = fit_residuals(*pair, metric)
                     if metric == "psnr" and not anchor_curve.published:
-                        mse_mean = bd_rate_psnr_of_mean_mse(rows, anchor_curve, test, images, min_overlap)
+                        mse_mean = bd_rate_psnr_of_mean_mse(rows, anchor_curve, test, images, min_overlap,
+                                                            memo=memo)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
                                        len(images), rate_all, fit_rms, mse_mean))
     return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
@@ -497,7 +527,8 @@ def _study_points(curve: Curve) -> Curve:
 
 
 def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
-                     min_overlap: float = DEFAULT_MIN_OVERLAP, rows: pd.DataFrame | None = None) -> list[StudyRow]:
+                     min_overlap: float = DEFAULT_MIN_OVERLAP, rows: pd.DataFrame | None = None,
+                     memo: Memo | None = None) -> list[StudyRow]:
     """The three models' BD-rate vs JPEG: this harness, the study, CompressAI's published curves (q3–6).
 
     With the ``rows`` behind ``curves``, the harness's BD-rates are on the images common to the model and
@@ -522,7 +553,8 @@ def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
                 if rows is None:
                     measured, _ = bd_pair(curves[STUDY_ANCHOR], test, metric, method, min_overlap)
                 else:
-                    measured, _, _ = bd_common(rows, curves[STUDY_ANCHOR], test, metric, method, min_overlap)
+                    measured, _, _ = bd_common(rows, curves[STUDY_ANCHOR], test, metric, method, min_overlap,
+                                               memo=memo)
             out.append(StudyRow(codec, model, metric, measured, reason, points, study_value, published))
     return out
 
@@ -595,8 +627,9 @@ def bd_tables(
     level: float = 0.95,
 ) -> tuple[BdTable, list[StudyRow] | None]:
     """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method)."""
-    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
-    study = (study_comparison(table.curves, method=methods[0], rows=rows)
+    memo: Memo = {}
+    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level, memo=memo)
+    study = (study_comparison(table.curves, method=methods[0], rows=rows, memo=memo)
              if table.dataset == PUBLISHED_DATASET else None)
     return table, study
 
