@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
+import hashlib
 import http.server
 import json
 import os
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -46,41 +49,126 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _Zygote:
-    """One ``tests/zygote.py`` server per test process and kind, started on first use (see its docstring)."""
+    """A connection to this test run's ``tests/zygote.py`` server of one kind (command prefix, CompressAI
+    or not), which the first worker to need it starts and every worker shares (see its docstring)."""
 
     def __init__(self, prefix: tuple[str, ...] = (), *, compressai: bool = True) -> None:
         self.prefix = prefix
         self.env = {**os.environ, "ZYGOTE_COMPRESSAI": "1" if compressai else "0"}
-        self.proc: subprocess.Popen | None = None
+        kind = hashlib.sha256(repr((prefix, compressai)).encode()).hexdigest()[:8]
+        self.path = _RUN_DIR / f"zygote-{kind}.sock"
         self.scratch = Path(tempfile.mkdtemp(prefix="zygote-"))
+        self.connection: socket.socket | None = None
+        self.lines: tuple = ()
+        self.answered = 0  # requests answered on this connection
+        atexit.register(self.close)
+
+    def start(self) -> None:
+        """Start this kind's server unless one runs or is starting; do not wait for it."""
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._server()
+
+    def _server(self) -> int:
+        """The pid of the server that listens or is importing (started here if none); the lock is held."""
+        pid_file = Path(f"{self.path}.pid")
+        try:
+            pid = int(pid_file.read_text())
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:  # our child, still running
+                return pid
+        except ChildProcessError:  # another worker's
+            if _alive(pid):
+                return pid
+        except (FileNotFoundError, ValueError):
+            pass
+        server = subprocess.Popen([*self.prefix, sys.executable, str(REPO / "tests" / "zygote.py"), str(self.path)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd=REPO, env=self.env)
+        _SERVERS.append(server)
+        pid_file.write_text(str(server.pid))
+        return server.pid
+
+    def _connect(self) -> None:
+        with open(f"{self.path}.lock", "a") as lock:  # one worker at a time checks and, if need be, starts
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            servers = set()
+            while True:
+                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    connection.connect(str(self.path))
+                    break
+                except OSError:
+                    connection.close()
+                servers.add(self._server())
+                if len(servers) > 2:  # one that was closing, one started for us: a third means it cannot start
+                    raise RuntimeError("tests/zygote.py ended before listening, again; its stderr is above")
+                time.sleep(0.05)
+        self.connection, self.answered = connection, 0
+        self.lines = (connection.makefile("w", encoding="utf-8"),
+                      connection.makefile("r", encoding="utf-8"))
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None) -> tuple[int, bool]:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen([*self.prefix, sys.executable, str(REPO / "tests" / "zygote.py")],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
-                                         env=self.env)
-            atexit.register(self.close)
         request = {"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout,
                    "stdout": str(self.scratch / "out"), "stderr": str(self.scratch / "err")}
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"tests/zygote.py ended (exit status {self.proc.wait()}); its stderr is above")
-        reply = json.loads(line)
-        return reply["returncode"], reply["timed_out"]
+        while True:
+            if self.connection is None:
+                self._connect()
+            try:
+                self.lines[0].write(json.dumps(request) + "\n")
+                self.lines[0].flush()
+                line = self.lines[1].readline()
+            except OSError:
+                line = ""
+            if line:
+                self.answered += 1
+                reply = json.loads(line)
+                return reply["returncode"], reply["timed_out"]
+            fresh = self.answered == 0
+            self.close()
+            if not fresh:
+                raise RuntimeError("the tests/zygote.py session ended mid-run; its stderr is above")
+            # a new connection reset before any answer: the server was closing as it arrived; start another
 
     def read(self, name: str) -> str:
         return (self.scratch / name).read_bytes().decode("utf-8", errors="replace")
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+        if self.connection is not None:
+            for stream in self.lines:
+                stream.close()
+            self.connection.close()
+            self.connection, self.lines = None, ()
+
+
+_SERVERS: list[subprocess.Popen] = []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").is_file() or Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+_RUN_DIR = Path(tempfile.gettempdir())
+"""Where the zygote sockets live: pytest's temporary folder of this run, which every worker shares."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _zygote_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    global _RUN_DIR
+    base = tmp_path_factory.getbasetemp()  # under pytest-xdist: <run folder>/popen-gwN
+    _RUN_DIR = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":  # import while the first tests run
+        _zygote().start()
 
 
 _ZYGOTES: dict[tuple[tuple[str, ...], bool], _Zygote] = {}
+
+
+def _zygote(prefix: tuple[str, ...] = (), compressai: bool = True) -> _Zygote:
+    key = (prefix, compressai)
+    if key not in _ZYGOTES:
+        _ZYGOTES[key] = _Zygote(prefix, compressai=compressai)
+    return _ZYGOTES[key]
 
 
 def run_python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: dict[str, str] | None = None,
@@ -96,10 +184,7 @@ def run_python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: dic
     heap, signals sent to the process, several processes at once).
     """
     argv = [str(a) for a in args]
-    key = (tuple(prefix), compressai)
-    if key not in _ZYGOTES:
-        _ZYGOTES[key] = _Zygote(tuple(prefix), compressai=compressai)
-    zygote = _ZYGOTES[key]
+    zygote = _zygote(tuple(prefix), compressai)
     returncode, timed_out = zygote.run(argv, cwd=Path(cwd), env=dict(os.environ if env is None else env),
                                        timeout=timeout)
     command = [*prefix, sys.executable, *argv]

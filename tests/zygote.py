@@ -2,7 +2,8 @@
 
 Most CLI tests run ``python -m bench …`` as a real process (own pid, exit status, stdout and stderr),
 and each such interpreter spends 3–8 s importing torch and CompressAI before doing 0.3 s of work.
-This server pays the imports once per test worker; for each request it forks a child that resets
+This server pays the imports once per test run, for all pytest-xdist workers: it listens on a Unix
+socket, forks one session per connected worker, and for each request a session forks a child that resets
 the interpreter's per-run state (argv, environment, working folder, ``sys.path[0]``, warning
 filters, signal handlers) and runs the module or code as ``python -m`` / ``python -c`` would.
 Nothing of the project is imported before the fork, so each command imports ``bench`` afresh.
@@ -10,9 +11,12 @@ Nothing of the project is imported before the fork, so each command imports ``be
 Tests of what a fresh interpreter imports, of the heap, of signals and of concurrent runs start
 real interpreters instead (``subprocess`` directly).
 
-Protocol (one JSON object per line on stdin, one per line on stdout):
-request ``{"argv": ["-m", "bench", …] | ["-c", CODE, …], "cwd": …, "env": {…}, "stdout": PATH,
-"stderr": PATH, "timeout": seconds | null}`` → reply ``{"returncode": int, "timed_out": bool}``.
+``python tests/zygote.py SOCKET``: the socket appears at SOCKET (renamed into place once listening)
+when the imports are done; the server removes it and exits once its last session has ended (or,
+never connected to, once the process that started it has ended).
+Protocol, per connection (one JSON object per line each way): request ``{"argv": ["-m", "bench", …] |
+["-c", CODE, …], "cwd": …, "env": {…}, "stdout": PATH, "stderr": PATH, "timeout": seconds | null}`` →
+reply ``{"returncode": int, "timed_out": bool}``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from __future__ import annotations
 import atexit
 import json
 import os
+
+STARTER = os.getppid()  # before the imports: whoever started this server may end while they run
 import runpy
+import select
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -48,10 +56,11 @@ except ImportError:  # a machine without CompressAI: its tests skip; the others 
     pass
 
 
-def _child(request: dict) -> None:
+def _child(request: dict, connection: socket.socket) -> None:
     """Become the command: never returns."""
     code = 1
     try:
+        connection.close()  # the command must not hold its session's connection
         os.setpgrp()  # a timeout kills the command and whatever it started, as a process group
         for signum in (signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
@@ -123,19 +132,55 @@ def _wait(pid: int, timeout: float | None) -> tuple[int, bool]:
         time.sleep(0.01)
 
 
-def main() -> None:
-    replies = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # stray prints of the server itself go to stderr, never into the protocol
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(request)
-        returncode, timed_out = _wait(pid, request.get("timeout"))
-        replies.write(json.dumps({"returncode": returncode, "timed_out": timed_out}) + "\n")
+def _session(connection: socket.socket) -> None:
+    """Serve one worker's requests, one at a time, until it disconnects: never returns."""
+    with connection.makefile("r", encoding="utf-8") as requests, \
+            connection.makefile("w", encoding="utf-8") as replies:
+        for line in requests:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                _child(request, connection)
+            returncode, timed_out = _wait(pid, request.get("timeout"))
+            replies.write(json.dumps({"returncode": returncode, "timed_out": timed_out}) + "\n")
+            replies.flush()
+    os._exit(0)
+
+
+def _reap(sessions: set[int]) -> None:
+    for pid in list(sessions):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            sessions.discard(pid)
+
+
+def main(path: str) -> None:
+    os.dup2(2, 1)  # stray prints of the server itself go to stderr
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    building = f"{path}.{os.getpid()}"
+    listener.bind(building)
+    listener.listen(16)
+    os.rename(building, path)  # clients connect only once the imports are done and the socket listens
+    sessions: set[int] = set()
+    served = False
+    try:  # started ahead of need: if no test connects before the starting worker ends, stop
+        while sessions or not (served or os.getppid() != STARTER):
+            readable, _, _ = select.select([listener], [], [], 0.05)
+            if readable:
+                connection, _ = listener.accept()
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    _session(connection)
+                connection.close()
+                sessions.add(pid)
+                served = True
+            _reap(sessions)
+    finally:
+        os.unlink(path)  # later connections fail at once: the client starts a new server
+        listener.close()  # (a connection still waiting in the backlog is reset: the client retries)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])
