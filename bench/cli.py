@@ -510,7 +510,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
-    from bench.analysis.bdtable import write_bd_tables
+    from bench.analysis.bdreport import write_bd_tables
 
     rows = _current_rows(args.results, args.dataset).rows
     paths = write_bd_tables(rows, args.reports, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,

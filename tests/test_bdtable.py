@@ -12,18 +12,10 @@ import pandas as pd
 import pytest
 
 from bench.analysis.bdrate import bd_quality_result, bd_rate_bootstrap, bd_rate_result, ms_ssim_db, ms_ssim_db_of_mean
-from bench.analysis.bdtable import (
-    CSV_COLUMNS,
-    NOT_RUN,
-    STUDY,
-    BdTableError,
-    bd_table,
-    study_comparison,
-    study_csv,
-    table_csv,
-    table_markdown,
-    write_bd_tables,
-)
+from bench.analysis.bdformat import CSV_COLUMNS, table_csv, table_markdown
+from bench.analysis.bdreport import write_bd_tables
+from bench.analysis.bdstudy import NOT_RUN, STUDY, study_comparison, study_csv
+from bench.analysis.bdtable import BdTableError, bd_table
 from bench.analysis.curves import CurveError, measured_curves
 from bench.core.store import load_rows
 

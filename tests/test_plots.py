@@ -120,7 +120,7 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_importing_the_modules_loads_no_matplotlib() -> None:
-    code = ("import sys, bench.analysis.plots, bench.analysis.report, bench.analysis.bdtable, bench.analysis.visual, bench.analysis.export; "
+    code = ("import sys, bench.analysis.plots, bench.analysis.report, bench.analysis.bdtable, bench.analysis.bdreport, bench.analysis.visual, bench.analysis.export; "
             "print(sorted(m for m in sys.modules if m.startswith('matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1])

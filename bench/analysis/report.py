@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.bdrate import DEFAULT_RESAMPLES
-from bench.analysis.bdtable import bd_files, bd_pair, bd_report_markdown, bd_tables
+from bench.analysis.bdreport import bd_files, bd_report_markdown, bd_tables
+from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots

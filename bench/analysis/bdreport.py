@@ -1,0 +1,69 @@
+"""The BD-rate report: the table and, on Kodak, the comparison with the study, computed together and
+written as ``bd-rate.md``, ``bd-rate.csv`` and ``bd-rate-study.csv``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bench.analysis.bdformat import table_csv, table_markdown
+from bench.analysis.bdrate import DEFAULT_RESAMPLES
+from bench.analysis.bdstudy import StudyRow, study_comparison, study_csv, study_markdown
+from bench.analysis.bdtable import BdTable, Memo, bd_table
+from bench.analysis.curves import PUBLISHED_DATASET
+from bench.core.store import write_text_atomic
+
+__all__ = ["bd_files", "bd_report_markdown", "bd_tables", "write_bd_tables"]
+
+def bd_report_markdown(table: BdTable, study: Sequence[StudyRow] | None, *, heading_level: int = 2) -> str:
+    """The BD-rate tables and, when given, the comparison with the study, as one Markdown text."""
+    parts = [table_markdown(table, heading_level=heading_level)]
+    if study is not None:
+        parts.append(study_markdown(study, method=table.methods[0], heading_level=heading_level))
+    return "\n".join(parts)
+
+
+def bd_tables(
+    rows: pd.DataFrame,
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic", "pchip"),
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[BdTable, list[StudyRow] | None]:
+    """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method)."""
+    memo: Memo = {}
+    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level, memo=memo)
+    study = (study_comparison(table.curves, method=methods[0], rows=rows, memo=memo)
+             if table.dataset == PUBLISHED_DATASET else None)
+    return table, study
+
+
+def bd_files(table: BdTable, study: Sequence[StudyRow] | None) -> dict[str, str]:
+    """File name → content: ``bd-rate.md``, ``bd-rate.csv`` and, with a study comparison, ``bd-rate-study.csv``."""
+    files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study), "bd-rate.csv": table_csv(table)}
+    if study is not None:
+        files["bd-rate-study.csv"] = study_csv(study)
+    return files
+
+
+def write_bd_tables(
+    rows: pd.DataFrame,
+    reports_dir: str | Path,
+    *,
+    anchor: str = "jpeg",
+    methods: Sequence[str] = ("cubic", "pchip"),
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[Path]:
+    """Write :func:`bd_files` into ``reports_dir``; returns the paths."""
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
+    written = []
+    for name, text in bd_files(table, study).items():
+        write_text_atomic(Path(reports_dir) / name, text)
+        written.append(Path(reports_dir) / name)
+    return written
