@@ -443,7 +443,7 @@ class CompressAICodec(Codec):
     def coder(self, point: str) -> CompressAICoder:
         """Load (once) the weights of ``point``; WeightsUnavailable when none can be had."""
         if point not in self._coders:
-            from bench.learned.weights import load_model
+            from bench.learned.checkpoint import load_model
 
             self._coders[point] = CompressAICoder(self, load_model(self.arch, point, self.source,
                                                                    update=self.update, name=self.model))

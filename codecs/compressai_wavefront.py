@@ -103,7 +103,7 @@ class WavefrontCodec(base.CompressAICodec):
     def coder(self, point: str) -> WavefrontCoder:
         """Load (once) the architecture's weights of ``point``; WeightsUnavailable when none can be had."""
         if point not in self._coders:
-            from bench.learned.weights import load_model
+            from bench.learned.checkpoint import load_model
 
             self._coders[point] = WavefrontCoder(self, load_model(self.arch, point, self.source, update=self.update))
         return self._coders[point]

@@ -28,7 +28,8 @@ from bench.learned.train.data import VIMEO_FRAMES, EpochBatches, TrainCrops, Val
 from bench.learned.train.checkpoints import load_checkpoint
 from bench.learned.train.loop import _check_loss, stage_dir
 from bench.learned.train.recipe import schedule
-from bench.learned.weights import Checkpoint, WeightsSource, load_model, parse_checkpoint_spec
+from bench.learned.checkpoint import load_model
+from bench.learned.weights import Checkpoint, WeightsSource, parse_checkpoint_spec
 from conftest import REPO, natural_image, run_python
 
 TINY = {"arch": "bmshj2018-factorized", "N": 16, "M": 24, "crop": 64, "batch_size": 2, "val_batch_size": 4,

@@ -15,12 +15,12 @@ import torch
 
 from bench.learned import zoo
 from bench.core.errors import CodecError
+from bench.learned.checkpoint import load_model
 from bench.learned.weights import (
     Checkpoint,
     WeightsError,
     WeightsSource,
     WeightsUnavailable,
-    load_model,
     options_of_source,
     parse_checkpoint_spec,
     points_for,

@@ -140,7 +140,8 @@ def point_config(arch: str, point: str, source: WeightsSource | None = None) -> 
     """The channel configuration ``arch`` runs at ``point``: that of the user's checkpoint in ``source``
     (read from its tensors) if there is one, else the zoo's for the label."""
     if source is not None:
-        from bench.learned.weights import checkpoint_config, user_checkpoint
+        from bench.learned.checkpoint import checkpoint_config
+        from bench.learned.weights import user_checkpoint
 
         mine = user_checkpoint(arch, point, source)
         if mine is not None:

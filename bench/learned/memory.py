@@ -212,7 +212,8 @@ def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
     imports = _resident()
     device = torch.device(spec["device"])
     if spec["checkpoint"]:
-        from bench.learned.weights import Checkpoint, WeightsSource, load_model
+        from bench.learned.checkpoint import load_model
+        from bench.learned.weights import Checkpoint, WeightsSource
 
         source = WeightsSource(checkpoints=(Checkpoint(spec["arch"], spec["point"], Path(spec["checkpoint"])),),
                                offline=True)

@@ -201,7 +201,8 @@ def prepare_models(archs: Sequence[str], points: Sequence[str], source: WeightsS
     its own (:func:`bench.learned.macs.configurations`)."""
     import torch
 
-    from bench.learned.weights import WeightsUnavailable, load_model, resolve
+    from bench.learned.checkpoint import load_model
+    from bench.learned.weights import WeightsUnavailable, resolve
 
     out: list[TimedModel] = []
     for arch in archs:

@@ -5,7 +5,7 @@ An export is a plain CompressAI state dict saved after ``update(force=True)``
 ``<arch>_N<N>-M<M>_lambda<λ>.pth``, with a sidecar ``.json`` beside it recording the architecture,
 the channel counts, λ, the operating-point label, the file's sha256 and the training run.
 :func:`export_model` writes both atomically and verifies the file with the harness's own loader
-(:func:`bench.learned.weights.load_model`). :func:`checkpoint_specs` does not import torch.
+(:func:`bench.learned.checkpoint.load_model`). :func:`checkpoint_specs` does not import torch.
 
 A folder given to ``--checkpoint-dir`` may hold any model of a CompressAI architecture
 (:data:`bench.learned.zoo.ARCHITECTURES`), not only exports: each ``*.pth`` (or ``*.pth.tar``) is
@@ -51,7 +51,7 @@ def export_model(model: torch.nn.Module, directory: str | Path, *, arch: str, n:
     """Write ``model`` (a copy, updated on the CPU) as an export in ``directory``; return the .pth path.
 
     ``info`` (training settings, metrics) goes into the sidecar JSON. Raises TrainError when the
-    written file does not load back identically through :func:`bench.learned.weights.load_model`.
+    written file does not load back identically through :func:`bench.learned.checkpoint.load_model`.
     """
     import torch
 
@@ -90,7 +90,8 @@ def _verify(path: Path, state: dict[str, torch.Tensor], arch: str, label: str, c
     import torch
 
     from bench.core.errors import BenchError
-    from bench.learned.weights import Checkpoint, WeightsSource, load_model
+    from bench.learned.checkpoint import load_model
+    from bench.learned.weights import Checkpoint, WeightsSource
 
     raw = torch.load(path, map_location="cpu", weights_only=True)
     if set(raw) != set(state) or not all(torch.equal(raw[k], state[k]) for k in state):
