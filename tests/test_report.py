@@ -68,6 +68,15 @@ def test_report_files_and_sections(report: tuple[Path, list[Path]]) -> None:
     # no clock time besides the metadata's own
     dates = set(re.findall(r"20\d\d-\d\d-\d\d", text))
     assert dates <= {"2025-01-01"}
+    # the means table's times carry their dispersion over images, computed here by hand from the rows
+    rows = load_rows(FIXTURE / "kodak" / "rows.csv")
+    part = rows[(rows["codec"] == "jpeg") & (rows["point"] == "q40") & (rows["status"] == "ok")]
+    encode, decode = part["encode_s"].to_numpy(float), part["decode_s"].to_numpy(float)
+    def sd(values):
+        return (((values - values.mean()) ** 2).sum() / (len(values) - 1)) ** 0.5
+    cells = next(line for line in text.splitlines() if line.startswith("| jpeg | q40 |")).split(" | ")
+    assert cells[-2:] == [f"{1e3 * encode.mean():.2f} ± {1e3 * sd(encode):.2f}",
+                          f"{1e3 * decode.mean():.2f} ± {1e3 * sd(decode):.2f} |"]
 
 
 def test_report_without_artifacts_says_so(tmp_path: Path) -> None:

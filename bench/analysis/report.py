@@ -202,22 +202,28 @@ def _host_description(host: str, runs: Mapping[str, dict[str, Any] | None]) -> s
 def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> list[str]:
     lines = [
         ("| codec | point | images | failed | bpp | PSNR [dB] | MS-SSIM images | MS-SSIM | MS-SSIM [dB] | "
-         "timed images | encode [ms] | decode [ms] |"),
+         "timed images | encode [ms] ± sd | decode [ms] ± sd |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     def num(value: float, digits: int, scale: float = 1.0) -> str:
         return f"{scale * value:.{digits}f}" if math.isfinite(value) else "—"
+
+    def time_ms(mean: float, sd: float) -> str:
+        return num(mean, 2, 1e3) + (f" ± {num(sd, 2, 1e3)}" if math.isfinite(mean) and math.isfinite(sd) else "")
 
     summary = summarize(rows)
     for r in summary.itertuples(index=False):
         lines.append(
             f"| {r.codec} | {r.point} | {r.images} | {r.failed} | {num(r.bpp, 4)} | {num(r.psnr, 3)} | "
             f"{r.ms_ssim_images} | {num(r.ms_ssim, 5)} | {num(r.ms_ssim_db, 3)} | {r.timed_images} | "
-            f"{num(r.encode_s, 2, 1e3)} | {num(r.decode_s, 2, 1e3)} |"
+            f"{time_ms(r.encode_s, r.encode_sd_s)} | {time_ms(r.decode_s, r.decode_sd_s)} |"
         )
     codecs = codecs_by_host(summary)
     hosts = "; ".join(f"{_host_description(host, runs)}" + (f" ({', '.join(names)})" if len(codecs) > 1 else "")
                       for host, names in codecs.items())
+    lines += ["", ("Times: the mean over the timed images of each image's median time, ± the standard deviation of "
+                   "those medians over the images (how much the time varies from image to image, not a "
+                   "measurement error; each median's own spread is in the rows, `encode_spread_s`).")]
     if hosts:
         lines += ["", f"Times of each codec come from one host, that of its most recently timed rows: {hosts}."]
     return [*lines, ""]
