@@ -139,3 +139,21 @@ def test_bd_rates_plot_and_report_files(tmp_path, fixture_table):
     assert "![decode time vs BD-rate](complexity-decode-vs-bd-rate.png)" in text
     macs = pd.read_csv(tmp_path / "reports" / "complexity-macs.csv")
     assert set(macs["part"]) >= {"g_a", "context_prediction", "encoder", "decoder", "model"}
+
+
+def test_ar_loop_rates_and_the_line_through_two_configurations():
+    """Executed GMAC/s per configuration and the line seconds = fixed + MACs/rate, by hand: encode 4 s for
+    4 GMAC and 12 s for 12 GMAC (1 GMAC/s, nothing fixed); decode 8 s and 12 s (2 GMAC/s plus 6 s)."""
+    from bench.analysis.complexity_report import ar_loop_rates, ar_loop_text
+
+    macs = pd.DataFrame({"arch": ["m"] * 4, "config": ["A", "A", "B", "B"],
+                         "part": ["context_prediction", "entropy_parameters"] * 2,
+                         "macs": [3e9, 1e9, 9e9, 3e9]})
+    split = pd.DataFrame({"codec": ["m", "m", "m"], "config": ["A", "B", "B"], "point": ["p1", "p2", "p3"],
+                          "encode_ar_loop_s": [4.0, 12.0, 12.0], "decode_ar_loop_s": [8.0, 12.0, 12.0]})
+    assert ar_loop_rates(macs, split) == [("m", "encode", "A", 4e9, 4.0), ("m", "decode", "A", 4e9, 8.0),
+                                          ("m", "encode", "B", 12e9, 12.0), ("m", "decode", "B", 12e9, 12.0)]
+    text = ar_loop_text(macs, split)
+    assert ("m encode: 1.00 GMAC/s at A (4.00 GMAC in 4.00 s), 1.00 GMAC/s at B (12.00 GMAC in 12.00 s); a line "
+            "through both: 1.00 GMAC/s and +0.00 s, so its time follows the executed MACs") in text
+    assert "a line through both: 2.00 GMAC/s and +6.00 s, so 6.00 s per image do not scale with the MACs" in text
