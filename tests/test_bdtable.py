@@ -189,6 +189,23 @@ def test_write_bd_tables(rows: pd.DataFrame, tmp_path: Path) -> None:
         bd_table(rows, methods=("linear",))
 
 
+def test_study_rows_carry_their_caveats(rows: pd.DataFrame, tmp_path: Path) -> None:
+    """Each study row says what the harness's number rests on: the weights (here the fixture's CPU-trained
+    checkpoints, not the zoo's files, whose names carry the first hex digits of their SHA-256) and the JPEG
+    build the run recorded, beside the published curves' zoo weights and Pillow 7.1.2."""
+    from bench.analysis.report import load_runs
+
+    folder = FIXTURE.parent
+    runs = load_runs(folder, sorted(set(rows["run_id"].astype(str))))
+    jpeg = next(m["codecs"]["jpeg"]["description"] for m in runs.values() if m and "jpeg" in m["codecs"])
+    write_bd_tables(rows, tmp_path, n_boot=20, runs=runs)
+    study = {(r["codec"], r["metric"]): r for r in csv.DictReader(io.StringIO((tmp_path / "bd-rate-study.csv").read_text()))}
+    assert study[TEST, "psnr"]["caveat"] == (f"harness: not the zoo's weights (user checkpoints); jpeg: {jpeg} · "
+                                             "published: zoo weights; jpeg: Pillow 7.1.2 (CompressAI's jpeg.json)")
+    assert study["mbt2018", "psnr"]["caveat"].startswith("harness: no weights in these rows; jpeg: ")
+    assert f"| {study[TEST, 'psnr']['caveat']} |" in (tmp_path / "bd-rate.md").read_text()
+
+
 @pytest.mark.skipif(not (REPO / "results" / "kodak" / "rows.csv").exists(), reason="no committed results")
 def test_fit_range_on_the_committed_factorized_curve():
     """The review's figures on the committed Kodak run: the factorized prior's BD-rate (PSNR) vs JPEG moves

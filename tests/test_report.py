@@ -15,7 +15,8 @@ from PIL import Image
 from bench.analysis.curves import PUBLISHED, CurveError, published_curve
 from bench.analysis.export import export_results
 from bench.analysis.reference import read_reference
-from bench.analysis.report import ReportError, weights_origin, write_report
+from bench.analysis.provenance import weights_origin
+from bench.analysis.report import ReportError, write_report
 from bench.core.store import StoreError, load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"

@@ -3,14 +3,16 @@ written as ``bd-rate.md``, ``bd-rate.csv`` and ``bd-rate-study.csv``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bench.analysis.bdformat import table_csv, table_markdown
 from bench.analysis.bdrate import DEFAULT_RESAMPLES
-from bench.analysis.bdstudy import StudyRow, study_comparison, study_csv, study_markdown
+from bench.analysis.bdstudy import STUDY, STUDY_ANCHOR, StudyRow, study_comparison, study_csv, study_markdown
+from bench.analysis.provenance import study_caveats
 from bench.analysis.bdtable import BdTable, Memo, bd_table
 from bench.analysis.curves import PUBLISHED_DATASET
 from bench.core.store import write_text_atomic
@@ -33,12 +35,16 @@ def bd_tables(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
+    runs: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> tuple[BdTable, list[StudyRow] | None]:
-    """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method)."""
+    """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method);
+    ``runs`` (run id → metadata) name the builds in the study rows' caveats."""
     memo: Memo = {}
     table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level, memo=memo)
-    study = (study_comparison(table.curves, method=methods[0], rows=rows, memo=memo)
-             if table.dataset == PUBLISHED_DATASET else None)
+    study = None
+    if table.dataset == PUBLISHED_DATASET:
+        caveats = study_caveats(rows, (runs or {}).values(), STUDY, STUDY_ANCHOR)
+        study = study_comparison(table.curves, method=methods[0], rows=rows, memo=memo, caveats=caveats)
     return table, study
 
 
@@ -59,9 +65,11 @@ def write_bd_tables(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
+    runs: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> list[Path]:
     """Write :func:`bd_files` into ``reports_dir``; returns the paths."""
-    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level)
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level,
+                             runs=runs)
     written = []
     for name, text in bd_files(table, study).items():
         write_text_atomic(Path(reports_dir) / name, text)

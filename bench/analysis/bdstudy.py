@@ -27,6 +27,7 @@ STUDY_POINTS = study.POINTS
 ZOO_POINTS = tuple(f"quality{q}" for q in study.ZOO_QUALITIES)
 STUDY_ANCHOR = study.STUDY_ANCHOR
 NOT_RUN = "not run (no weights)"
+PUBLISHED_JPEG = "jpeg: Pillow 7.1.2 (CompressAI's jpeg.json)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class StudyRow:
     measured_points: tuple[str, ...]
     study: float
     published: BdResult
+    caveat: str = ""
+    """What this harness's number rests on (its weights, its anchor's build): see :func:`study_comparison`."""
 
 
 def _study_points(curve: Curve) -> Curve:
@@ -51,11 +54,13 @@ def _study_points(curve: Curve) -> Curve:
 
 def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
                      min_overlap: float = DEFAULT_MIN_OVERLAP, rows: pd.DataFrame | None = None,
-                     memo: Memo | None = None) -> list[StudyRow]:
+                     memo: Memo | None = None, caveats: Mapping[str, str] | None = None) -> list[StudyRow]:
     """The three models' BD-rate vs JPEG: this harness, the study, CompressAI's published curves (q3–6).
 
     With the ``rows`` behind ``curves``, the harness's BD-rates are on the images common to the model and
-    JPEG (:func:`bd_common`, as in :func:`bd_table`); without, on the mean curves as given.
+    JPEG (:func:`bd_common`, as in :func:`bd_table`); without, on the mean curves as given. ``caveats``
+    (codec → text, :func:`bench.analysis.provenance.study_caveats`) go into each row beside the published
+    curves' own (zoo weights, JPEG of Pillow 7.1.2).
     """
     if method not in METHODS:
         raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
@@ -78,7 +83,9 @@ def study_comparison(curves: Mapping[str, Curve], *, method: str = "cubic",
                 else:
                     measured, _, _ = bd_common(rows, curves[STUDY_ANCHOR], test, metric, method, min_overlap,
                                                memo=memo)
-            out.append(StudyRow(codec, model, metric, measured, reason, points, study_value, published))
+            harness = (caveats or {}).get(codec, "weights and JPEG build not known here")
+            caveat = f"harness: {harness} · published: zoo weights; {PUBLISHED_JPEG}"
+            out.append(StudyRow(codec, model, metric, measured, reason, points, study_value, published, caveat))
     return out
 
 
@@ -100,12 +107,13 @@ def study_markdown(rows: Sequence[StudyRow], *, method: str = "cubic", heading_l
         lines += [
             f"**{axis}, dB**",
             "",
-            "| model | codec | this harness | the study | CompressAI published |",
-            "|---|---|---:|---:|---:|",
+            "| model | codec | this harness | the study | CompressAI published | caveat |",
+            "|---|---|---:|---:|---:|---|",
         ]
         for r in (r for r in rows if r.metric == metric):
             measured = format_result(r.measured) if r.measured is not None else escape_pipes(r.measured_reason or "")
-            lines.append(f"| {r.model} | {r.codec} | {measured} | {format_number(r.study)} | {format_result(r.published)} |")
+            lines.append(f"| {r.model} | {r.codec} | {measured} | {format_number(r.study)} | "
+                         f"{format_result(r.published)} | {escape_pipes(r.caveat)} |")
         lines.append("")
     used = [f"{r.codec}: {', '.join(r.measured_points)}" for r in rows if r.metric == "psnr" and r.measured_points]
     if used:
@@ -118,12 +126,12 @@ def study_csv(rows: Sequence[StudyRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("model", "codec", "metric", "measured", "measured_reason", "measured_points", "study",
-                     "published", "published_reason"))
+                     "published", "published_reason", "caveat"))
     for r in rows:
         measured = r.measured.value if r.measured is not None else None
         reason = r.measured.reason if r.measured is not None else r.measured_reason
         writer.writerow([csv_value(v) for v in (
             r.model, r.codec, r.metric, measured, reason, " ".join(r.measured_points), r.study,
-            r.published.value, r.published.reason,
+            r.published.value, r.published.reason, r.caveat,
         )])
     return buffer.getvalue()

@@ -22,6 +22,7 @@ from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots
+from bench.analysis.provenance import non_zoo_codecs, weights_origin
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
 from bench.core.store import write_text_atomic
@@ -161,28 +162,6 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
     return lines
 
 
-def _non_zoo_codecs(rows: pd.DataFrame) -> list[str]:
-    weighted = rows[rows["weights_sha256"].fillna("").astype(str) != ""]
-    triples = weighted[["codec", "point", "weights_sha256"]].drop_duplicates().itertuples(index=False)
-    return sorted({c for c, p, sha in triples if not weights_origin(c, p, str(sha)).startswith("CompressAI zoo")})
-
-
-def weights_origin(codec: str, point: str, sha256: str) -> str:
-    """Whether a weights hash is the CompressAI zoo's file for this point (zoo file names carry the
-    first hex digits of their SHA-256), or other weights (a user checkpoint)."""
-    from bench.learned import zoo
-    from bench.core.errors import CodecError
-
-    if codec not in zoo.ARCHITECTURES or not zoo.is_zoo_label(point):
-        return "user checkpoint (no zoo model for this codec and point)"
-    try:
-        filename = zoo.zoo_filename(zoo.zoo_point(codec, point))
-        prefix = zoo.hash_prefix(filename)
-    except (CodecError, ImportError) as exc:
-        return f"unknown ({exc})"
-    if sha256.lower().startswith(prefix):
-        return f"CompressAI zoo, `{filename}`"
-    return f"not the CompressAI zoo's `{filename}`: a user checkpoint"
 
 
 def _host_description(host: str, runs: Mapping[str, dict[str, Any] | None]) -> str:
@@ -348,7 +327,7 @@ def report_markdown(
                   "![jpeg-vs-published](jpeg-vs-published.png)", ""]
         lines += _jpeg_vs_published(curves["jpeg"])
     lines += ["## BD-rate", "", "Also as `bd-rate.md` and `bd-rate.csv`.", ""]
-    others = _non_zoo_codecs(rows)
+    others = non_zoo_codecs(rows)
     if others:
         lines += [(f"Note: {', '.join(others)} ran with weights that are not CompressAI's zoo files (see Test "
                    "conditions); their BD-rates describe those weights, not the published models."), ""]
@@ -384,7 +363,7 @@ def write_report(
     reports = Path(reports_dir)
     # everything that can fail on bad input, before the first file is written
     artifacts = [*_complexity(reports), *_visuals(reports)]
-    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed)
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs)
     written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats)
     for name, text in bd_files(table, study).items():
         write_text_atomic(reports / name, text)
