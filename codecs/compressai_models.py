@@ -307,6 +307,7 @@ class CompressAICoder(Coder):
         estimated = bits / (height * width)
         result["bpp_estimated"] = estimated
         stream = bitstream.parse(data)
+        result["payload_bytes"] = stream.payload_bytes  # the entropy coder's strings, without our header
         payload_bpp = 8.0 * stream.payload_bytes / (height * width)
         slack = FLUSH_BITS_PER_STRING * sum(len(group) for group in stream.strings) / (height * width)
         if not math.isfinite(estimated):
@@ -402,7 +403,7 @@ class CompressAICodec(Codec):
     (``lambda0.0130`` …)."""
 
     parallel_safe = False
-    columns = ("device", "padding", "weights_sha256", "bpp_estimated")
+    columns = ("device", "padding", "weights_sha256", "bpp_estimated", "payload_bytes")
 
     def __init__(self, arch: str, options: Mapping[str, Any]) -> None:
         """``options``: values of :data:`OPTIONS` (missing ones take their defaults), or a ready

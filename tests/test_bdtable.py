@@ -239,3 +239,26 @@ def test_psnr_of_mean_mse_sensitivity_by_hand(rows: pd.DataFrame) -> None:
         assert entry.rate_mse_mean.value != pytest.approx(entry.rate.value, abs=1e-3)  # a different convention
         checked += 1
     assert checked >= 1
+
+
+@pytest.mark.skipif(not (REPO / "results" / "kodak" / "rows.csv").exists(), reason="no committed results")
+def test_bd_rate_on_payload_is_the_cubic_bd_rate_of_the_payload_means():
+    """The payload sensitivity on the committed Kodak run (WebP vs JPEG): the cubic BD-rate of the mean curves
+    with each point's rate the mean of 8·payload_bytes/(W·H), computed here from the rows; a codec whose
+    rows lack payload_bytes gets a reason, not a number."""
+    from bench.core.store import ResultStore
+
+    rows = ResultStore(REPO / "results" / "kodak" / "rows.csv").frame()
+    rows = rows[rows["codec"].isin(["jpeg", "webp"])]
+    entry = bd_table(rows, anchor="jpeg", n_boot=20).entry("webp", "psnr", "cubic")
+    curves = []
+    for codec in ("jpeg", "webp"):
+        part = rows[(rows["codec"] == codec) & (rows["status"] == "ok")]
+        table = part.assign(rate=8.0 * part["payload_bytes"] / (part["width"] * part["height"]))
+        means = table.groupby("point")[["rate", "psnr"]].mean().sort_values("rate")
+        curves += [means["rate"].to_numpy(), means["psnr"].to_numpy()]
+    assert entry.rate_payload.value == pytest.approx(bd_rate_result(*curves, method="cubic").value, abs=1e-9)
+    assert entry.rate_payload.value != pytest.approx(entry.rate.value, abs=0.1)  # the headers do count
+    without = rows.assign(payload_bytes=rows["payload_bytes"].where(rows["codec"] == "jpeg"))
+    entry = bd_table(without, anchor="jpeg", n_boot=20).entry("webp", "psnr", "cubic")
+    assert entry.rate_payload.value is None and entry.rate_payload.reason == "webp has rows without payload_bytes"

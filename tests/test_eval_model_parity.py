@@ -108,6 +108,7 @@ def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_
         # bpp: exactly the header apart
         header = header_size([[len(s) for s in g] for g in stream.strings], stream.shape, height, width)
         assert header == 16 and row.bytes == len(data) == stream.payload_bytes + header
+        assert row.payload_bytes == stream.payload_bytes  # the row records the strings' length
         assert ref["bpp"] == 8.0 * stream.payload_bytes / (height * width)
         assert row.bpp - ref["bpp"] == pytest.approx(8.0 * header / (height * width), rel=1e-9)
 

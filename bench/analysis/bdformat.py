@@ -20,7 +20,9 @@ METHOD_TEXT = {
               "inside the other curve's range plus the nearest one beyond each end, at least 4; *all points*: "
               "fitted on every point, as the `bjontegaard` package does; *fit RMS*: RMS residual of each "
               "BD-rate fit in natural log of rate; *PSNR of mean MSE*: BD-rate with each point's quality "
-              "10·log10(255²/mean MSE) instead of the mean PSNR, the other averaging convention)"),
+              "10·log10(255²/mean MSE) instead of the mean PSNR, the other averaging convention; *payload*: "
+              "BD-rate on the coded payload's rate, `payload_bytes` (no container or header bytes), for "
+              "codecs that record it)"),
     "pchip": "pchip (JVET CTC: piecewise cubic Hermite interpolation)",
 }
 
@@ -40,7 +42,7 @@ def escape_pipes(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _ciformat_result(entry: BdEntry) -> str:
+def _ci_cell(entry: BdEntry) -> str:
     if entry.ci is not None and entry.ci.low is not None and entry.ci.high is not None:
         return f"[{format_number(entry.ci.low, 1)}, {format_number(entry.ci.high, 1)}]"
     if not entry.rate.ok:
@@ -48,11 +50,15 @@ def _ciformat_result(entry: BdEntry) -> str:
     return f"n/a: {escape_pipes(entry.ci_reason or '')}"
 
 
-def _all_pointsformat_result(entry: BdEntry) -> str:
+def _all_points_cell(entry: BdEntry) -> str:
     return format_result(entry.rate_all) if entry.rate_all is not None and entry.rate_all.ok else "—"
 
 
-def _rmsformat_result(entry: BdEntry) -> str:
+def _payload_cell(entry: BdEntry) -> str:
+    return format_result(entry.rate_payload) if entry.rate_payload is not None and entry.rate_payload.ok else "—"
+
+
+def _rms_cell(entry: BdEntry) -> str:
     anchor, test = entry.fit_rms
     return " · ".join("—" if v is None else f"{v:.4f}" for v in (anchor, test))
 
@@ -104,20 +110,20 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
             qname = QUALITY_NAME[metric]
             cubic = method == "cubic"
             mse = cubic and metric == "psnr"
-            extra_head = " all points [%] | fit RMS anchor · test |" if cubic else ""
+            extra_head = " all points [%] | payload [%] | fit RMS anchor · test |" if cubic else ""
             extra_head += " PSNR of mean MSE [%] |" if mse else ""
             lines += [
                 f"**{axis}, dB**",
                 "",
                 (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname} [dB] | overlap [dB] "
                 f"| overlap [bpp] |{extra_head}"),
-                "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---|" if cubic else "") + ("---:|" if mse else ""),
+                "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---:|---|" if cubic else "") + ("---:|" if mse else ""),
             ]
             for e in (e for e in table.entries if e.method == method and e.metric == metric):
-                extra = f" {_all_pointsformat_result(e)} | {_rmsformat_result(e)} |" if cubic else ""
+                extra = f" {_all_points_cell(e)} | {_payload_cell(e)} | {_rms_cell(e)} |" if cubic else ""
                 extra += f" {format_result(e.rate_mse_mean) if e.rate_mse_mean is not None else '—'} |" if mse else ""
                 lines.append(
-                    f"| {e.codec} | {len(e.points)} | {format_result(e.rate)} | {_ciformat_result(e)} | "
+                    f"| {e.codec} | {len(e.points)} | {format_result(e.rate)} | {_ci_cell(e)} | "
                     f"{e.images} | {format_result(e.quality, 3)} | "
                     f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
                 )
@@ -138,7 +144,7 @@ CSV_COLUMNS = (
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
     "overlap_rate_low", "overlap_rate_high", "ci_mc_error", "bd_rate_all_points", "fit_rms_anchor", "fit_rms_test",
-    "bd_rate_psnr_of_mean_mse",
+    "bd_rate_psnr_of_mean_mse", "bd_rate_payload", "bd_rate_payload_reason",
 )
 
 
@@ -168,6 +174,8 @@ def table_csv(table: BdTable) -> str:
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
             ci.mc_error if has_ci else None, e.rate_all.value if e.rate_all is not None else None, *e.fit_rms,
             e.rate_mse_mean.value if e.rate_mse_mean is not None else None,
+            e.rate_payload.value if e.rate_payload is not None else None,
+            e.rate_payload.reason if e.rate_payload is not None else None,
         )
         writer.writerow([csv_value(v) for v in values])
     return buffer.getvalue()

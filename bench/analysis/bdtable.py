@@ -14,7 +14,7 @@ The anchor is a codec of the results (default ``jpeg``) or a shipped published c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ __all__ = [
     "Memo",
     "bd_common",
     "bd_pair",
+    "bd_rate_on_payload",
     "bd_table",
     "common_images",
     "mean_pair",
@@ -84,6 +85,9 @@ class BdEntry:
     rate_mse_mean: BdResult | None = None
     """Cubic PSNR only: BD-rate with each point's quality the PSNR of the mean MSE over the images
     instead of the mean PSNR (a sensitivity of the averaging convention)."""
+    rate_payload: BdResult | None = None
+    """Cubic only: BD-rate with each rate the coded payload's (``payload_bytes``: no container or header
+    bytes) instead of the whole file's (a sensitivity of the rate accounting)."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,31 @@ def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, ima
     return bd_rate_result(*curve(anchor), *curve(test), method="cubic", min_overlap=min_overlap)
 
 
+def _payload_curve(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> Curve | str:
+    """``curve`` with each point's rate the mean payload bpp over ``images``, or why there is none."""
+    part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
+                & rows["image"].isin(images)]
+    if "payload_bytes" not in part or part["payload_bytes"].isna().any():
+        return f"{curve.name} has rows without payload_bytes"
+    bpp = 8.0 * part["payload_bytes"] / (part["width"] * part["height"])
+    means = bpp.groupby(part["point"]).mean()
+    return replace(curve, bpp=tuple(float(means[p]) for p in curve.points))
+
+
+def bd_rate_on_payload(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index, metric: str,
+                       min_overlap: float = DEFAULT_MIN_OVERLAP, *, memo: Memo | None = None) -> BdResult:
+    """Cubic BD-rate of the two codecs' mean curves over ``images`` with payload rates (qualities as in
+    :func:`mean_pair`); a reason instead when either codec lacks ``payload_bytes`` on those rows."""
+    pair = mean_pair(rows, anchor, test, images, memo=memo)
+    curves = [curve if curve.published else _payload_curve(rows, curve, images) for curve in pair]
+    if anchor.published:
+        curves[0] = "a published anchor has no payload sizes"
+    reason = next((c for c in curves if isinstance(c, str)), None)
+    if reason is not None:
+        return BdResult(None, reason, "cubic", None, len(anchor.points), len(test.points))
+    return bd_pair(curves[0], curves[1], metric, "cubic", min_overlap)[0]
+
+
 def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str = "cubic",
               min_overlap: float = DEFAULT_MIN_OVERLAP, *, memo: Memo | None = None
               ) -> tuple[BdResult, BdResult, pd.Index]:
@@ -301,15 +330,16 @@ def bd_table(
                     rows, anchor_curve, test, metric, method, images,
                     n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap, memo=memo,
                 )
-                rate_all, fit_rms, mse_mean = None, (None, None), None
+                rate_all, fit_rms, mse_mean, payload = None, (None, None), None, None
                 if method == "cubic" and len(images):
                     pair = mean_pair(rows, anchor_curve, test, images, memo=memo)
                     rate_all = bd_pair(*pair, metric, method, min_overlap, fit="all")[0]
                     fit_rms = fit_residuals(*pair, metric)
+                    payload = bd_rate_on_payload(rows, anchor_curve, test, images, metric, min_overlap, memo=memo)
                     if metric == "psnr" and not anchor_curve.published:
                         mse_mean = bd_rate_psnr_of_mean_mse(rows, anchor_curve, test, images, min_overlap,
                                                             memo=memo)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
-                                       len(images), rate_all, fit_rms, mse_mean))
+                                       len(images), rate_all, fit_rms, mse_mean, payload))
     return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap)
