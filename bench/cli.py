@@ -510,13 +510,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
-    from bench.analysis.bdreport import write_bd_tables
+    from bench.analysis.bdreport import bd_tables, write_bd_tables
     from bench.analysis.report import load_runs
 
     rows = _current_rows(args.results, args.dataset).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
-    paths = write_bd_tables(rows, args.reports, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
-                            seed=args.seed, runs=runs)
+    table, study = bd_tables(rows, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
+                             seed=args.seed, runs=runs)
+    paths = write_bd_tables(table, study, args.reports)
     for path in paths:
         if path.suffix == ".md":
             print(path.read_text())

@@ -13,7 +13,7 @@ import pytest
 
 from bench.analysis.bdrate import bd_quality_result, bd_rate_bootstrap, bd_rate_result, ms_ssim_db, ms_ssim_db_of_mean
 from bench.analysis.bdformat import CSV_COLUMNS, table_csv, table_markdown
-from bench.analysis.bdreport import write_bd_tables
+from bench.analysis.bdreport import bd_tables, write_bd_tables
 from bench.analysis.bdstudy import NOT_RUN, STUDY, study_comparison, study_csv
 from bench.analysis.bdtable import BdTableError, bd_table
 from bench.analysis.curves import CurveError, measured_curves
@@ -180,7 +180,7 @@ def test_study_comparison(rows: pd.DataFrame) -> None:
 
 
 def test_write_bd_tables(rows: pd.DataFrame, tmp_path: Path) -> None:
-    paths = write_bd_tables(rows, tmp_path, n_boot=100)
+    paths = write_bd_tables(*bd_tables(rows, n_boot=100), tmp_path)
     assert [p.name for p in paths] == ["bd-rate.md", "bd-rate.csv", "bd-rate-study.csv"]
     text = paths[0].read_text()
     assert text.startswith("# BD-rate\n") and "## Comparison with the study" in text
@@ -198,7 +198,7 @@ def test_study_rows_carry_their_caveats(rows: pd.DataFrame, tmp_path: Path) -> N
     folder = FIXTURE.parent
     runs = load_runs(folder, sorted(set(rows["run_id"].astype(str))))
     jpeg = next(m["codecs"]["jpeg"]["description"] for m in runs.values() if m and "jpeg" in m["codecs"])
-    write_bd_tables(rows, tmp_path, n_boot=20, runs=runs)
+    write_bd_tables(*bd_tables(rows, n_boot=20, runs=runs), tmp_path)
     study = {(r["codec"], r["metric"]): r for r in csv.DictReader(io.StringIO((tmp_path / "bd-rate-study.csv").read_text()))}
     assert study[TEST, "psnr"]["caveat"] == (f"harness: not the zoo's weights (user checkpoints); jpeg: {jpeg} · "
                                              "published: zoo weights; jpeg: Pillow 7.1.2 (CompressAI's jpeg.json)")

@@ -56,20 +56,8 @@ def bd_files(table: BdTable, study: Sequence[StudyRow] | None) -> dict[str, str]
     return files
 
 
-def write_bd_tables(
-    rows: pd.DataFrame,
-    reports_dir: str | Path,
-    *,
-    anchor: str = "jpeg",
-    methods: Sequence[str] = ("cubic", "pchip"),
-    n_boot: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    level: float = 0.95,
-    runs: Mapping[str, Mapping[str, Any] | None] | None = None,
-) -> list[Path]:
-    """Write :func:`bd_files` into ``reports_dir``; returns the paths."""
-    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level,
-                             runs=runs)
+def write_bd_tables(table: BdTable, study: Sequence[StudyRow] | None, reports_dir: str | Path) -> list[Path]:
+    """Write :func:`bd_files` of :func:`bd_tables`' results into ``reports_dir``; returns the paths."""
     written = []
     for name, text in bd_files(table, study).items():
         write_text_atomic(Path(reports_dir) / name, text)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.bdrate import DEFAULT_RESAMPLES
-from bench.analysis.bdreport import bd_files, bd_report_markdown, bd_tables
+from bench.analysis.bdreport import bd_report_markdown, bd_tables, write_bd_tables
 from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
@@ -365,9 +365,7 @@ def write_report(
     artifacts = [*_complexity(reports), *_visuals(reports)]
     table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs)
     written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats)
-    for name, text in bd_files(table, study).items():
-        write_text_atomic(reports / name, text)
-        written.append(reports / name)
+    written += write_bd_tables(table, study, reports)
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
