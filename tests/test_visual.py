@@ -99,3 +99,25 @@ def test_a_crop_outside_the_image_is_refused(tmp_path: Path) -> None:
     Image.fromarray(natural_image(64, 64)).save(path)
     with pytest.raises(VisualError, match="does not fit"):
         visual_comparison(path, [registry.create("jpeg")], tmp_path, region=Region(32, 32, 64, 64))
+
+
+def test_rate_search_over_every_setting_of_the_parametric_codecs() -> None:
+    """WebP is searched over q0…q100 and JPEG 2000 over the integer ratios around 24/target; the choice is
+    the setting whose whole-image rate is nearest the target, found here by Pillow directly."""
+    from bench.analysis.visual import candidate_points
+
+    image = natural_image(96, 128, seed=6)
+    webp = registry.create("webp")
+    assert candidate_points(webp) == tuple(f"q{q}" for q in range(101))
+    assert candidate_points(registry.create("heic-444"))[-1] == "q100"
+    j2k = candidate_points(registry.create("jpeg2000"), 0.25)
+    assert (j2k[0], j2k[-1], len(j2k)) == ("ratio76", "ratio120", 45) and "ratio96" in j2k
+    choice = closest_point(webp, image, 0.5)
+    rates = {}
+    for q in range(101):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "WEBP", quality=q, method=6)
+        rates[q] = 8 * len(buffer.getvalue()) / (96 * 128)
+    best = min(rates, key=lambda q: abs(rates[q] - 0.5))  # the first of equals, as the search keeps
+    assert (choice.point, choice.candidates) == (f"q{best}", 101)
+    assert choice.bpp == rates[best]

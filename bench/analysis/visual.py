@@ -1,8 +1,11 @@
 """Visual comparison: the same crop of one image, decoded by each codec at about the same bit rate.
 
 For every codec, the operating point whose bit rate on the **whole** image is closest to the target is
-chosen by encoding the whole image at each candidate point (JPEG: every quality 1…100; other codecs:
-their default operating points); ties go to the earlier candidate. Only the chosen bitstream is
+chosen by encoding the whole image at each candidate point (:func:`candidate_points`: a rate search over
+every setting of a parametric codec — JPEG's qualities 1…100, WebP's, AVIF's and HEIC's 0…100, JPEG
+2000's integer compression ratios around the target's —, else the codec's own points, e.g. a learned
+codec's λ, where the caption shows how far the nearest is from the target); ties go to the earlier
+candidate. Only the chosen bitstream is
 decoded. The figure shows the original crop and each codec's crop side by side, pixel for pixel
 (optionally enlarged by an integer factor, nearest neighbour), each captioned with the point, its bpp
 and its PSNR on the whole image. A JSON file lists the chosen points.
@@ -46,8 +49,15 @@ DEFAULT_TARGET_BPP = 0.25
 DEFAULT_SIZE = 256
 DEFAULT_REGIONS: dict[str, tuple[int, int]] = {"kodim19.png": (40, 400)}
 """(left, top) of hand-picked crops: kodim19's life ring, picket fence and clapboard."""
-SEARCH_POINTS: dict[str, tuple[str, ...]] = {"jpeg": tuple(f"q{q}" for q in range(1, 101))}
-"""Candidate points of codecs whose every point is worth trying (otherwise the codec's default points)."""
+_QUALITIES = tuple(f"q{q}" for q in range(0, 101))
+SEARCH_POINTS: dict[str, tuple[str, ...]] = {
+    "jpeg": _QUALITIES[1:], "webp": _QUALITIES, "avif": _QUALITIES, "avif-444": _QUALITIES, "heic": _QUALITIES,
+    "heic-444": _QUALITIES,
+}
+"""Candidate points of codecs whose every setting is worth trying (otherwise the codec's default points)."""
+RATIO_SEARCH: tuple[str, ...] = ("jpeg2000",)
+"""Codecs coded at any compression ratio vs 24-bit RGB (``ratio96`` ≈ 0.25 bpp): tried at every integer
+ratio within ±25 % of 24/target."""
 
 DPI = 100
 GAP = 12
@@ -92,9 +102,14 @@ class Choice:
                 "psnr": self.psnr, "candidates": self.candidates}
 
 
-def candidate_points(codec: Codec) -> tuple[str, ...]:
-    """Points tried for ``codec``: all of JPEG's qualities, else the codec's default points."""
-    return SEARCH_POINTS.get(codec.name, tuple(codec.default_points()))
+def candidate_points(codec: Codec, target_bpp: float = DEFAULT_TARGET_BPP) -> tuple[str, ...]:
+    """Points tried for ``codec`` (see :data:`SEARCH_POINTS`, :data:`RATIO_SEARCH`), else its default points."""
+    if codec.name in SEARCH_POINTS:
+        return SEARCH_POINTS[codec.name]
+    if codec.name in RATIO_SEARCH:
+        centre = 24.0 / target_bpp
+        return tuple(f"ratio{r}" for r in range(max(1, math.floor(centre / 1.25)), math.ceil(centre * 1.25) + 1))
+    return tuple(codec.default_points())
 
 
 def closest_point(codec: Codec, image: np.ndarray, target_bpp: float,
@@ -104,7 +119,7 @@ def closest_point(codec: Codec, image: np.ndarray, target_bpp: float,
 
     if not (math.isfinite(target_bpp) and target_bpp > 0):
         raise VisualError(f"target bit rate must be a positive number of bpp, got {target_bpp!r}")
-    candidates = tuple(points) if points is not None else candidate_points(codec)
+    candidates = tuple(points) if points is not None else candidate_points(codec, target_bpp)
     if not candidates:
         raise VisualError(f"{codec.name}: no operating points to try")
     height, width = image.shape[:2]
