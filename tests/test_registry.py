@@ -17,8 +17,12 @@ def test_jpeg_is_registered_from_the_codecs_folder():
 
 
 def test_unknown_codec_lists_known_ones():
-    with pytest.raises(CodecError, match=r"unknown codec 'jpg'; known codecs: .*jpeg"):
+    with pytest.raises(CodecError, match=r"unknown codec 'jpg' \(did you mean 'jpeg'\?\); known codecs: .*jpeg"):
         registry.entry("jpg")
+    with pytest.raises(CodecError, match=r"unknown codec 'mbt2081' \(did you mean 'mbt2018'\?\); known codecs"):
+        registry.entry("mbt2081")
+    with pytest.raises(CodecError, match=r"unknown codec 'zzzz'; known codecs: "):  # nothing close: no guess
+        registry.entry("zzzz")
 
 
 def test_duplicate_name_is_an_error():
@@ -132,7 +136,7 @@ def test_broken_plugins_are_left_out_with_one_warning_each(plugins, tmp_path):
     asked = bench("run", "--data", str(folder), "--codecs", "half-test", "--results", str(tmp_path / "r"),
                   plugins=plugins)
     error = asked.stderr.strip().splitlines()[-1]
-    assert asked.returncode == 2 and error.startswith("error: unknown codec 'half-test'; known codecs: ")
+    assert asked.returncode == 2 and error.startswith("error: unknown codec 'half-test'") and "; known codecs: " in error
     assert "4 plug-in(s) failed to load" in error
 
 

@@ -23,6 +23,7 @@ built by its base's factory, which receives the variant's name under the extra
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import sys
@@ -164,7 +165,9 @@ def entry(name: str) -> Entry:
         return _entries[name]
     except KeyError:
         failed = f" ({len(_load_errors)} plug-in(s) failed to load; see `python -m bench codecs`)" if _load_errors else ""
-        raise CodecError(f"unknown codec {name!r}; known codecs: {', '.join(names())}{failed}") from None
+        close = difflib.get_close_matches(name, names(), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise CodecError(f"unknown codec {name!r}{hint}; known codecs: {', '.join(names())}{failed}") from None
 
 
 def declared() -> dict[str, tuple[Option, ...]]:
