@@ -143,11 +143,17 @@ _SERVERS: list[subprocess.Popen] = []
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").is_file() or Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:  # no /proc here (or it just ended): as before, counted as running
+        return True
+
+
 _RUN_DIR = Path(tempfile.gettempdir())
 """Where the zygote sockets live: pytest's temporary folder of this run, which every worker shares."""
 

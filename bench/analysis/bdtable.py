@@ -208,14 +208,16 @@ def common_images(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, *
     return per_image(rows, anchor.name, anchor.points, metric, memo=memo).index.intersection(images)
 
 
+def _ok_rows(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> pd.DataFrame:
+    """The codec's ok rows at ``curve``'s points on ``images``."""
+    return rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
+                & rows["image"].isin(images)]
+
+
 def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index, memo: Memo | None) -> Curve:
     """The codec's mean curve at ``curve``'s points over ``images`` only, averaged as the summary averages."""
-    def compute() -> Curve:
-        part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
-                    & rows["image"].isin(images)]
-        return measured_curves(part)[curve.name]
-
-    return _memoized(memo, ("curve", curve.name, curve.points, tuple(images)), compute)
+    return _memoized(memo, ("curve", curve.name, curve.points, tuple(images)),
+                     lambda: measured_curves(_ok_rows(rows, curve, images))[curve.name])
 
 
 def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index, *,
@@ -237,25 +239,27 @@ def bd_rate_psnr_of_mean_mse(rows: pd.DataFrame, anchor: Curve, test: Curve, ima
     return bd_rate_result(*curve(anchor), *curve(test), method="cubic", min_overlap=min_overlap)
 
 
-def _payload_curve(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> Curve | str:
-    """``curve`` with each point's rate the mean payload bpp over ``images``, or why there is none."""
-    part = rows[(rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
-                & rows["image"].isin(images)]
-    if "payload_bytes" not in part or part["payload_bytes"].isna().any():
-        return f"{curve.name} has rows without payload_bytes"
-    bpp = 8.0 * part["payload_bytes"] / (part["width"] * part["height"])
-    means = bpp.groupby(part["point"]).mean()
-    return replace(curve, bpp=tuple(float(means[p]) for p in curve.points))
+def _payload_curve(rows: pd.DataFrame, mean: Curve, images: pd.Index, memo: Memo | None) -> Curve | str:
+    """The mean curve ``mean`` with each point's rate the mean payload bpp over ``images``, or why there is none."""
+    def compute() -> Curve | str:
+        part = _ok_rows(rows, mean, images)
+        if "payload_bytes" not in part or part["payload_bytes"].isna().any():
+            return f"{mean.name} has rows without payload_bytes"
+        bpp = 8.0 * part["payload_bytes"] / (part["width"] * part["height"])
+        means = bpp.groupby(part["point"]).mean()
+        return replace(mean, bpp=tuple(float(means[p]) for p in mean.points))
+
+    return _memoized(memo, ("payload", mean.name, mean.points, tuple(images)), compute)
 
 
 def bd_rate_on_payload(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index, metric: str,
                        min_overlap: float = DEFAULT_MIN_OVERLAP, *, memo: Memo | None = None) -> BdResult:
     """Cubic BD-rate of the two codecs' mean curves over ``images`` with payload rates (qualities as in
     :func:`mean_pair`); a reason instead when either codec lacks ``payload_bytes`` on those rows."""
-    pair = mean_pair(rows, anchor, test, images, memo=memo)
-    curves = [curve if curve.published else _payload_curve(rows, curve, images) for curve in pair]
     if anchor.published:
-        curves[0] = "a published anchor has no payload sizes"
+        return BdResult(None, "a published anchor has no payload sizes", "cubic", None, len(anchor.points),
+                        len(test.points))
+    curves = [_payload_curve(rows, mean, images, memo) for mean in mean_pair(rows, anchor, test, images, memo=memo)]
     reason = next((c for c in curves if isinstance(c, str)), None)
     if reason is not None:
         return BdResult(None, reason, "cubic", None, len(anchor.points), len(test.points))

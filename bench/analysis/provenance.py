@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["codec_description", "non_zoo_codecs", "study_caveats", "weights_origin"]
+__all__ = ["codec_description", "codec_records", "non_zoo_codecs", "study_caveats", "weights_origin"]
 
 ZOO_PREFIX = "CompressAI zoo"
 
@@ -45,11 +45,15 @@ def non_zoo_codecs(rows: pd.DataFrame) -> list[str]:
     return sorted(codec for codec, zoo in _origins(rows).items() if False in zoo)
 
 
+def codec_records(runs: Iterable[Mapping[str, Any] | None], codec: str) -> list[Mapping[str, Any]]:
+    """What each run that ran ``codec`` recorded of it (``runs/<id>.json`` → ``codecs``), in the runs' order."""
+    return [m["codecs"][codec] for m in runs
+            if m is not None and isinstance(m.get("codecs"), Mapping) and codec in m["codecs"]]
+
+
 def codec_description(runs: Iterable[Mapping[str, Any] | None], codec: str) -> str | None:
     """The codec's description (build, options) as the last run that recorded it wrote it."""
-    found = [m["codecs"][codec].get("description") for m in runs
-             if m is not None and isinstance(m.get("codecs"), Mapping) and codec in m["codecs"]]
-    found = [d for d in found if d]
+    found = [d for d in (record.get("description") for record in codec_records(runs, codec)) if d]
     return found[-1] if found else None
 
 

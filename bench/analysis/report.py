@@ -22,7 +22,7 @@ from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
 from bench.analysis.plots import FORMATS, write_rd_plots
-from bench.analysis.provenance import non_zoo_codecs, weights_origin
+from bench.analysis.provenance import codec_records, non_zoo_codecs, weights_origin
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
 from bench.core.store import write_text_atomic
@@ -125,8 +125,7 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
     identities: dict[str, list[str]] = {}
     for codec in sorted(set(rows["codec"])):
         part = rows[rows["codec"] == codec]
-        described = [m["codecs"][codec] for m in runs.values()
-                     if m is not None and codec in (_get(m, "codecs") or {})]
+        described = codec_records(runs.values(), codec)
         description = _values(pd.Series([d.get("description") for d in described]))
         lines.append(
             f"| {codec} | {part['point'].nunique()} | {_values(part['device'])} | "
@@ -160,8 +159,6 @@ def _codecs(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> li
             lines.append(f"| {codec} | {point} | `{sha}` | {weights_origin(codec, point, sha)} |")
     lines.append("")
     return lines
-
-
 
 
 def _host_description(host: str, runs: Mapping[str, dict[str, Any] | None]) -> str:
