@@ -430,7 +430,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     shown = report.summary[report.summary["codec"].isin([run.codec.name for run in runs])]
     print(format_table(shown))
-    print(f"\n{len(report.rows)} rows ({report.measured} measured now, {report.timed} timed now, "
+    scored = f", {report.scored} given their Y′CbCr PSNR" if report.scored else ""
+    print(f"\n{len(report.rows)} rows ({report.measured} measured now, {report.timed} timed now{scored}, "
           f"{report.reused} reused) in {report.results_dir}/rows.csv")
     for reason, count in report.reasons.items():
         print(f"  {count} {reason}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.core import environment
-from bench.core.reuse import MEASURE, REUSE, TIME, reuse_rule
+from bench.core.reuse import LATER_QUALITY, MEASURE, REUSE, TIME, reuse_rule
 from conftest import REPO, run_python
 
 PLUGIN = '''
@@ -89,7 +89,7 @@ def write_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> Non
 
 
 def test_the_rule() -> None:
-    ok = {"status": "ok", "encode_s": "0.1", "host": "aaaaaaaaaaaa"}
+    ok = {"status": "ok", "encode_s": "0.1", "host": "aaaaaaaaaaaa", **dict.fromkeys(LATER_QUALITY, "40.0")}
     assert reuse_rule(None, "aaaaaaaaaaaa", True)[0] == MEASURE
     assert reuse_rule({**ok, "status": "failed"}, "aaaaaaaaaaaa", True)[0] == MEASURE
     assert reuse_rule(ok, "aaaaaaaaaaaa", False) == (REUSE, "reused as stored (same host)")

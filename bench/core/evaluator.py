@@ -30,10 +30,11 @@ from bench.core.datasets import Dataset
 from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import measure_row, reference_of
+from bench.core.measure import later_quality, measure_row, reference_of
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
-from bench.core.reuse import MEASURE, METRICS_VERSION, TIME, codec_hash, legacy_row_key, reuse_rule, row_key
+from bench.core.reuse import (MEASURE, METRICS_VERSION, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
+                              reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.timing import WarmUps, is_noisy, measure, relative_spread
 
@@ -81,6 +82,7 @@ class RunReport:
     stale: int = 0  #: rows of images no longer in the dataset (kept, not averaged; set by the pipeline)
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
+    scored: int = 0  #: stored rows whose later quality columns were filled (:data:`bench.core.reuse.SCORE`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
     """Rows timed now whose encode or decode spread exceeds 10 % of the median ("codec point image: …")."""
@@ -270,7 +272,7 @@ class Evaluation:
                          "metrics_version": METRICS_VERSION},
             **self.metadata,
             "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused,
-                     "recomputed": self.report.recomputed},
+                     "recomputed": self.report.recomputed, "scored": self.report.scored},
             "environment": {**environment.collect(), "hosts": dict(self._hosts)},
         }
         write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", run_json(meta))
@@ -338,6 +340,7 @@ class Evaluation:
         coders = self._coders(run)
         missing: list[tuple[str, PreparedImage, dict[str, Any]]] = []
         untimed: list[tuple[str, PreparedImage, dict[str, Any]]] = []
+        unscored: list[tuple[str, PreparedImage, dict[str, Any]]] = []
         for image in images:
             for point, coder in coders.items():
                 base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
@@ -351,8 +354,11 @@ class Evaluation:
                         self.report.recomputed += 1
                 elif action == TIME:
                     untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
+                elif action == SCORE:
+                    unscored.append((point, image, {**existing, "key": base["key"]}))
                 else:
                     self.report.reused += 1
+        missing += self._score_rows(run, coders, unscored)
         if not missing and not untimed:
             log.info("%s: all %d rows already measured", codec.name, self.report.reused)
             return
@@ -381,6 +387,31 @@ class Evaluation:
                 base["key"] = legacy_key
                 return legacy
         return existing
+
+    def _score_rows(self, run: CodecRun, coders: Mapping[str, Coder],
+                    rows: list[tuple[str, PreparedImage, dict[str, Any]]]
+                    ) -> list[tuple[str, PreparedImage, dict[str, Any]]]:
+        """Fill the later quality columns of stored rows (untimed encode and decode); returns the rows
+        whose bitstream or PSNR is not the stored one, to be measured again."""
+        again: list[tuple[str, PreparedImage, dict[str, Any]]] = []
+        with self._bar(len(rows), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
+            for point, image, row in rows:
+                coder = coders[point]
+                try:
+                    data = coder.encode(image.pixels)
+                    values, problem = later_quality(image.pixels, data, coder.decode(data), row)
+                except Exception as exc:
+                    values, problem = {}, f"{type(exc).__name__}: {exc}"
+                bar.update()
+                if problem is not None:
+                    log.warning("%s %s %s: measured again: %s", run.codec.name, point, image.name, problem)
+                    base = self._base(run, codec_hash(run.codec), point, coder.identity(), coder.row_fields(), image)
+                    again.append((point, image, {**base, "key": row["key"]}))
+                    self.report.recomputed += 1
+                    continue
+                self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **values})
+                self.report.scored += 1
+        return again
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
@@ -451,6 +482,11 @@ class Evaluation:
                     update["status"] = "failed"
                     update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
                                       f"pass, {row['bytes']} in the RD pass")
+                elif lacks_quality(row):  # a stored row from before the Y′CbCr columns
+                    values, problem = later_quality(image.pixels, encoded.result, decoded.result, row)
+                    update.update(values)
+                    if problem is not None:
+                        update.update(status="failed", note=f"timing pass: {problem}")
                 self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
                 self.report.timed += 1
                 self._note_noise(codec.name, point, image.name, update)

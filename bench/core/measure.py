@@ -1,15 +1,16 @@
 """One measurement: encode, decode and score one image at one operating point.
 
 :func:`measure_row` times the calls (or not, in a parallel RD pass), checks what the codec returned,
-runs the codec's own integrity checks outside the timed region, and computes PSNR and MS-SSIM
-against a reference prepared once per image (:func:`reference_of`). A codec fault marks the row
-``failed`` with the reason; it never ends the run.
+runs the codec's own integrity checks outside the timed region, and computes PSNR (RGB and Y′CbCr)
+and MS-SSIM against a reference prepared once per image (:func:`reference_of`). A codec fault marks
+the row ``failed`` with the reason; it never ends the run. :func:`later_quality` fills the quality
+columns a stored row predates, after checking the codec still gives that row's bitstream and PSNR.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ import numpy as np
 
 from bench.core.codec import Coder
 from bench.core.errors import MetricError
-from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr
+from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr, psnr_ycbcr
 from bench.core.screening import PreparedImage
 from bench.core.store import write_bytes_atomic
 from bench.core.timing import measure
 
-__all__ = ["Reference", "measure_row", "reference_of"]
+__all__ = ["Reference", "later_quality", "measure_row", "reference_of"]
 
 Reference = tuple[MsSsimReference | None, str | None]
 """An image's MS-SSIM reference, or why there is none (e.g. the image is too small)."""
@@ -30,7 +31,7 @@ Reference = tuple[MsSsimReference | None, str | None]
 
 def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
              recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = {"psnr": psnr(image, recon)}
+    values: dict[str, Any] = {"psnr": psnr(image, recon), **psnr_ycbcr(image, recon)}
     notes = []
     if reference is None:
         notes.append(f"ms_ssim missing: {reference_error}")
@@ -43,6 +44,21 @@ def _quality(reference: MsSsimReference | None, reference_error: str | None, ima
     values["ms_ssim"] = value
     values["ms_ssim_db"] = ms_ssim_db(value)
     return values, notes
+
+
+def later_quality(pixels: np.ndarray, data: bytes, recon: np.ndarray,
+                   stored: Mapping[str, str]) -> tuple[dict[str, float], str | None]:
+    """The Y′CbCr PSNR columns of a stored row, from its bitstream ``data`` made again and decoded.
+
+    Returns (values, None), or ({}, why) when the new encode is not the stored one: another length
+    than the stored ``bytes``, or a decoded image whose PSNR is not the stored ``psnr`` exactly.
+    """
+    if len(data) != int(float(stored["bytes"])):
+        return {}, f"encoder gave {len(data)} bytes now, {stored['bytes']} in the stored row"
+    value = psnr(pixels, recon)
+    if repr(value) != stored["psnr"]:  # as the store writes a float
+        return {}, f"decoded PSNR {value!r} now, {stored['psnr']} in the stored row"
+    return psnr_ycbcr(pixels, recon), None
 
 
 def reference_of(pixels: np.ndarray) -> Reference:

@@ -1,15 +1,18 @@
-"""Per-image quality metrics for 8-bit RGB images: PSNR and MS-SSIM.
+"""Per-image quality metrics for 8-bit RGB images: PSNR, PSNR in Y′CbCr, and MS-SSIM.
 
 Both follow the conventions of CompressAI's published results: they are computed on the 8-bit
 (rounded) images with a data range of 255. MS-SSIM is the Wang et al. (2003) definition with the
 defaults of ``pytorch_msssim.ms_ssim`` (the implementation CompressAI uses), computed here in
 float64 and with the reference-only work done once per reference image (:class:`MsSsimReference`).
+PSNR per Y′CbCr channel (:func:`psnr_ycbcr`) is the video-coding view of the same error, where a
+4:2:0 codec's chroma loss shows separately from its luma loss.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +31,7 @@ __all__ = [
     "ms_ssim",
     "ms_ssim_db",
     "psnr",
+    "psnr_ycbcr",
 ]
 
 DATA_RANGE = 255.0
@@ -38,6 +42,19 @@ K2 = 0.03
 SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MS_SSIM_MIN_SIDE = (WINDOW_SIZE - 1) * 2 ** (len(SCALE_WEIGHTS) - 1)
 """MS-SSIM needs the smaller image side to be strictly larger than this (160)."""
+
+#: BT.709 luma weights (ITU-R BT.709-6, item 3.2), exact: Y′ = KR·R′ + KG·G′ + KB·B′.
+KR, KB = Fraction(2126, 10000), Fraction(722, 10000)
+KG = 1 - KR - KB
+#: Full-range BT.709 R′G′B′ → Y′CbCr on the 0..255 scale, without offsets (they cancel in an error),
+#: exact: Cb = (B′ − Y′) / (2·(1 − KB)), Cr = (R′ − Y′) / (2·(1 − KR)).
+RGB_TO_YCBCR: tuple[tuple[Fraction, ...], ...] = (
+    (KR, KG, KB),
+    (-KR / (2 * (1 - KB)), -KG / (2 * (1 - KB)), Fraction(1, 2)),
+    (Fraction(1, 2), -KG / (2 * (1 - KR)), -KB / (2 * (1 - KR))),
+)
+#: Weights of the combined PSNR-YUV, (6·Y + U + V) / 8: the common-test-conditions average of video coding.
+YUV_WEIGHTS = (6.0, 1.0, 1.0)
 
 _C1 = (K1 * DATA_RANGE) ** 2
 _C2 = (K2 * DATA_RANGE) ** 2
@@ -78,10 +95,35 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     _check_pair(reference, test)
     diff = reference.astype(np.int16) - test.astype(np.int16)
     flat = diff.reshape(-1).astype(np.int64)
-    mse = int(np.dot(flat, flat)) / flat.size
-    if mse == 0.0:
-        return math.inf
-    return 10.0 * math.log10(DATA_RANGE**2 / mse)
+    return _psnr_of_mse(int(np.dot(flat, flat)) / flat.size)
+
+
+def _psnr_of_mse(mse: float) -> float:
+    return math.inf if mse == 0.0 else 10.0 * math.log10(DATA_RANGE**2 / mse)
+
+
+def psnr_ycbcr(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """PSNR in dB of the Y′, Cb and Cr channels of two 8-bit RGB images, and PSNR-YUV.
+
+    Both images are converted with the full-range BT.709 matrix (:data:`RGB_TO_YCBCR`: peak 255
+    for Y′, chroma spanning ±127.5) without rounding to 8-bit Y′CbCr, so the channels measure the
+    codec's error and nothing of a second quantisation; the mean squared errors are exact.
+    ``psnr_yuv`` is (6·PSNR-Y + PSNR-U + PSNR-V) / 8. Keys: ``psnr_y``, ``psnr_u``, ``psnr_v``,
+    ``psnr_yuv``.
+    """
+    _check_pair(reference, test)
+    # The channels' errors are linear in the RGB error d, so their mean squares are the diagonal of
+    # M·E[d dᵀ]·Mᵀ. The sums of d dᵀ are integers below 2⁵³ for any image under 10¹¹ pixels (float64
+    # adds them exactly in any order); the 3×3 products are then exact fractions, so an error that
+    # leaves a channel untouched (a grey error has no chroma) gives exactly zero there.
+    diff = (reference.astype(np.float64) - test.astype(np.float64)).reshape(-1, 3)
+    sums = [[int(value) for value in row] for row in (diff.T @ diff).tolist()]
+    count = diff.shape[0]
+    mse = [sum(m[i] * m[j] * sums[i][j] for i in range(3) for j in range(3)) / count for m in RGB_TO_YCBCR]
+    y, u, v = (_psnr_of_mse(float(m)) for m in mse)
+    weights = YUV_WEIGHTS
+    combined = (weights[0] * y + weights[1] * u + weights[2] * v) / sum(weights)
+    return {"psnr_y": y, "psnr_u": u, "psnr_v": v, "psnr_yuv": combined}
 
 
 def ms_ssim_db(value: Any) -> Any:

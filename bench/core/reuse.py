@@ -13,12 +13,17 @@ from typing import Any
 
 from bench.core.codec import Codec
 
-__all__ = ["MEASURE", "METRICS_VERSION", "REUSE", "TIME", "codec_hash", "legacy_row_key", "reuse_rule", "row_key"]
+__all__ = ["LATER_QUALITY", "MEASURE", "METRICS_VERSION", "REUSE", "SCORE", "TIME", "codec_hash", "legacy_row_key",
+           "lacks_quality", "reuse_rule", "row_key"]
 
 #: Bump when a change of the metric code changes stored numbers: it invalidates every row.
 METRICS_VERSION = 1
 
-MEASURE, TIME, REUSE = "measure", "time", "reuse"
+MEASURE, TIME, SCORE, REUSE = "measure", "time", "score", "reuse"
+#: Quality columns added after rows were first stored (Y′CbCr PSNR). A stored row without them is
+#: scored again (:data:`SCORE`, or in the timing pass): its bitstream is made again and must have the
+#: stored length and give the stored PSNR, then the new columns are filled and nothing else changes.
+LATER_QUALITY: tuple[str, ...] = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
 _OTHER_HOST = "rows from another host"
 _UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
 
@@ -28,7 +33,8 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, r
 
     * no stored row, or a failed one: measure it (RD values, then timings);
     * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
-      timings it lacks, or take them again when they came from fewer than ``repeats`` repeats;
+      timings it lacks, or take them again when they came from fewer than ``repeats`` repeats, or
+      score it again when it lacks :data:`LATER_QUALITY` (the timing pass fills those too);
     * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
       timings are never reused; RD values are kept for codecs bit-exact across hosts
       (``Codec.deterministic_across_hosts``) and recomputed for the others.
@@ -41,11 +47,18 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, r
             return TIME, "timings taken (RD values stored without timings)"
         if _repeats_of(existing) < repeats:
             return TIME, f"timings taken again (stored from fewer than {repeats} repeats)"
+        if lacks_quality(existing):
+            return SCORE, "Y′CbCr PSNR added (stored before it was recorded; bytes and PSNR checked)"
         return REUSE, "reused as stored (same host)"
     origin = _OTHER_HOST if stored else _UNKNOWN_HOST
     if bit_exact:
         return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
     return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
+
+
+def lacks_quality(row: Mapping[str, str]) -> bool:
+    """Whether a stored row predates the :data:`LATER_QUALITY` columns."""
+    return any(not row.get(column) for column in LATER_QUALITY)
 
 
 def _repeats_of(row: Mapping[str, str]) -> int:

@@ -83,6 +83,11 @@ ROW_COLUMNS: tuple[Column, ...] = (
     Column("psnr", "float", "PSNR of the 8-bit reconstruction, dB"),
     Column("ms_ssim", "float", "MS-SSIM of the 8-bit reconstruction"),
     Column("ms_ssim_db", "float", "-10·log10(1 - ms_ssim)"),
+    Column("psnr_y", "float", "PSNR of Y′ (full-range BT.709 Y′CbCr of both images, bench.core.metrics.psnr_ycbcr), "
+           "dB; empty in rows written before it was recorded"),
+    Column("psnr_u", "float", "PSNR of Cb (as psnr_y), dB"),
+    Column("psnr_v", "float", "PSNR of Cr (as psnr_y), dB"),
+    Column("psnr_yuv", "float", "(6·psnr_y + psnr_u + psnr_v) / 8, dB"),
     Column("encode_s", "float", "median encode time, seconds"),
     Column("decode_s", "float", "median decode time, seconds"),
     Column("encode_spread_s", "float", "spread (max - min) of the encode times, seconds"),

@@ -1,0 +1,128 @@
+"""PSNR in Y′CbCr (full-range BT.709): against colour-science, by hand, and filled into stored rows.
+
+colour-science (``colour.RGB_to_YCbCr``) is an independent implementation of the conversion; the
+hand case is one pixel's error pushed through the BT.709 equations written out here. Stored rows
+written before the columns existed get them from a bitstream made again, checked against the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.core.metrics import psnr, psnr_ycbcr
+from bench.core.reuse import LATER_QUALITY, REUSE, SCORE, TIME, reuse_rule
+from conftest import run_python
+
+
+def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality, subsampling=2)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def _colour_science_psnr(reference: np.ndarray, test: np.ndarray) -> list[float]:
+    colour = pytest.importorskip("colour")
+    weights = colour.WEIGHTS_YCBCR["ITU-R BT.709"]
+
+    def convert(image: np.ndarray) -> np.ndarray:  # normalised full-range Y′CbCr, ×255 to the 8-bit scale
+        return 255.0 * colour.RGB_to_YCbCr(image, K=weights, in_bits=8, in_legal=False, in_int=True,
+                                           out_bits=8, out_legal=False, out_int=False)
+
+    a, b = convert(reference), convert(test)
+    return [10 * math.log10(255.0**2 / float(np.mean((a[..., c] - b[..., c]) ** 2))) for c in range(3)]
+
+
+def test_psnr_ycbcr_equals_colour_science_on_kodak(kodak_dir: Path) -> None:
+    image = np.asarray(Image.open(kodak_dir / "kodim23.png").convert("RGB"))
+    for quality in (10, 50, 90):
+        decoded = _jpeg(image, quality)
+        ours = psnr_ycbcr(image, decoded)
+        expected = _colour_science_psnr(image, decoded)
+        assert [ours["psnr_y"], ours["psnr_u"], ours["psnr_v"]] == pytest.approx(expected, abs=1e-9)
+        assert ours["psnr_yuv"] == pytest.approx((6 * expected[0] + expected[1] + expected[2]) / 8, abs=1e-9)
+        # 4:2:0 JPEG keeps chroma at a quarter of the samples but quantises it less: here chroma PSNR is higher
+        assert ours["psnr_u"] > ours["psnr_y"] and ours["psnr_v"] > ours["psnr_y"]
+
+
+def test_one_pixel_by_hand() -> None:
+    reference = np.full((2, 2, 3), 100, np.uint8)
+    test = reference.copy()
+    test[0, 0] = (110, 100, 100)  # +10 in R at one of four pixels
+    # BT.709: Y′ = 0.2126 R + 0.7152 G + 0.0722 B; Cb = (B − Y′)/1.8556; Cr = (R − Y′)/1.5748
+    dy = 0.2126 * 10
+    dcb = (0 - dy) / 1.8556
+    dcr = (10 - dy) / 1.5748
+    expected = [10 * math.log10(255**2 / (d * d / 4)) for d in (dy, dcb, dcr)]
+    got = psnr_ycbcr(reference, test)
+    assert [got["psnr_y"], got["psnr_u"], got["psnr_v"]] == pytest.approx(expected, abs=1e-9)
+    assert got["psnr_yuv"] == pytest.approx((6 * expected[0] + expected[1] + expected[2]) / 8, abs=1e-12)
+    # a grey error (equal in R, G and B) is pure luma: chroma untouched, luma PSNR = RGB PSNR
+    grey = reference.copy()
+    grey[1, 1] = 90
+    got = psnr_ycbcr(reference, grey)
+    assert got["psnr_u"] == got["psnr_v"] == math.inf and got["psnr_yuv"] == math.inf
+    assert got["psnr_y"] == pytest.approx(psnr(reference, grey), abs=1e-9)
+    assert set(psnr_ycbcr(reference, reference).values()) == {math.inf}
+
+
+def test_the_rule_for_rows_without_ycbcr() -> None:
+    ok = {"status": "ok", "encode_s": "0.1", "timing_repeats": "3", "host": "aaaaaaaaaaaa",
+          **{column: "40.0" for column in LATER_QUALITY}}
+    assert reuse_rule(ok, "aaaaaaaaaaaa", True, 3)[0] == REUSE
+    assert reuse_rule({**ok, "psnr_y": ""}, "aaaaaaaaaaaa", True, 3)[0] == SCORE
+    # a row that needs timing anyway is filled in the timing pass
+    assert reuse_rule({**ok, "psnr_y": "", "encode_s": ""}, "aaaaaaaaaaaa", True, 3)[0] == TIME
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, header, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_stored_rows_get_their_ycbcr_columns(image_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    rows_path = results / "synthetic" / "rows.csv"
+
+    def run() -> str:
+        done = run_python("-m", "bench", "run", "--data", image_folder, "--codecs", "jpeg", "--points", "q20,q60",
+                          "--results", results, "--no-progress", "--jobs", "1", "--repeats", "1")
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    run()
+    header, first = _read(rows_path)
+    assert all(float(row[column]) > 0 for row in first for column in LATER_QUALITY)
+    # the file as a version before the columns wrote it; one row's bytes as another encoder made them
+    old_header = [column for column in header if column not in LATER_QUALITY]
+    changed = first[0]["key"]
+    _write(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
+                                   for row in first])
+    out = run()
+    assert "(1 measured now, 0 timed now, 5 given their Y′CbCr PSNR, 0 reused)" in out
+    assert "6 Y′CbCr PSNR added" in out and "measured again: encoder gave" in out
+    _, after = _read(rows_path)
+    by_key = {row["key"]: row for row in first}
+    assert len(after) == len(first)
+    for row in after:
+        old = by_key[row["key"]]
+        assert [row[c] for c in LATER_QUALITY] == [old[c] for c in LATER_QUALITY]
+        if row["key"] != changed:  # scored: its timings and run are the stored ones
+            assert (row["encode_s"], row["run_id"], row["bytes"]) == (old["encode_s"], old["run_id"], old["bytes"])
+        else:  # its stored bytes were not what the codec makes: measured again
+            assert row["bytes"] == old["bytes"] and row["run_id"] != old["run_id"]
+    assert "0 measured now, 0 timed now, 6 reused" in run()
