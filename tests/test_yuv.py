@@ -94,7 +94,7 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def test_stored_rows_get_their_ycbcr_columns(image_folder: Path, tmp_path: Path) -> None:
+def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     rows_path = results / "synthetic" / "rows.csv"
 
@@ -110,8 +110,9 @@ def test_stored_rows_get_their_ycbcr_columns(image_folder: Path, tmp_path: Path)
     # the file as a version before the columns wrote it; one row's bytes as another encoder made them
     old_header = [column for column in header if column not in LATER_QUALITY]
     changed = first[0]["key"]
+    stored = [{**row, "payload_bytes": ""} for row in first]  # as before JPEG's payload was recorded too
     _write(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
-                                   for row in first])
+                                   for row in stored])
     out = run()
     assert "(1 measured now, 0 timed now, 5 given their Y′CbCr PSNR, 0 reused)" in out
     assert "6 Y′CbCr PSNR added" in out and "measured again: encoder gave" in out
@@ -120,7 +121,8 @@ def test_stored_rows_get_their_ycbcr_columns(image_folder: Path, tmp_path: Path)
     assert len(after) == len(first)
     for row in after:
         old = by_key[row["key"]]
-        assert [row[c] for c in LATER_QUALITY] == [old[c] for c in LATER_QUALITY]
+        filled = (*LATER_QUALITY, "payload_bytes")
+        assert [row[c] for c in filled] == [old[c] for c in filled]
         if row["key"] != changed:  # scored: its timings and run are the stored ones
             assert (row["encode_s"], row["run_id"], row["bytes"]) == (old["encode_s"], old["run_id"], old["bytes"])
         else:  # its stored bytes were not what the codec makes: measured again

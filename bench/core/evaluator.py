@@ -391,15 +391,21 @@ class Evaluation:
     def _score_rows(self, run: CodecRun, coders: Mapping[str, Coder],
                     rows: list[tuple[str, PreparedImage, dict[str, Any]]]
                     ) -> list[tuple[str, PreparedImage, dict[str, Any]]]:
-        """Fill the later quality columns of stored rows (untimed encode and decode); returns the rows
-        whose bitstream or PSNR is not the stored one, to be measured again."""
+        """Fill the later quality columns of stored rows (untimed encode and decode), and the codec-filled
+        columns they lack; returns the rows whose bitstream or PSNR is not the stored one, to be measured
+        again."""
         again: list[tuple[str, PreparedImage, dict[str, Any]]] = []
         with self._bar(len(rows), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
             for point, image, row in rows:
                 coder = coders[point]
                 try:
                     data = coder.encode(image.pixels)
-                    values, problem = later_quality(image.pixels, data, coder.decode(data), row)
+                    recon = coder.decode(data)
+                    values, problem = later_quality(image.pixels, data, recon, row)
+                    if problem is None:  # codec-filled columns the row predates too (e.g. payload_bytes)
+                        checks = coder.verify(image.pixels, data, recon)
+                        values.update({k: v for k, v in checks.items()
+                                       if k not in ("status", "note") and row.get(k, "") == ""})
                 except Exception as exc:
                     values, problem = {}, f"{type(exc).__name__}: {exc}"
                 bar.update()
