@@ -17,7 +17,8 @@ from bench.analysis.complexity_report import complexity_markdown, read_tables, r
 from bench.core.store import load_rows
 from bench.learned.complexity.files import FILES, RUN_FORMAT, read_run, write_run
 from bench.learned.complexity.run import write_measurements
-from bench.learned.complexity.tables import StepTiming, results_time_table, run_environments, split_table
+from bench.learned.complexity.tables import (StepTiming, parts_check, results_time_table, run_environments, split_table,
+                                             steps_frame)
 from bench.learned.macs import ComplexityError, count_model
 from bench.learned.memory import MemoryResult
 
@@ -157,3 +158,31 @@ def test_ar_loop_rates_and_the_line_through_two_configurations():
     assert ("m encode: 1.00 GMAC/s at A (4.00 GMAC in 4.00 s), 1.00 GMAC/s at B (12.00 GMAC in 12.00 s); a line "
             "through both: 1.00 GMAC/s and +0.00 s, so its time follows the executed MACs") in text
     assert "a line through both: 2.00 GMAC/s and +6.00 s, so 6.00 s per image do not scale with the MACs" in text
+
+
+def _step(image: str, side: str, step: str, kind: str, median: float, spread: float | None, repeats: int
+          ) -> StepTiming:
+    return StepTiming("cpu", "test CPU", 1, "mbt2018", "lambda0.0067", "w.pth", "N=192, M=192", image, side, step,
+                      kind, median, spread, repeats)
+
+
+def test_parts_are_checked_against_the_whole_within_the_spread():
+    steps = steps_frame([
+        # image a: parts 0.1 + 0.2 = 0.3, whole 0.32; bound 0.01 + 0.01 + 0.005 = 0.025 ≥ 0.02: within
+        _step("a", "encode", "g_a", "network", 0.1, 0.01, 3), _step("a", "encode", "code", "entropy", 0.2, 0.01, 3),
+        _step("a", "encode", "total", "total", 0.32, 0.005, 3),
+        # image b: parts 0.3, whole 0.4; bound 0.025 < 0.1: outside
+        _step("b", "encode", "g_a", "network", 0.1, 0.01, 3), _step("b", "encode", "code", "entropy", 0.2, 0.01, 3),
+        _step("b", "encode", "total", "total", 0.4, 0.005, 3),
+        # one repeat: no spread, not checkable
+        _step("a", "decode", "g_s", "network", 0.5, None, 1), _step("a", "decode", "total", "total", 0.45, None, 1),
+    ])
+    table = parts_check(steps)
+    encode, decode = (table[table["side"] == side].iloc[0] for side in ("encode", "decode"))
+    assert (encode["images"], encode["within"], encode["repeats"]) == (2, 1, 3)
+    assert encode["parts_s"] == pytest.approx(0.3) and encode["total_s"] == pytest.approx(0.36)
+    assert encode["bound_s"] == pytest.approx(0.025)
+    assert pd.isna(decode["bound_s"]) and pd.isna(decode["within"]) and decode["parts_s"] == pytest.approx(0.5)
+    text = complexity_markdown(parts=table)
+    assert "| cpu | mbt2018 | lambda0.0067 | N=192, M=192 | encode | 300.0 | 360.0 | -60.0 | 25.0 | 1/2 | 3 |" in text
+    assert "| decode | 500.0 | 450.0 | 50.0 | — | not checkable: one repeat | 1 |" in text

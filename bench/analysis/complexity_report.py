@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 from bench.analysis.complexity_plot import decode_time_vs_bd_rate_figure, plot_times
 from bench.core.store import write_text_atomic
 from bench.learned.complexity.files import FILES, KINDS, RANDOM_INIT, ComplexityError, read_run
+from bench.learned.complexity.tables import parts_check
 
 __all__ = ["ComplexityTables", "ar_loop_rates", "ar_loop_text", "complexity_markdown", "read_tables", "render_complexity"]
 
@@ -47,6 +48,8 @@ class ComplexityTables:
     """Instrumented means per step kind: the ``source=instrumented`` rows."""
     memory: pd.DataFrame
     run: dict[str, Any]
+    parts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Parts against the whole call per side (:func:`parts_check` of the step timings; empty without them)."""
 
 
 def _cell(column: str, text: str) -> Any:
@@ -91,6 +94,7 @@ def read_tables(folder: str | Path) -> ComplexityTables:
         split=_rows_of(time, "instrumented", _SPLIT_COLUMNS),
         memory=_read_csv(folder / FILES["memory"]),
         run=read_run(folder / FILES["run"]),
+        parts=parts_check(_read_csv(steps)) if (steps := folder / FILES["steps"]).exists() else pd.DataFrame(),
     )
 
 
@@ -297,6 +301,28 @@ def _split_markdown(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _parts_markdown(table: pd.DataFrame) -> list[str]:
+    """Do the timed parts add up to the whole call? Per side: parts, whole, their gap and the noise bound."""
+    if table.empty:
+        return []
+    lines = [
+        "Parts against the whole call (means over images): the timed parts of a side should add up to its whole "
+        "`compress()`/`decompress()` call within the noise, the sum of their spreads and the whole's (max − min "
+        "over the repeats). *within*: images where they do. A whole longer than its parts holds untimed work "
+        "(padding, string handling); parts longer than the whole mean the timing conditions were not steady.",
+        "",
+        "| device | codec | point | config | side | parts | whole | parts − whole | bound | within | repeats |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in table.itertuples():
+        checked = not math.isnan(r.bound_s)
+        bound = _ms(r.bound_s) if checked else "—"
+        within = f"{int(r.within)}/{r.images}" if checked else "not checkable: one repeat"
+        lines.append(f"| {r.device} | {r.codec} | {r.point} | {r.config} | {r.side} | {_ms(r.parts_s)} | "
+                     f"{_ms(r.total_s)} | {_ms(r.parts_s - r.total_s)} | {bound} | {within} | {r.repeats} |")
+    return [*lines, ""]
+
+
 def _memory_markdown(frame: pd.DataFrame) -> list[str]:
     if frame.empty:
         return ["Not measured.", ""]
@@ -356,6 +382,7 @@ def complexity_markdown(
     memory: pd.DataFrame | None = None,
     plot: str | None = None,
     run: Mapping[str, Any] | None = None,
+    parts: pd.DataFrame | None = None,
 ) -> str:
     """The text of ``complexity.md`` from the measurement's tables (see :class:`ComplexityTables`) and run
     file; ``plot`` is the plot's file name beside it."""
@@ -374,6 +401,7 @@ def complexity_markdown(
     lines += _results_markdown(results_table if results_table is not None else pd.DataFrame())
     lines += ["### Network and entropy coding (instrumented)", ""]
     lines += _split_markdown(split if split is not None else pd.DataFrame())
+    lines += _parts_markdown(parts if parts is not None else pd.DataFrame())
     lines += ["## Peak memory", ""] + _memory_markdown(memory if memory is not None else pd.DataFrame())
     lines += ["## Decode time vs BD-rate", ""]
     if plot:
@@ -404,6 +432,6 @@ def render_complexity(folder: str | Path, *, bd_rates: Mapping[str, float] | Non
             written += save_figure(figure, out / FILES["plot"], formats=("png",))
             plot_name = f"{FILES['plot']}.png"
     text = complexity_markdown(macs=tables.macs, results_table=tables.results, split=tables.split,
-                               memory=tables.memory, plot=plot_name, run=tables.run)
+                               memory=tables.memory, plot=plot_name, run=tables.run, parts=tables.parts)
     write_text_atomic(out / FILES["markdown"], text)
     return [*written, out / FILES["markdown"]]

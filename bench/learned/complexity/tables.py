@@ -20,7 +20,7 @@ from bench.learned.complexity.files import KINDS, REFERENCE_CODEC, ComplexityErr
 from bench.learned.macs import DECODER_PARTS, ENCODER_PARTS, ModelCount
 from bench.learned.memory import MemoryResult
 
-__all__ = ["StepTiming", "csv_text", "hardware", "macs_frame", "memory_frame", "results_time_table",
+__all__ = ["StepTiming", "csv_text", "parts_check", "hardware", "macs_frame", "memory_frame", "results_time_table",
            "run_environments", "split_table", "steps_frame", "time_frame"]
 
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
@@ -130,6 +130,43 @@ def split_table(timings: Sequence[StepTiming] | pd.DataFrame) -> pd.DataFrame:
     table["_point"] = table["point"].map(_point_key)
     table = table.sort_values(["device", "hardware", "threads", "_codec", "_point"], kind="stable")
     return table.drop(columns=["_codec", "_point"]).reset_index(drop=True)
+
+
+def parts_check(steps: pd.DataFrame) -> pd.DataFrame:
+    """Whether each side's timed parts add up to its whole ``compress()``/``decompress()`` call.
+
+    Per device × hardware × threads × codec × point × weights × config × side, means over images of:
+    ``parts_s`` (sum of the parts' medians), ``total_s`` (the whole call's median) and ``bound_s`` (the
+    parts' spreads plus the whole's: how far the two sums may drift apart by noise alone); ``within``
+    counts the images whose |parts − total| ≤ their bound, ``images`` all of them; ``repeats`` is the
+    fewest repeats of any step. Under two repeats there is no spread (``bound_s`` and ``within`` NaN):
+    not checkable.
+    """
+    keys = ["device", "hardware", "threads", "codec", "point", "weights", "config"]
+    columns = [*keys, "side", "images", "repeats", "parts_s", "total_s", "bound_s", "within"]
+    if steps.empty or "kind" not in steps:
+        return pd.DataFrame(columns=columns)
+    spread = pd.to_numeric(steps["spread_s"], errors="coerce")
+    frame = steps.assign(spread=spread, whole=steps["kind"] == "total")
+    rows = []
+    for key, group in frame.groupby([*keys, "side"], sort=False):
+        per_image = []
+        for _, image in group.groupby("image", sort=False):
+            parts, whole = image[~image["whole"]], image[image["whole"]]
+            if parts.empty or whole.empty:
+                continue
+            spreads = pd.concat([parts["spread"], whole["spread"]])
+            repeats = int(image["repeats"].min())
+            bound = math.nan if repeats < 2 or spreads.isna().any() else float(spreads.sum())
+            per_image.append((float(parts["median_s"].sum()), float(whole["median_s"].iloc[0]), bound, repeats))
+        if not per_image:
+            continue
+        parts_s, total_s, bounds, repeats = zip(*per_image)
+        checkable = not any(math.isnan(b) for b in bounds)
+        within = sum(abs(p - t) <= b for p, t, b in zip(parts_s, total_s, bounds)) if checkable else math.nan
+        rows.append([*key, len(per_image), min(repeats), sum(parts_s) / len(parts_s), sum(total_s) / len(total_s),
+                     sum(bounds) / len(bounds) if checkable else math.nan, within])
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- counts and memory as tables
