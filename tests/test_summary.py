@@ -22,6 +22,11 @@ def test_averaging_convention_by_hand():
     # MS-SSIM dB of the mean, not the mean of per-image dB (which would be 15.0)
     assert line.ms_ssim_db == pytest.approx(-10 * math.log10(1 - 0.945))
     assert line.encode_s == 2.0 and line.decode_s == 3.0
+    assert line.ycbcr_images == 0 and math.isnan(line.psnr_y)  # rows from before the Y′CbCr columns
+    with_ycbcr = rows.assign(psnr_y=[31.0, math.nan, 50.0], psnr_u=[40.0, math.nan, 0.0],
+                             psnr_v=[41.0, math.nan, 0.0], psnr_yuv=[33.375, math.nan, 0.0])
+    line = summarize(with_ycbcr).iloc[0]  # the failed row's values never count; a stored row without them neither
+    assert line.ycbcr_images == 1 and (line.psnr_y, line.psnr_u, line.psnr_v, line.psnr_yuv) == (31, 40, 41, 33.375)
 
 
 def test_each_mean_over_the_rows_that_have_its_value_and_times_from_one_host():

@@ -26,16 +26,17 @@ from bench.core.metrics import ms_ssim_db
 from bench.core.store import write_text_atomic
 
 CONVENTION = (
-    "mean bpp; mean of per-image PSNR; mean MS-SSIM; MS-SSIM dB = -10·log10(1 - mean MS-SSIM) "
+    "mean bpp; mean of per-image PSNR (RGB, and Y′CbCr per channel); mean MS-SSIM; MS-SSIM dB = -10·log10(1 - mean MS-SSIM) "
     "(CompressAI's convention); failed rows excluded and counted; each mean over the images that have "
     "its value (counted per metric); times per codec from one host, that of its most recently timed rows"
 )
 
 SUMMARY_COLUMNS = (
     "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
-    "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s", "host",
+    "ycbcr_images", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s", "host",
 )
-"""``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
+"""``psnr_y`` … ``psnr_yuv``: means of the per-image values over the ``ycbcr_images`` rows that have them
+(rows stored before they were recorded have none); ``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
 standard deviation over those images (empty for one image)."""
 UNKNOWN_HOST = "unknown host (rows written before hosts were recorded)"
 
@@ -85,6 +86,8 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "ms_ssim_images": int(good["ms_ssim"].notna().sum()),
                 "ms_ssim": mean_ms_ssim,
                 "ms_ssim_db": ms_ssim_db(mean_ms_ssim) if np.isfinite(mean_ms_ssim) else np.nan,
+                "ycbcr_images": int(good["psnr_y"].notna().sum()) if "psnr_y" in good else 0,
+                **{c: good[c].mean() if c in good else np.nan for c in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")},
                 "timed_images": len(times),
                 "encode_s": times["encode_s"].mean(),
                 "decode_s": times["decode_s"].mean(),
