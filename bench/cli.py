@@ -215,22 +215,26 @@ def _methods(args: argparse.Namespace) -> tuple[str, ...]:
     return ("cubic", "pchip") if args.method == "both" else (args.method,)
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROG = "python -m bench"
+"""The command's name in usage lines; the installed console script is ``lic-bench``."""
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser of every command; the codecs' flags come from their declared options.
 
     Raises CodecError when a codec's flag clashes with another option.
     """
     try:
-        return _build_parser()
+        return _build_parser(prog)
     except argparse.ArgumentError as exc:
         raise CodecError(f"a codec option's flag clashes with another option ({exc}); give the codec's option "
                          "another flag") from None
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(prog: str) -> argparse.ArgumentParser:
     dataset, results, reports = _dataset_parent(), _results_parent(), _report_parent()
     allocator, codecs = _allocator_parent(), _codec_parent()
-    parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark image codecs on a dataset.")
+    parser = argparse.ArgumentParser(prog=prog, description="Benchmark image codecs on a dataset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -600,7 +604,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``python -m bench train ARGS`` = ``python -m bench.learned.train ARGS``."""
     from bench.learned.train.__main__ import main as train_main
 
-    return train_main([*(["--verbose"] if args.verbose else []), *args.passthrough])
+    return train_main([*(["--verbose"] if args.verbose else []), *args.passthrough],
+                      prog=getattr(args, "prog", "python -m bench train"))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -618,12 +623,18 @@ COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch
             "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(lambda: _dispatch(argv))
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """Run one command (``argv``: the arguments after the program name; default: ``sys.argv[1:]``)."""
+    return run_main(lambda: _dispatch(argv, prog))
 
 
-def _dispatch(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+def lic_bench() -> int:
+    """The ``lic-bench`` console script of ``pip install -e .``: :func:`main` under that name."""
+    return main(prog="lic-bench")
+
+
+def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
+    parser = build_parser(prog)
     try:
         args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:
@@ -632,6 +643,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         raise
     if args.command == "train":  # the training CLI parses its own arguments and sets up its logging
         args.passthrough = extra
+        args.prog = f"{prog} train"
         return cmd_train(args)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
