@@ -10,6 +10,7 @@ declarations. ``python -m bench train …`` hands its arguments to ``python -m b
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import json
 import logging
@@ -264,7 +265,8 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
 
-    commands.add_parser("summary", help="print the averages of stored results", parents=[results])
+    commands.add_parser("summary", help="print the averages of stored results, and which other datasets the "
+                                       "results folder holds", parents=[results])
 
     commands.add_parser("fetch", help="download (or verify a local copy of) a dataset", parents=[dataset])
 
@@ -480,11 +482,24 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from bench.analysis.summary import CONVENTION, format_table, summarize
+    from bench.core.store import datasets_in
 
+    present = datasets_in(args.results)
+    if args.dataset not in present:
+        if not present:
+            raise BenchError(f"no results in {args.results}/ (no <dataset>/rows.csv); measure with the run command "
+                             "first, or give --results DIR")
+        close = difflib.get_close_matches(args.dataset, present, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BenchError(f"no results for the dataset {args.dataset!r} in {args.results}/{hint}; datasets there: "
+                         f"{', '.join(present)} (give --dataset NAME)")
     current = _current_rows(args.results, args.dataset, quiet=True)
     print(format_table(summarize(current.rows)))
     print(f"\naverages: {CONVENTION}")
     _say_current(current, sys.stdout)
+    others = [name for name in present if name != args.dataset]
+    if others:
+        print(f"other datasets in {args.results}/: {', '.join(others)} (--dataset NAME)")
     return 0
 
 
