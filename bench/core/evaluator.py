@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 Row = tuple[str, PreparedImage, dict[str, Any]]
 """One row to measure or time: operating point, image, the row's fields so far."""
 
+
 @dataclass(frozen=True)
 class CodecRun:
     """A codec and the operating points to measure."""
@@ -385,6 +386,8 @@ class Evaluation:
                 self.report.measured += 1
                 if row["status"] == "ok":
                     untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                else:
+                    self._progress.skip()  # a failed row is not timed
         else:
             self._rd_sequential(run, coders, missing)
         self._time_rows(run, coders, untimed)

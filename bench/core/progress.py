@@ -46,6 +46,10 @@ class RunProgress:
         finally:
             bar.close()
 
+    def skip(self, n: int = 1) -> None:
+        """Count ``n`` units of the total that will not be done (a failed RD row is not timed)."""
+        self.overall.update(n)
+
     def close(self) -> None:
         self.overall.close()
 
