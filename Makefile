@@ -50,12 +50,13 @@ help:  ## list the targets
 	@echo "  variables: CODECS=$(CODECS) DATASET=$(DATASET) JOBS=$(JOBS) REPEATS=$(REPEATS) ANCHOR=$(ANCHOR)"
 	@echo "             KODAK_DIR=<local Kodak copy> WEIGHTS_MIRROR=<dir|url> CHECKPOINTS=<dir of .pth exports>"
 
-$(STAMP): requirements.txt requirements-test.txt
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-test.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(STAMP)  ## create .venv with the pinned dependencies
+install: $(STAMP)  ## create .venv with the pinned dependencies and lic-bench (pip install -e .)
 
 bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; writes results/<dataset>/)
 	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) $(RUN_FLAGS)

@@ -10,6 +10,7 @@ declarations. ``python -m bench train …`` hands its arguments to ``python -m b
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import json
 import logging
@@ -215,22 +216,26 @@ def _methods(args: argparse.Namespace) -> tuple[str, ...]:
     return ("cubic", "pchip") if args.method == "both" else (args.method,)
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROG = "python -m bench"
+"""The command's name in usage lines; the installed console script is ``lic-bench``."""
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser of every command; the codecs' flags come from their declared options.
 
     Raises CodecError when a codec's flag clashes with another option.
     """
     try:
-        return _build_parser()
+        return _build_parser(prog)
     except argparse.ArgumentError as exc:
         raise CodecError(f"a codec option's flag clashes with another option ({exc}); give the codec's option "
                          "another flag") from None
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(prog: str) -> argparse.ArgumentParser:
     dataset, results, reports = _dataset_parent(), _results_parent(), _report_parent()
     allocator, codecs = _allocator_parent(), _codec_parent()
-    parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark image codecs on a dataset.")
+    parser = argparse.ArgumentParser(prog=prog, description="Benchmark image codecs on a dataset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -260,7 +265,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
 
-    commands.add_parser("summary", help="print the averages of stored results", parents=[results])
+    commands.add_parser("summary", help="print the averages of stored results, and which other datasets the "
+                                       "results folder holds", parents=[results])
 
     commands.add_parser("fetch", help="download (or verify a local copy of) a dataset", parents=[dataset])
 
@@ -477,11 +483,24 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from bench.analysis.summary import CONVENTION, format_table, summarize
+    from bench.core.store import datasets_in
 
+    present = datasets_in(args.results)
+    if args.dataset not in present:
+        if not present:
+            raise BenchError(f"no results in {args.results}/ (no <dataset>/rows.csv); measure with the run command "
+                             "first, or give --results DIR")
+        close = difflib.get_close_matches(args.dataset, present, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BenchError(f"no results for the dataset {args.dataset!r} in {args.results}/{hint}; datasets there: "
+                         f"{', '.join(present)} (give --dataset NAME)")
     current = _current_rows(args.results, args.dataset, quiet=True)
     print(format_table(summarize(current.rows)))
     print(f"\naverages: {CONVENTION}")
     _say_current(current, sys.stdout)
+    others = [name for name in present if name != args.dataset]
+    if others:
+        print(f"other datasets in {args.results}/: {', '.join(others)} (--dataset NAME)")
     return 0
 
 
@@ -601,7 +620,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``python -m bench train ARGS`` = ``python -m bench.learned.train ARGS``."""
     from bench.learned.train.__main__ import main as train_main
 
-    return train_main([*(["--verbose"] if args.verbose else []), *args.passthrough])
+    return train_main([*(["--verbose"] if args.verbose else []), *args.passthrough],
+                      prog=getattr(args, "prog", "python -m bench train"))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -619,12 +639,18 @@ COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch
             "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(lambda: _dispatch(argv))
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """Run one command (``argv``: the arguments after the program name; default: ``sys.argv[1:]``)."""
+    return run_main(lambda: _dispatch(argv, prog))
 
 
-def _dispatch(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+def lic_bench() -> int:
+    """The ``lic-bench`` console script of ``pip install -e .``: :func:`main` under that name."""
+    return main(prog="lic-bench")
+
+
+def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
+    parser = build_parser(prog)
     try:
         args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:
@@ -633,6 +659,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         raise
     if args.command == "train":  # the training CLI parses its own arguments and sets up its logging
         args.passthrough = extra
+        args.prog = f"{prog} train"
         return cmd_train(args)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

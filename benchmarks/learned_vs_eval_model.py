@@ -66,6 +66,7 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     sys.path.insert(0, str(REPO))
     from bench.learned import zoo
+    from bench.learned.adapter import CompressionModelCoder
 
     torch.manual_seed(0)
     model = zoo.model_class(arch)(N=128, M=192).eval()
@@ -95,7 +96,6 @@ def profile_child(argv: list[str]) -> int:
 
     arch = argv[argv.index("--codecs") + 1]
     registry.names()  # loads the plug-ins
-    plugin = sys.modules["bench_plugins.compressai_models"]
     model_class = zoo.model_class(arch)  # imports compressai, as eval_model does before any work
     imports = time.perf_counter() - start
     spent = {"model": 0.0, "metrics": 0.0, "verify": 0.0}
@@ -119,7 +119,7 @@ def profile_child(argv: list[str]) -> int:
     model_class.forward = timer("model", model_class.forward)  # the warm-up's pass over every network
     measure._quality = timer("metrics", measure._quality)
     evaluator.reference_of = timer("metrics", evaluator.reference_of)  # the MS-SSIM reference pyramid
-    plugin.CompressAICoder.verify = timer("verify", plugin.CompressAICoder.verify)
+    CompressionModelCoder.verify = timer("verify", CompressionModelCoder.verify)
     with open(os.devnull, "w") as sink:
         stdout, sys.stdout = sys.stdout, sink
         try:

@@ -3,7 +3,8 @@
 
 Same weights (zoo, mirror, ``--checkpoint mbt2018:LABEL=PATH``: the architecture's own), same options,
 padding, container, latent check and ``verify`` as the CompressAI plug-in
-(``codecs/compressai_models.py``, whose classes these subclass); only the coding of ŷ differs:
+(``codecs/compressai_models.py``, whose codec class these subclass, and the coder of
+:mod:`bench.learned.adapter`); only the coding of ŷ differs:
 :mod:`bench.learned.wavefront` codes all positions of one wavefront in one batched step instead of
 one position at a time. The bitstream names its coder (``wavefront``, or ``wavefront-fast`` with
 ``numerics=fast``), so this codec and the reference refuse each other's streams.
@@ -29,6 +30,7 @@ from bench.core.errors import CodecError
 from bench.core.options import Option
 from bench.core.registry import register
 from bench.learned import bitstream
+from bench.learned.adapter import CompressionModelCoder
 
 _BASE_MODULE = "bench_plugins.compressai_models"
 base = sys.modules.get(_BASE_MODULE)
@@ -55,7 +57,7 @@ OPTIONS = (
 )
 
 
-class WavefrontCoder(base.CompressAICoder):
+class WavefrontCoder(CompressionModelCoder):
     """One operating point of a wavefront codec."""
 
     def __init__(self, codec: WavefrontCodec, loaded: Any) -> None:
@@ -86,6 +88,8 @@ class WavefrontCoder(base.CompressAICoder):
 class WavefrontCodec(base.CompressAICodec):
     """A joint autoregressive architecture coded by wavefronts; its weights are the architecture's."""
 
+    coder_class = WavefrontCoder
+
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         if name not in ARCHITECTURES:
             raise CodecError(f"unknown wavefront codec {name!r}; use one of {', '.join(ARCHITECTURES)}")
@@ -100,13 +104,11 @@ class WavefrontCodec(base.CompressAICodec):
 
         return list(points_for(self.arch, self.source, None))
 
-    def coder(self, point: str) -> WavefrontCoder:
-        """Load (once) the architecture's weights of ``point``; WeightsUnavailable when none can be had."""
-        if point not in self._coders:
-            from bench.learned.checkpoint import load_model
+    def load_point(self, point: str) -> Any:
+        """The architecture's weights of ``point``; WeightsUnavailable when none can be had."""
+        from bench.learned.checkpoint import load_model
 
-            self._coders[point] = WavefrontCoder(self, load_model(self.arch, point, self.source, update=self.update))
-        return self._coders[point]
+        return load_model(self.arch, point, self.source, update=self.update)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "bitstream": bitstream.TAG_CODER, "context_coder": CODER_OF[self.numerics],

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
@@ -31,6 +30,7 @@ from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.measure import later_quality, measure_row, reference_of
+from bench.core.progress import RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
 from bench.core.reuse import (MEASURE, METRICS_VERSION, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
@@ -39,6 +39,10 @@ from bench.core.screening import PreparedImage, Screening, Unusable, prepare_ima
 from bench.core.timing import WarmUps, is_noisy, measure, relative_spread
 
 log = logging.getLogger(__name__)
+
+Row = tuple[str, PreparedImage, dict[str, Any]]
+"""One row to measure or time: operating point, image, the row's fields so far."""
+
 
 @dataclass(frozen=True)
 class CodecRun:
@@ -178,10 +182,11 @@ class Evaluation:
         self._allowed: dict[int, frozenset[str]] = {}
         self._hardware: dict[str, Any] | None = None
         self._hosts: dict[str, dict[str, Any]] = {}
+        self._progress = RunProgress(0, enabled=False)
 
-    def _bar(self, total: int, desc: str) -> tqdm:
-        return tqdm(total=total, desc=desc, unit="row", disable=not self.settings.progress or total == 0,
-                    dynamic_ncols=True, leave=True, file=sys.stderr)
+    def _bar(self, total: int, desc: str):
+        """A stage's progress bar (each step also advances the whole run's line)."""
+        return self._progress.stage(total, desc)
 
     def _base(self, run: CodecRun, chash: str, point: str, coder_identity: Mapping[str, Any],
               fields: Mapping[str, Any], image: PreparedImage) -> dict[str, Any]:
@@ -317,8 +322,16 @@ class Evaluation:
         status = "interrupted"
         try:
             images = list(self.screening.images)
-            for run in self.runs:
-                self._run_codec(run, images)
+            plans = [(run, *self._plan(run, images)) for run in self.runs]
+            total = sum(len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
+                        for run, missing, untimed, unscored in plans)
+            self._progress = RunProgress(total, enabled=self.settings.progress, codecs=len(plans))
+            try:
+                for run, missing, untimed, unscored in plans:
+                    self._progress.next_codec()
+                    self._run_codec(run, images, missing, untimed, unscored)
+            finally:
+                self._progress.close()
             status = "complete"
         finally:
             self.store.compact()
@@ -334,13 +347,15 @@ class Evaluation:
             self._coder_cache[key] = {point: run.codec.coder(point) for point in run.points}
         return self._coder_cache[key]
 
-    def _run_codec(self, run: CodecRun, images: list[PreparedImage]) -> None:
+    def _plan(self, run: CodecRun, images: list[PreparedImage]) -> tuple[list[Row], list[Row], list[Row]]:
+        """The rows of ``run`` to measure, those to time again and those to score again (:func:`reuse_rule`);
+        counts the reused."""
         codec = run.codec
         chash = codec_hash(codec)
         coders = self._coders(run)
-        missing: list[tuple[str, PreparedImage, dict[str, Any]]] = []
-        untimed: list[tuple[str, PreparedImage, dict[str, Any]]] = []
-        unscored: list[tuple[str, PreparedImage, dict[str, Any]]] = []
+        missing: list[Row] = []
+        untimed: list[Row] = []
+        unscored: list[Row] = []
         for image in images:
             for point, coder in coders.items():
                 base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
@@ -358,18 +373,33 @@ class Evaluation:
                     unscored.append((point, image, {**existing, "key": base["key"]}))
                 else:
                     self.report.reused += 1
-        missing += self._score_rows(run, coders, unscored)
+        return missing, untimed, unscored
+
+    def _parallel(self, run: CodecRun, missing: list[Row]) -> bool:
+        """Whether ``run``'s RD metrics are computed in several processes (then timed in a second pass)."""
+        return run.codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
+
+    def _run_codec(self, run: CodecRun, images: list[PreparedImage], missing: list[Row], untimed: list[Row],
+                   unscored: list[Row]) -> None:
+        codec = run.codec
+        coders = self._coders(run)
+        again = self._score_rows(run, coders, unscored)
+        if again:  # rows whose stored bitstream was not the codec's: measured now, beyond the planned total
+            planned = len(missing) * (2 if self._parallel(run, missing) else 1)
+            missing += again
+            self._progress.grow(len(missing) * (2 if self._parallel(run, missing) else 1) - planned)
         if not missing and not untimed:
-            log.info("%s: all %d rows already measured", codec.name, self.report.reused)
+            log.info("%s: all %d rows already measured", codec.name, len(images) * len(coders))
             return
-        parallel = codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
-        if parallel:
+        if self._parallel(run, missing):
             by_name = {image.name: image for image in images}
             for base, row in self._rd_parallel(run, missing):
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 if row["status"] == "ok":
                     untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                else:
+                    self._progress.skip()  # a failed row is not timed
         else:
             self._rd_sequential(run, coders, missing)
         self._time_rows(run, coders, untimed)

@@ -440,6 +440,14 @@ def load_rows(path: str | Path) -> pd.DataFrame:
     return ResultStore(path).frame()
 
 
+def datasets_in(results_dir: str | Path) -> list[str]:
+    """The datasets that have stored rows in ``results_dir`` (its subfolders holding a ``rows.csv``), sorted."""
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(child.name for child in folder.iterdir() if (child / "rows.csv").is_file())
+
+
 def _atomic_write(path: Path, content: str | bytes) -> None:
     """Replace ``path`` by a new file; an existing file's permissions (and, where allowed, owner) are kept."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -79,8 +79,8 @@ def _configs(args: argparse.Namespace) -> list[TrainConfig]:
     return [load_config(args.config, **settings, **({"arch": a.strip()} if a else {})) for a in archs]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.learned.train",
+def build_parser(prog: str = "python -m bench.learned.train") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="Train the study's models; export checkpoints for the benchmark.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(curves)
 
     specs = commands.add_parser("specs", help="print ARCH:LABEL=PATH for each export in a folder")
-    specs.add_argument("directory")
+    specs.add_argument("directory", help="folder of exports (e.g. runs/train/exports)")
     specs.add_argument("--format", choices=("lines", "args", "codecs"), default="lines",
                        help="lines: one spec per line; args: --checkpoint SPEC … on one line; "
                             "codecs: the architectures, comma-separated (default: %(default)s)")
@@ -209,10 +209,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m bench.learned.train") -> int:
     from bench.cli import run_main
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     return run_main(lambda: COMMANDS[args.command](args),
                     interrupted="interrupted; the last checkpoint is kept, run the same command again to resume")
