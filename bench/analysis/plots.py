@@ -2,7 +2,8 @@
 
 Figures are built with matplotlib's object API on the Agg canvas (never pyplot), so a test can inspect
 the returned :class:`~matplotlib.figure.Figure` before it is saved. Measured curves are solid with one
-marker per operating point; published curves are dashed, in the colour of the codec they belong to.
+marker per operating point; published curves are dashed, in the colour of the codec they belong to
+(each codec's colour and marker: :mod:`bench.analysis.styles`, the same in every figure).
 
 Determinism: the same curves give the same bytes — SVG without date and with a fixed hash salt, PNG
 without the software tag, both from the fonts matplotlib ships.
@@ -21,6 +22,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.analysis.curves import METRICS, PUBLISHED_PREFIX, Curve, dataset_of, measured_curves, published_curve, published_for
+from bench.analysis.styles import codec_style
 from bench.core.store import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ RD_SIZE = (8.0, 5.5)
 PAIR_SIZE = (13.0, 5.0)
 RATE_LABEL = "bit rate [bpp]"
 QUALITY_LABEL = {"psnr": "PSNR (RGB) [dB]", "ms_ssim_db": "MS-SSIM (RGB) [dB]"}
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 _RC = {
     "svg.hashsalt": "lic-bench",
     "svg.fonttype": "path",
@@ -52,19 +53,6 @@ class PlotError(BenchError):
     """Nothing to plot, or a figure that cannot be written."""
 
 
-def _family(curve: Curve) -> str:
-    """The codec a curve belongs to: ``published:mbt2018-8bit`` → ``mbt2018``."""
-    return curve.name.removeprefix(PUBLISHED_PREFIX).removesuffix("-8bit")
-
-
-def _colours(curves: Sequence[Curve]) -> dict[str, str]:
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"].colors
-    families = sorted({_family(c) for c in curves})
-    return {f: "#{:02x}{:02x}{:02x}".format(*(round(255 * v) for v in palette[i % 10])) for i, f in enumerate(families)}
-
-
 def _new_figure(size: tuple[float, float]) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -74,17 +62,15 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return figure
 
 
-def _draw(axes, curves: Sequence[Curve], metric: str, colours: dict[str, str], max_bpp: float | None) -> None:
-    markers = {}
+def _draw(axes, curves: Sequence[Curve], metric: str, max_bpp: float | None) -> None:
     for curve in curves:
-        family = _family(curve)
-        markers.setdefault(family, _MARKERS[len(markers) % len(_MARKERS)])
+        style = codec_style(curve.name)
         rate, quality = curve.rate(), curve.quality(metric)
         keep = np.isfinite(rate) & np.isfinite(quality)
         order = np.argsort(rate[keep], kind="stable")
         axes.plot(
             rate[keep][order], quality[keep][order],
-            label=curve.label, color=colours[family], marker=markers[family],
+            label=curve.label, color=style.colour, marker=style.marker,
             linestyle="--" if curve.published else "-", markersize=4 if curve.published else 5,
             linewidth=1.2 if curve.published else 1.6, markerfacecolor="none" if curve.published else None,
         )
@@ -123,7 +109,7 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
     with _rc():
         figure = _new_figure(RD_SIZE)
         axes = figure.add_subplot()
-        _draw(axes, curves, metric, _colours(curves), max_bpp)
+        _draw(axes, curves, metric, max_bpp)
         axes.set_title(title or f"{METRICS[metric]} vs bit rate")
     return figure
 
@@ -133,9 +119,8 @@ def jpeg_vs_published_figure(measured: Curve, published: Curve, *, title: str | 
     curves = [replace(measured, label=f"{measured.label} (this harness)"), published]
     with _rc():
         figure = _new_figure(PAIR_SIZE)
-        colours = _colours(curves)
         for axes, metric in zip(figure.subplots(1, 2), METRICS):
-            _draw(axes, curves, metric, colours, None)
+            _draw(axes, curves, metric, None)
             axes.set_title(f"{METRICS[metric]}")
         figure.suptitle(title or f"{measured.label} (this harness) vs {published.label}")
     return figure
