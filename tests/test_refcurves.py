@@ -276,3 +276,34 @@ def test_points_per_codec_and_a_clear_error_naming_the_codec() -> None:
     assert [points for _, points in created] == [["q25", "q50"]]
     with pytest.raises(CodecError, match=r"'lambda0\.0130' is not an operating point of jpeg"):
         _create_codecs(["jpeg"], {"jpeg": {}}, {"jpeg": ["q25", "lambda0.0130"]})
+
+
+# --- the command line -------------------------------------------------------------------------------------
+
+
+@needs_shared
+def test_cli_bd_rate_and_report_take_a_reference_file_as_anchor(tmp_path: Path, capsys) -> None:
+    from bench.cli import main
+
+    results = str(FIXTURE.parents[1])
+    anchor = str(COMPRESSAI_KODAK / "jpeg.json")
+    code = main(["bd-rate", "--results", results, "--reports", str(tmp_path / "bd"), "--anchor", anchor,
+                 "--reference", "published:vtm", "--method", "pchip", "--bootstrap", "20", "--latex",
+                 "--codecs", "jpeg,published:vtm"])
+    assert code == 0, capsys.readouterr().err
+    records = list(csv.DictReader((tmp_path / "bd" / "bd-rate.csv").open()))
+    assert {r["anchor"] for r in records} == {"ref:JPEG"}
+    assert {r["codec"] for r in records} == {"jpeg", "published:vtm"}
+    assert (tmp_path / "bd" / "bd-rate.tex").read_text().count(r"\begin{tabular}") == 2
+    code = main(["report", "--results", results, "--reports", str(tmp_path / "rep"), "--anchor", "jpeg",
+                 "--reference", anchor, "--method", "cubic", "--bootstrap", "20", "--log-rate", "--spread", "band",
+                 "--delta-panel", "--label", "JPEG=CompressAI JPEG"])
+    assert code == 0, capsys.readouterr().err
+    report = (tmp_path / "rep" / "REPORT.md").read_text()
+    assert "reference curves: JPEG (" in report and "ref:JPEG" in report
+    capsys.readouterr()
+    wrong = tmp_path / "clic.json"
+    wrong.write_text(json.dumps({"name": "X", "meta": {"dataset": "clic"}, "results": {"bpp": [0.1, 0.2]}}))
+    assert main(["bd-rate", "--results", results, "--reports", str(tmp_path / "x"), "--reference", str(wrong)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and "'clic'" in err

@@ -285,8 +285,8 @@ def write_rd_plots(
                 else [published_curve(name) for name in references])
     extra = [c for c in overlays if c.name not in {d.name for d in defaults}]
     shown = relabel([*curves.values(), *defaults, *extra], labels or {})
-    if delta_anchor is not None:
-        delta_anchor = next((c for c in shown if c.name == delta_anchor.name), relabel([delta_anchor], labels or {})[0])
+    if delta_anchor is not None:  # drawn with the label it has in the figure
+        delta_anchor = next((c for c in shown if c.name == delta_anchor.name), delta_anchor)
     out = Path(out_dir)
     written = []
     for metric, stem in (("psnr", "rd-psnr"), ("ms_ssim_db", "rd-ms-ssim")):
