@@ -92,12 +92,28 @@ def _report_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
     parent.add_argument("--anchor", default="jpeg",
-                        help="anchor codec, or published:<model> for a shipped published curve (default: jpeg)")
+                        help="anchor codec, published:<model> for a shipped published curve, ref:<name> for a "
+                             "--reference curve, or a reference file (JSON, or CSV of one curve) (default: jpeg)")
     parent.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
                         help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
     parent.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
     parent.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    parent.add_argument("--reference", action="append", default=[], metavar="FILE|GLOB|published:KEY",
+                        help="a reference curve to compare and draw: a CompressAI results JSON, a tidy CSV "
+                             "(codec,point,bpp,psnr,ms_ssim), a glob of them, or a shipped curve such as "
+                             "published:vtm (hm, bpg, av1, webp, jpeg2000, the zoo models); named ref:<its name>, "
+                             "refused when it declares another dataset; repeatable")
+    parent.add_argument("--codecs", metavar="A,B", help="comma-separated codecs (and ref:… curves) to compare with "
+                                                        "the anchor (default: all)")
+    parent.add_argument("--anchor-points", metavar="P1,P2,…",
+                        help="only these operating points of the anchor enter the BD fit (default: all); the "
+                             "fit-range rule then chooses among them")
+    parent.add_argument("--rate-range", metavar="LOW:HIGH",
+                        help="only points whose mean rate lies in [LOW, HIGH] bpp, of every curve, enter the BD fit "
+                             "(applied after --anchor-points; default: all)")
+    parent.add_argument("--latex", action="store_true",
+                        help="also write the BD tables as LaTeX (bd-rate.tex, booktabs) beside bd-rate.md and .csv")
     return parent
 
 
@@ -242,7 +258,10 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="measure codecs on a dataset (resumes where it stopped)",
                               parents=[dataset, allocator, codecs])
     run.add_argument("--codecs", default="jpeg", help="comma-separated codec names (default: %(default)s)")
-    run.add_argument("--points", help="comma-separated operating points for every named codec (default: each codec's own)")
+    run.add_argument("--points", action="append", default=[], metavar="[CODEC=]P1,P2",
+                     help="operating points: CODEC=P1,P2 for one codec (repeatable, e.g. --points jpeg=q25,q50 "
+                          "--points webp=q40), or a plain list for every named codec without its own "
+                          "(default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
     run.add_argument("--repeats", type=int, default=3,
@@ -277,6 +296,16 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                                                 "from stored results (no encoding)", parents=[results, reports])
     report.add_argument("--max-bpp", type=float, default=2.0,
                         help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
+    report.add_argument("--log-rate", action="store_true", help="RD figures with a logarithmic rate axis")
+    report.add_argument("--spread", choices=("band", "scatter"),
+                        help="per-image spread on the RD figures: band (± one standard deviation of the images' "
+                             "quality at each point) or scatter (every image's point) (default: none)")
+    report.add_argument("--delta-panel", action="store_true",
+                        help="a panel under each RD figure: each curve's quality minus the anchor's at the same rate "
+                             "(anchor interpolated linearly in log rate)")
+    report.add_argument("--label", action="append", default=[], metavar="CURVE=TEXT",
+                        help="legend text of a curve in the figures (jpeg=\"JPEG (libjpeg-turbo)\", VTM=\"VTM 12\"); "
+                             "repeatable")
 
     visual = commands.add_parser("visual", help="same crop decoded by each codec near a target bpp",
                                  parents=[dataset, codecs])
@@ -377,16 +406,49 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]], points: list[str]) -> list[tuple]:
-    """Build codecs (``options``: name → option values) and check their points; a codec that cannot
-    run here (e.g. no weights) is skipped with one line."""
+def _points_by_codec(specs: Sequence[str], names: Sequence[str]) -> dict[str, list[str]]:
+    """``--points`` values → codec name → points: ``CODEC=P1,P2`` for one codec, a plain ``P1,P2`` for
+    every named codec without its own; codecs given none are absent (their defaults apply)."""
+    plain: list[str] = []
+    own: dict[str, list[str]] = {}
+    for spec in specs:
+        name, sep, points = spec.partition("=")
+        if not sep:
+            if plain:
+                raise BenchError(f"--points {spec!r}: a plain list was already given ({','.join(plain)}); give the "
+                                 "others as CODEC=P1,P2")
+            plain = _split(spec)
+            continue
+        name = name.strip()
+        if name not in names:
+            raise BenchError(f"--points {spec!r}: {name!r} is not among --codecs ({', '.join(names)})")
+        if name in own:
+            raise BenchError(f"--points: {name} is given twice; put its points in one list")
+        own[name] = _split(points)
+        if not own[name]:
+            raise BenchError(f"--points {spec!r}: no point after '='")
+    return {name: own.get(name, plain) for name in names if own.get(name, plain)}
+
+
+def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]],
+                   points: Mapping[str, list[str]]) -> list[tuple]:
+    """Build codecs (``options``: name → option values) and check their points (``points``: name → labels,
+    defaults where absent); a codec that cannot run here (e.g. no weights) is skipped with one line."""
     created = []
     for name in names:
         try:
             codec = registry.create(name, options[name])
-            chosen = points or codec.default_points()
+            chosen = points.get(name) or codec.default_points()
             for point in chosen:
-                codec.coder(point)  # validates labels (and loads weights) up front
+                try:
+                    codec.coder(point)  # validates labels (and loads weights) up front
+                except CodecUnavailable:
+                    raise
+                except CodecError as exc:
+                    if name in points:
+                        raise CodecError(f"--points: {point!r} is not an operating point of {name} ({exc}); give "
+                                         f"{name}'s own with --points {name}=P1,P2") from None
+                    raise
         except CodecUnavailable as exc:
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
@@ -416,7 +478,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     dataset = _dataset(args, progress=not args.no_progress)
     check_writable(Path(args.results) / dataset.name / "rows.csv")  # a read-only results folder: before any work
     runs = [CodecRun(codec, tuple(points), options[codec.name])
-            for codec, points in _create_codecs(names, options, _split(args.points))]
+            for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
@@ -529,15 +591,43 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _bd_choice(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
+    """The BD options common to ``bd-rate`` and ``report``: anchor, reference curves, codecs, points, range."""
+    from bench.analysis.refcurves import is_reference_file, reference_curves
+
+    references = reference_curves(args.reference, dataset)
+    anchor = args.anchor
+    if is_reference_file(anchor):
+        from_file = reference_curves([anchor], dataset)
+        if len(from_file) != 1:
+            raise BenchError(f"--anchor {anchor}: the file holds {len(from_file)} curves; give it with --reference "
+                             "and name one as --anchor ref:<name>")
+        anchor = from_file[0].name
+        if all(r.name != anchor for r in references):
+            references.append(from_file[0])
+    return {"anchor": anchor, "references": references, "codecs": _split(args.codecs) or None,
+            "anchor_points": _split(args.anchor_points) or None, "rate_range": _rate_range(args.rate_range)}
+
+
+def _rate_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    low, sep, high = text.replace(",", ":").partition(":")
+    try:
+        return float(low), float(high)
+    except ValueError:
+        raise BenchError(f"--rate-range {text!r}: expected LOW:HIGH in bpp, e.g. 0.1:1.5") from None
+
+
 def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdreport import bd_tables, write_bd_tables
     from bench.analysis.report import load_runs
 
     rows = _current_rows(args.results, args.dataset).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
-    table, study = bd_tables(rows, anchor=args.anchor, methods=_methods(args), n_boot=args.bootstrap,
-                             seed=args.seed, runs=runs)
-    paths = write_bd_tables(table, study, args.reports)
+    table, study = bd_tables(rows, methods=_methods(args), n_boot=args.bootstrap, seed=args.seed, runs=runs,
+                             **_bd_choice(args, args.dataset))
+    paths = write_bd_tables(table, study, args.reports, latex=args.latex)
     for path in paths:
         if path.suffix == ".md":
             print(path.read_text())
@@ -548,8 +638,16 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.analysis.report import write_report
 
-    paths = write_report(args.results, args.dataset, args.reports, anchor=args.anchor, methods=_methods(args),
-                         n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None)
+    labels = {}
+    for spec in args.label:
+        name, sep, text = spec.partition("=")
+        if not sep or not name.strip():
+            raise BenchError(f"--label {spec!r}: expected CURVE=TEXT, e.g. jpeg=\"JPEG (libjpeg-turbo)\"")
+        labels[name.strip()] = text
+    paths = write_report(args.results, args.dataset, args.reports, methods=_methods(args),
+                         n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None, latex=args.latex,
+                         labels=labels, log_rate=args.log_rate, spread=args.spread, delta_panel=args.delta_panel,
+                         **_bd_choice(args, args.dataset))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -575,7 +673,7 @@ def cmd_visual(args: argparse.Namespace) -> int:
             raise BenchError(f"--crop {args.crop!r}: expected LEFT,TOP or LEFT,TOP,WIDTH,HEIGHT in pixels")
         region = Region(*numbers) if len(numbers) == 4 else Region(*numbers, args.size, args.size)
     names = _split(args.codecs)
-    codecs = [codec for codec, _ in _create_codecs(names, _codec_options(args, names), [])]
+    codecs = [codec for codec, _ in _create_codecs(names, _codec_options(args, names), {})]
     paths, choices = visual_comparison(image, codecs, args.reports, target_bpp=args.target_bpp, region=region,
                                        size=args.size)
     for choice in choices:

@@ -125,3 +125,24 @@ def test_importing_the_modules_loads_no_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "[]"
+
+
+def test_a_codec_keeps_its_colour_and_marker_whatever_else_is_plotted(rows: pd.DataFrame) -> None:
+    from matplotlib.colors import to_hex
+
+    from bench.analysis.complexity_plot import decode_time_vs_bd_rate_figure
+    from bench.analysis.styles import STYLES, codec_style
+
+    curves = measured_curves(rows)
+    alone = rd_figure([curves["jpeg"]], "psnr")
+    crowded = rd_figure([published_curve("mbt2018"), *curves.values(), published_curve("jpeg")], "psnr")
+    for figure in (alone, crowded):
+        drawn = line(figure, "jpeg")
+        assert (to_hex(drawn.get_color()), drawn.get_marker()) == ("#d62728", "o")  # STYLES["jpeg"], written out
+    assert to_hex(line(crowded, "jpeg (published)").get_color()) == "#d62728"
+    complexity = decode_time_vs_bd_rate_figure({"jpeg": 0.01, "mbt2018": 0.2}, {"jpeg": 0.0, "mbt2018": -30.0})
+    faces = [to_hex(c.get_facecolors()[0]) for c in complexity.axes[0].collections]
+    assert faces == [STYLES["jpeg"].colour, STYLES["mbt2018"].colour]
+    # unknown names: a stable style from the name alone; the family rule maps published/reference names
+    assert codec_style("my-codec") == codec_style("ref:my-codec") == codec_style("published:my-codec-8bit")
+    assert codec_style("ref:VTM") == STYLES["vtm"] and codec_style("ref:BPG 8b 444 x265 ycbcr") == STYLES["bpg"]

@@ -11,8 +11,8 @@ from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
 from bench.analysis.curves import METRICS, Curve
 
-__all__ = ["CSV_COLUMNS", "csv_value", "escape_pipes", "format_number", "format_result", "table_csv",
-           "table_markdown"]
+__all__ = ["CSV_COLUMNS", "csv_value", "escape_pipes", "format_number", "format_result", "selection_text",
+           "table_csv", "table_markdown"]
 
 QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM"}
 METHOD_TEXT = {
@@ -83,6 +83,25 @@ def _points_text(curve: Curve) -> str:
     return f"{len(curve.points)} points ({', '.join(curve.points)}), {span}"
 
 
+def selection_text(table: BdTable) -> str | None:
+    """The user's choice of points (``--anchor-points``, ``--rate-range``) in words, or None without one."""
+    parts = []
+    if table.anchor_points is not None:
+        parts.append(f"anchor points limited to {', '.join(table.anchor_points)}")
+    if table.rate_range is not None:
+        low, high = table.rate_range
+        parts.append(f"every curve limited to its points with a mean rate in {low:g}–{high:g} bpp")
+    if not parts:
+        return None
+    return ("Points chosen for this table: " + "; ".join(parts) + ". The cubic fit-range rule "
+            "(below) then chooses among the points left.")
+
+
+def _selection_lines(table: BdTable) -> list[str]:
+    text = selection_text(table)
+    return [] if text is None else [text, ""]
+
+
 def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
     """The table as Markdown: for each method, one table per metric, then the curves' points."""
     h = "#" * heading_level
@@ -101,6 +120,7 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         f"BD-quality); at least {100 * table.min_overlap:.0f}% of the test curve's range is required; "
         f"each curve needs at least 4 strictly monotonic points."),
         "",
+        *_selection_lines(table),
     ]
     if not table.entries:
         lines += [f"No codec besides the anchor {anchor.name} in these results: nothing to compare.", ""]

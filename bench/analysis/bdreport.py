@@ -1,5 +1,5 @@
 """The BD-rate report: the table and, on Kodak, the comparison with the study, computed together and
-written as ``bd-rate.md``, ``bd-rate.csv`` and ``bd-rate-study.csv``."""
+written as ``bd-rate.md``, ``bd-rate.csv``, ``bd-rate-study.csv`` and, when asked, ``bd-rate.tex``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bench.analysis.bdrate import DEFAULT_RESAMPLES
 from bench.analysis.bdstudy import STUDY, STUDY_ANCHOR, StudyRow, study_comparison, study_csv, study_markdown
 from bench.analysis.provenance import study_caveats
 from bench.analysis.bdtable import BdTable, Memo, bd_table
-from bench.analysis.curves import PUBLISHED_DATASET
+from bench.analysis.bdlatex import table_latex
+from bench.analysis.curves import PUBLISHED_DATASET, Curve, measured_curves
 from bench.core.store import write_text_atomic
 
 __all__ = ["bd_files", "bd_report_markdown", "bd_tables", "write_bd_tables"]
@@ -36,30 +37,40 @@ def bd_tables(
     seed: int = 0,
     level: float = 0.95,
     runs: Mapping[str, Mapping[str, Any] | None] | None = None,
+    references: Sequence[Curve] = (),
+    codecs: Sequence[str] | None = None,
+    anchor_points: Sequence[str] | None = None,
+    rate_range: tuple[float, float] | None = None,
 ) -> tuple[BdTable, list[StudyRow] | None]:
-    """The BD table and, on Kodak (the study's dataset), the comparison with the study (first method);
+    """The BD table (:func:`bd_table`, with its reference curves and choice of codecs and points) and, on
+    Kodak (the study's dataset), the comparison with the study (first method, the study's own points);
     ``runs`` (run id → metadata) name the builds in the study rows' caveats."""
     memo: Memo = {}
-    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level, memo=memo)
+    table = bd_table(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, level=level, memo=memo,
+                     references=references, codecs=codecs, anchor_points=anchor_points, rate_range=rate_range)
     study = None
     if table.dataset == PUBLISHED_DATASET:
         caveats = study_caveats(rows, (runs or {}).values(), STUDY, STUDY_ANCHOR)
-        study = study_comparison(table.curves, method=methods[0], rows=rows, memo=memo, caveats=caveats)
+        study = study_comparison(measured_curves(rows), method=methods[0], rows=rows, memo=memo, caveats=caveats)
     return table, study
 
 
-def bd_files(table: BdTable, study: Sequence[StudyRow] | None) -> dict[str, str]:
-    """File name → content: ``bd-rate.md``, ``bd-rate.csv`` and, with a study comparison, ``bd-rate-study.csv``."""
+def bd_files(table: BdTable, study: Sequence[StudyRow] | None, *, latex: bool = False) -> dict[str, str]:
+    """File name → content: ``bd-rate.md``, ``bd-rate.csv``, with a study comparison ``bd-rate-study.csv``,
+    and with ``latex`` ``bd-rate.tex`` (:func:`bench.analysis.bdlatex.table_latex`)."""
     files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study), "bd-rate.csv": table_csv(table)}
     if study is not None:
         files["bd-rate-study.csv"] = study_csv(study)
+    if latex:
+        files["bd-rate.tex"] = table_latex(table)
     return files
 
 
-def write_bd_tables(table: BdTable, study: Sequence[StudyRow] | None, reports_dir: str | Path) -> list[Path]:
+def write_bd_tables(table: BdTable, study: Sequence[StudyRow] | None, reports_dir: str | Path, *,
+                    latex: bool = False) -> list[Path]:
     """Write :func:`bd_files` of :func:`bd_tables`' results into ``reports_dir``; returns the paths."""
     written = []
-    for name, text in bd_files(table, study).items():
+    for name, text in bd_files(table, study, latex=latex).items():
         write_text_atomic(Path(reports_dir) / name, text)
         written.append(Path(reports_dir) / name)
     return written

@@ -7,8 +7,16 @@ number or the reason there is none, and a paired percentile bootstrap interval o
 computed on one image set (:func:`common_images`): the images that both codecs have with status ``ok``
 and a value of the metric at every operating point used, so the two mean curves average the same images.
 
-The anchor is a codec of the results (default ``jpeg``) or a shipped published curve
-(``published:jpeg``); a published anchor has no per-image data, so its entries carry no interval.
+The anchor is a codec of the results (default ``jpeg``), a shipped published curve (``published:jpeg``)
+or a reference curve read from a file (``ref:<name>``, :mod:`bench.analysis.refcurves`); a published or
+reference anchor has no per-image data, so its entries carry no interval. Reference curves given beside
+the results are also compared with the anchor, on their mean curves (no interval either).
+
+Which points enter the BD fit (:func:`select_points`): ``anchor_points`` keeps only those labels of the
+anchor; ``rate_range`` then keeps, of every curve (anchor and tests), the points whose mean rate lies in
+``[low, high]`` bpp. The fit-range rule of :mod:`bench.analysis.bdrate` (points inside the other curve's
+range plus the nearest beyond each end, at least 4) applies to what is left: the options choose the
+candidates, the rule still chooses among them.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from bench.analysis.bdrate import (
     ms_ssim_db_of_mean,
 )
 from bench.core.errors import BenchError
+from bench.analysis.refcurves import check_dataset
 from bench.analysis.curves import (
     METRICS,
     PUBLISHED,
@@ -57,6 +66,7 @@ __all__ = [
     "mean_pair",
     "per_image",
     "resolve_anchor",
+    "select_points",
 ]
 
 class BdTableError(BenchError):
@@ -103,6 +113,10 @@ class BdTable:
     seed: int
     level: float
     min_overlap: float
+    anchor_points: tuple[str, ...] | None = None
+    """The anchor's points the user kept (``--anchor-points``), or None for all."""
+    rate_range: tuple[float, float] | None = None
+    """The rate interval [bpp] the user kept points in (``--rate-range``), or None for all."""
 
     def entry(self, codec: str, metric: str, method: str) -> BdEntry:
         for e in self.entries:
@@ -114,16 +128,37 @@ class BdTable:
 # --- computing ----------------------------------------------------------------------------------
 
 
-def resolve_anchor(name: str, curves: Mapping[str, Curve]) -> Curve:
-    """The anchor curve: a codec of the results or ``published:<key>``; raises naming the known ones."""
+def resolve_anchor(name: str, curves: Mapping[str, Curve], references: Sequence[Curve] = ()) -> Curve:
+    """The anchor curve: a codec of the results, one of ``references`` by name (``ref:<name>``), or
+    ``published:<key>``; raises naming the known ones."""
+    for reference in references:
+        if name == reference.name:
+            return reference
     if name.startswith(PUBLISHED_PREFIX):
         return published_curve(name)
     if name in curves:
         return curves[name]
+    given = f"; references given: {', '.join(r.name for r in references)}" if references else ""
     raise BdTableError(
-        f"anchor {name!r} is not in the results; known codecs: {', '.join(curves) or 'none'} "
-        f"(or a published curve: {', '.join(PUBLISHED_PREFIX + k for k in PUBLISHED)})"
+        f"anchor {name!r} is not in the results; known codecs: {', '.join(curves) or 'none'}{given} "
+        f"(or a published curve: {', '.join(PUBLISHED_PREFIX + k for k in PUBLISHED)}, or a reference file)"
     )
+
+
+def select_points(curve: Curve, *, points: Sequence[str] | None = None,
+                  rate_range: tuple[float, float] | None = None) -> Curve:
+    """``curve`` restricted to ``points`` (labels; unknown ones raise naming the curve's), then to the points
+    whose mean rate lies in ``rate_range`` = (low, high) bpp; a point without a rate is kept (its BD values
+    then say it has none)."""
+    if points is not None:
+        curve = curve.subset(points)
+    if rate_range is not None:
+        low, high = rate_range
+        if not 0 <= low < high:
+            raise BdTableError(f"rate range {low:g}–{high:g} bpp: give 0 ≤ low < high")
+        rates = curve.rate()
+        curve = curve.subset(p for p, r in zip(curve.points, rates) if not (r < low or r > high))
+    return curve
 
 
 def _missing(curve: Curve, metric: str) -> str | None:
@@ -285,7 +320,7 @@ def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
               n_boot: int, seed: int, level: float, min_overlap: float, memo: Memo | None = None
               ) -> tuple[BootstrapResult | None, str | None, int]:
     if anchor.published:
-        return None, "anchor is a published mean curve (no per-image data)", 0
+        return None, "anchor is a published or reference mean curve (no per-image data)", 0
     if len(common) < 2:
         return None, f"{len(common)} images ok at every point of both codecs; at least 2 are needed", len(common)
     a = per_image(rows, anchor.name, anchor.points, metric, memo=memo).loc[common]
@@ -310,16 +345,27 @@ def bd_table(
     level: float = 0.95,
     min_overlap: float = DEFAULT_MIN_OVERLAP,
     memo: Memo | None = None,
+    references: Sequence[Curve] = (),
+    anchor_points: Sequence[str] | None = None,
+    rate_range: tuple[float, float] | None = None,
 ) -> BdTable:
-    """BD-rate and BD-quality of every codec (default: all but the anchor) against ``anchor``."""
+    """BD-rate and BD-quality of every codec and reference curve (default: all but the anchor) against
+    ``anchor``, on the points :func:`select_points` keeps (``anchor_points``, ``rate_range``)."""
     if not methods:
         raise BdTableError(f"no BD method given; use one or more of {', '.join(METHODS)}")
     for method in methods:
         if method not in METHODS:
             raise BdTableError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
-    curves = measured_curves(rows)
-    anchor_curve = resolve_anchor(anchor, curves)
-    names = [c for c in curves if c != anchor] if codecs is None else list(codecs)
+    dataset = dataset_of(rows)
+    for reference in references:
+        check_dataset(reference, dataset)
+    measured = measured_curves(rows)
+    anchor_curve = resolve_anchor(anchor, measured, references)
+    check_dataset(anchor_curve, dataset)
+    anchor_curve = select_points(anchor_curve, points=anchor_points, rate_range=rate_range)
+    curves = {name: select_points(c, rate_range=rate_range)
+              for name, c in {**measured, **{r.name: r for r in references}}.items()}
+    names = [c for c in curves if c != anchor_curve.name] if codecs is None else list(codecs)
     for name in names:
         if name not in curves:
             raise BdTableError(f"no results for codec {name!r}; known codecs: {', '.join(curves)}")
@@ -329,6 +375,9 @@ def bd_table(
         for metric in METRICS:
             for name in names:
                 test = curves[name]
+                if test.published:
+                    entries.append(_mean_only_entry(anchor_curve, test, metric, method, min_overlap))
+                    continue
                 rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap, memo=memo)
                 ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else _interval(
                     rows, anchor_curve, test, metric, method, images,
@@ -345,5 +394,18 @@ def bd_table(
                                                             memo=memo)
                 entries.append(BdEntry(name, metric, method, test.points, rate, quality, ci, ci_reason, ci_images,
                                        len(images), rate_all, fit_rms, mse_mean, payload))
-    return BdTable(dataset_of(rows), anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
-                   min_overlap)
+    return BdTable(dataset, anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
+                   min_overlap, None if anchor_points is None else tuple(anchor_points),
+                   None if rate_range is None else (float(rate_range[0]), float(rate_range[1])))
+
+
+def _mean_only_entry(anchor: Curve, test: Curve, metric: str, method: str, min_overlap: float) -> BdEntry:
+    """A reference test curve against the anchor's mean curve (over all its images): no per-image data,
+    so no interval and no payload or averaging sensitivities."""
+    rate, quality = bd_pair(anchor, test, metric, method, min_overlap)
+    rate_all, fit_rms = None, (None, None)
+    if method == "cubic":
+        rate_all = bd_pair(anchor, test, metric, method, min_overlap, fit="all")[0]
+        fit_rms = fit_residuals(anchor, test, metric)
+    reason = "no BD-rate" if not rate.ok else f"{test.name} is a mean curve (no per-image data)"
+    return BdEntry(test.name, metric, method, test.points, rate, quality, None, reason, 0, 0, rate_all, fit_rms)

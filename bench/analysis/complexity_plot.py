@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bench.learned.complexity.files import RANDOM_INIT, ComplexityError
+from bench.analysis.styles import codec_style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,8 +73,9 @@ def decode_time_vs_bd_rate_figure(decode_s: Mapping[str, float], bd_rates: Mappi
     axes = figure.subplots()
     for codec in codecs:
         open_marker = codec in untrained
-        axes.scatter([decode_s[codec]], [bd_rates[codec]], s=50, marker="o",
-                     facecolors="none" if open_marker else "C0", edgecolors="C0")
+        style = codec_style(codec)
+        axes.scatter([decode_s[codec]], [bd_rates[codec]], s=50, marker=style.marker,
+                     facecolors="none" if open_marker else style.colour, edgecolors=style.colour)
         axes.annotate(codec + (" (untrained)" if open_marker else ""), (decode_s[codec], bd_rates[codec]),
                       textcoords="offset points", xytext=(6, 4), fontsize=8)
     axes.set_xscale("log")

@@ -3,7 +3,12 @@
 * :func:`measured_curves` — one curve per codec from stored rows, averaged by
   :func:`bench.analysis.summary.summarize` (its convention: mean bpp, mean PSNR, MS-SSIM dB of the mean MS-SSIM).
 * :func:`published_curve` — CompressAI's published Kodak curves shipped in ``bench/data/reference/``
-  (see its ``SOURCE.md``), by key (``"jpeg"``, ``"mbt2018"``, ``"mbt2018-8bit"`` …).
+  (see its ``SOURCE.md``), by key (``"jpeg"``, ``"vtm"``, ``"mbt2018"``, ``"mbt2018-8bit"`` …).
+* :func:`reference_to_curve` — any curve read from a file (:mod:`bench.analysis.reference`), named
+  ``ref:<name>``; :mod:`bench.analysis.refcurves` finds them from the command line's ``--reference``.
+
+Published and reference curves are means only (:attr:`Curve.published`): no per-image data, so no
+bootstrap interval when one is the anchor.
 
 BD tables, plots, the report and the export read curves from here.
 """
@@ -12,23 +17,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.analysis.reference import read_reference
+from bench.analysis.reference import ReferenceCurve, read_reference
 from bench.analysis.summary import summarize
 from bench.core.errors import BenchError
 from bench.core.metrics import ms_ssim_db
 
 __all__ = [
+    "DEFAULT_OVERLAYS",
     "METRICS",
     "PUBLISHED",
     "PUBLISHED_DATASET",
     "PUBLISHED_PREFIX",
+    "REFERENCE_PREFIX",
     "Curve",
     "CurveError",
     "check_one_version",
@@ -36,6 +43,7 @@ __all__ = [
     "measured_curves",
     "published_curve",
     "published_for",
+    "reference_to_curve",
 ]
 
 METRICS: dict[str, str] = {"psnr": "PSNR (RGB)", "ms_ssim_db": "MS-SSIM (RGB)"}
@@ -44,8 +52,11 @@ METRICS: dict[str, str] = {"psnr": "PSNR (RGB)", "ms_ssim_db": "MS-SSIM (RGB)"}
 PUBLISHED_PREFIX = "published:"
 """Names of published curves, as anchors or overlays: ``published:<key>``."""
 
+REFERENCE_PREFIX = "ref:"
+"""Names of curves read from reference files: ``ref:<name in the file>``."""
+
 _ZOO = tuple(f"quality{q}" for q in range(1, 9))
-PUBLISHED: dict[str, tuple[str, tuple[str, ...], str]] = {
+PUBLISHED: dict[str, tuple[str, tuple[str, ...] | None, str]] = {
     "jpeg": ("kodak/jpeg.json", tuple(f"q{q}" for q in range(5, 100, 5)), "JPEG, Pillow 7.1.2"),
     "bmshj2018-factorized": ("kodak/compressai-bmshj2018-factorized_mse_cpu.json", _ZOO, "Factorized, MSE"),
     "bmshj2018-hyperprior": ("kodak/compressai-bmshj2018-hyperprior_mse_cpu.json", _ZOO, "Hyperprior, MSE"),
@@ -56,8 +67,27 @@ PUBLISHED: dict[str, tuple[str, tuple[str, ...], str]] = {
         "kodak-8bit/compressai-bmshj2018-hyperprior_mse_ans_cuda.json", _ZOO, "Hyperprior, MSE, 8-bit metrics"),
     "mbt2018-8bit": (
         "kodak-8bit/compressai-mbt2018_mse_ans_cuda.json", _ZOO, "Context+Hyperprior, MSE, 8-bit metrics"),
+    "mbt2018-mean": ("kodak/compressai-mbt2018-mean_mse_cpu.json", _ZOO, "Mean+Scale Hyperprior, MSE"),
+    "cheng2020-anchor": ("kodak/compressai-cheng2020-anchor_mse_cpu.json", _ZOO[:6], "Cheng 2020 anchor, MSE"),
+    "cheng2020-attn": ("kodak/compressai-cheng2020-attn_mse_cpu.json", _ZOO[:6], "Cheng 2020 attention, MSE"),
+    "vtm": ("kodak/vtm.json", None, "VTM (VVC reference software)"),
+    "hm": ("kodak/hm.json", None, "HM (HEVC reference software)"),
+    "bpg": ("kodak/bpg_444_x265_ycbcr.json", None, "BPG 0.9.8, 4:4:4, x265, YCbCr"),
+    "av1": ("kodak/av1.json", None, "AV1"),
+    "webp": ("kodak/webp.json", tuple(f"q{q}" for q in range(5, 100, 5)), "WebP, Pillow 7.1.2"),
+    "jpeg2000": ("kodak/jpeg2000.json", None, "JPEG 2000, ffmpeg 3.4.6"),
 }
-"""Shipped published curves (Kodak only): key → (file under bench/data/reference, point labels, what)."""
+"""Shipped published curves (Kodak only): key → (file under bench/data/reference, point labels or None for
+``p1``…``pN`` in file order, what)."""
+
+_COMMIT = {key: " (commit 869a9f5)" for key in (
+    "jpeg", "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018", "bmshj2018-factorized-8bit",
+    "bmshj2018-hyperprior-8bit", "mbt2018-8bit")}
+"""The curves whose CompressAI commit is known (``SOURCE.md``)."""
+
+DEFAULT_OVERLAYS = ("jpeg", "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
+"""The published curves drawn beside a measured codec of the same name by default (:func:`published_for`);
+the others are drawn when asked for (``--reference published:<key>``)."""
 
 PUBLISHED_DATASET = "kodak"
 
@@ -85,10 +115,13 @@ class Curve:
     source: str
     images: tuple[int, ...] | None = None
     failed: tuple[int, ...] | None = None
+    dataset: str | None = None
+    """The dataset the curve was measured on, where known (published: kodak; a file: as it declares)."""
 
     @property
     def published(self) -> bool:
-        return self.name.startswith(PUBLISHED_PREFIX)
+        """A mean curve from elsewhere (shipped or from a file): no per-image rows behind it."""
+        return self.name.startswith((PUBLISHED_PREFIX, REFERENCE_PREFIX))
 
     @property
     def ms_ssim_db(self) -> tuple[float, ...]:
@@ -116,9 +149,10 @@ class Curve:
         def pick(values: tuple | None) -> tuple | None:
             return None if values is None else tuple(values[i] for i in keep)
 
-        return Curve(
-            self.name, self.label, pick(self.points), pick(self.bpp), pick(self.psnr), pick(self.ms_ssim),
-            pick(self.encode_s), pick(self.decode_s), self.source, pick(self.images), pick(self.failed),
+        return replace(
+            self, points=pick(self.points), bpp=pick(self.bpp), psnr=pick(self.psnr), ms_ssim=pick(self.ms_ssim),
+            encode_s=pick(self.encode_s), decode_s=pick(self.decode_s), images=pick(self.images),
+            failed=pick(self.failed),
         )
 
 
@@ -195,6 +229,7 @@ def published_curve(key: str) -> Curve:
     with resources.as_file(resources.files("bench") / "data" / "reference" / relative) as path:
         reference = read_reference(path)
     n = len(reference.bpp)
+    points = points or tuple(f"p{i}" for i in range(1, n + 1))
     if n != len(points) or reference.psnr is None or reference.ms_ssim is None:
         raise CurveError(f"bench/data/reference/{relative}: expected {len(points)} points with PSNR and MS-SSIM")
     nan = (math.nan,) * n
@@ -207,15 +242,37 @@ def published_curve(key: str) -> Curve:
         ms_ssim=reference.ms_ssim,
         encode_s=reference.extra.get("encoding_time", nan),
         decode_s=reference.extra.get("decoding_time", nan),
-        source=f"CompressAI results/image/kodak (commit 869a9f5), {Path(relative).name}: {what}",
+        source=f"CompressAI results/image/kodak{_COMMIT.get(key, '')}, {Path(relative).name}: {what}",
+        dataset=PUBLISHED_DATASET,
     )
 
 
 def published_for(codecs: Iterable[str], dataset: str) -> list[Curve]:
-    """The published curves of the codecs that have one, for the dataset they were measured on."""
+    """The published curves of the codecs that have one among :data:`DEFAULT_OVERLAYS`, for the dataset
+    they were measured on."""
     if dataset != PUBLISHED_DATASET:
         return []
-    return [published_curve(codec) for codec in codecs if codec in PUBLISHED]
+    return [published_curve(codec) for codec in codecs if codec in DEFAULT_OVERLAYS]
+
+
+def reference_to_curve(reference: ReferenceCurve) -> Curve:
+    """A curve read from a file as a :class:`Curve` named ``ref:<name>``, its points ``p1``…``pN`` when the
+    file has no labels; a quality the file lacks is NaN (BD values on it say so)."""
+    n = len(reference.bpp)
+    nan = (math.nan,) * n
+    what = f": {reference.description}" if reference.description and reference.description != reference.name else ""
+    return Curve(
+        name=REFERENCE_PREFIX + reference.name,
+        label=reference.name,
+        points=reference.points or tuple(f"p{i}" for i in range(1, n + 1)),
+        bpp=reference.bpp,
+        psnr=reference.psnr or nan,
+        ms_ssim=reference.ms_ssim or nan,
+        encode_s=reference.extra.get("encoding_time", nan),
+        decode_s=reference.extra.get("decoding_time", nan),
+        source=f"{reference.source}{what}",
+        dataset=reference.dataset,
+    )
 
 
 # --- export -------------------------------------------------------------------------------------

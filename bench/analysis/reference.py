@@ -8,11 +8,17 @@ The format (``compressai/results/image/<dataset>/*.json``)::
 Accepted quality keys: ``psnr-rgb`` (or ``psnr``), ``ms-ssim-rgb`` (or ``ms-ssim``) holding raw
 MS-SSIM, and ``ms-ssim-db-rgb`` (or ``ms-ssim-db``) holding MS-SSIM in dB, as some paper curves do;
 dB values are converted back to raw MS-SSIM when no raw list is present. Every other list in
-``results`` is kept in :attr:`ReferenceCurve.extra` (times, for instance).
+``results`` is kept in :attr:`ReferenceCurve.extra` (times, for instance). A file may declare the dataset
+its curve was measured on, as a top-level ``"dataset"`` or ``meta["dataset"]`` string.
+
+The same curves as a tidy CSV (:func:`read_reference_csv`): one line per codec × operating point with the
+columns ``codec, point, bpp, psnr, ms_ssim`` (raw MS-SSIM; ``psnr`` or ``ms_ssim`` may be left empty on
+every line of a codec), and optionally ``dataset`` and ``description``; one curve per codec.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -26,7 +32,8 @@ import numpy as np
 from bench.core.metrics import ms_ssim_db
 from bench.core.errors import BenchError
 
-__all__ = ["ReferenceCurve", "ReferenceFileError", "read_reference", "write_reference"]
+__all__ = ["CSV_COLUMNS", "ReferenceCurve", "ReferenceFileError", "read_reference", "read_reference_csv",
+           "write_reference"]
 
 _PSNR_KEYS = ("psnr-rgb", "psnr")
 _MS_SSIM_KEYS = ("ms-ssim-rgb", "ms-ssim")
@@ -50,6 +57,10 @@ class ReferenceCurve:
     source: str
     extra: Mapping[str, tuple[float, ...]] = field(default_factory=dict, hash=False)
     meta: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    dataset: str | None = None
+    """The dataset the file declares the curve was measured on; None when it does not say."""
+    points: tuple[str, ...] | None = None
+    """Operating-point labels (a tidy CSV's ``point`` column); None for CompressAI JSON, which has none."""
 
     @property
     def ms_ssim_db(self) -> tuple[float, ...] | None:
@@ -88,6 +99,9 @@ def read_reference(path: str | os.PathLike[str]) -> ReferenceCurve:
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise fail('"meta" is not an object')
+    dataset = data.get("dataset", meta.get("dataset"))
+    if dataset is not None and not isinstance(dataset, str):
+        raise fail('"dataset" must be a string')
 
     lists: dict[str, tuple[float, ...]] = {}
     for key, values in results.items():
@@ -124,7 +138,79 @@ def read_reference(path: str | os.PathLike[str]) -> ReferenceCurve:
             raise fail(f'results["{ms_key}"] and results["{db_key}"] disagree')
 
     extra = {key: values for key, values in lists.items() if key not in _KNOWN_KEYS}
-    return ReferenceCurve(name, description, lists["bpp"], psnr, ms_ssim, str(path), extra, meta)
+    return ReferenceCurve(name, description, lists["bpp"], psnr, ms_ssim, str(path), extra, meta, dataset)
+
+
+CSV_COLUMNS = ("codec", "point", "bpp", "psnr", "ms_ssim")
+"""The columns a tidy reference CSV must have (``dataset`` and ``description`` are optional)."""
+
+
+def read_reference_csv(path: str | os.PathLike[str]) -> list[ReferenceCurve]:
+    """Read a tidy CSV of mean curves, one :class:`ReferenceCurve` per codec (in order of first
+    appearance, points in file order); raises :class:`ReferenceFileError` naming the file, line and problem."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            lines = list(reader)
+    except FileNotFoundError:
+        raise ReferenceFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ReferenceFileError(f"{path}: cannot read ({exc})") from None
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ReferenceFileError(f"{path}: missing column(s) {', '.join(missing)}; a reference CSV has the columns "
+                                 f"{', '.join(CSV_COLUMNS)} (and optionally dataset, description)")
+    if not lines:
+        raise ReferenceFileError(f"{path}: no curve (the file has a header only)")
+    by_codec: dict[str, list[dict[str, str]]] = {}
+    for number, line in enumerate(lines, start=2):
+        codec = (line["codec"] or "").strip()
+        if not codec:
+            raise ReferenceFileError(f"{path}, line {number}: empty codec")
+        by_codec.setdefault(codec, []).append({**line, "_line": str(number)})
+    return [_csv_curve(path, codec, part) for codec, part in by_codec.items()]
+
+
+def _csv_curve(path: Path, codec: str, lines: list[dict[str, str]]) -> ReferenceCurve:
+    def number(line: dict[str, str], column: str, *, optional: bool) -> float | None:
+        text = (line[column] or "").strip()
+        if not text and optional:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ReferenceFileError(f"{path}, line {line['_line']}: {column} {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ReferenceFileError(f"{path}, line {line['_line']}: {column} is not finite ({text})")
+        return value
+
+    points = tuple((line["point"] or "").strip() for line in lines)
+    if len(set(points)) != len(points) or not all(points):
+        raise ReferenceFileError(f"{path}: codec {codec!r} has empty or repeated point labels ({', '.join(points)})")
+    bpp = tuple(number(line, "bpp", optional=False) for line in lines)
+    if min(bpp) <= 0:
+        raise ReferenceFileError(f"{path}: codec {codec!r} has non-positive bpp")
+    qualities = {}
+    for column in ("psnr", "ms_ssim"):
+        values = [number(line, column, optional=True) for line in lines]
+        given = [v is not None for v in values]
+        if any(given) and not all(given):
+            raise ReferenceFileError(f"{path}: codec {codec!r} has {column} on some lines only; fill it on every "
+                                     "line or on none")
+        qualities[column] = tuple(values) if all(given) else None
+    if qualities["ms_ssim"] is not None and max(qualities["ms_ssim"]) > 1:
+        raise ReferenceFileError(f"{path}: codec {codec!r} has ms_ssim above 1: raw MS-SSIM expected, not dB")
+
+    def single(column: str) -> str | None:
+        found = {(line.get(column) or "").strip() for line in lines} - {""}
+        if len(found) > 1:
+            raise ReferenceFileError(f"{path}: codec {codec!r} has several values of {column} ({', '.join(sorted(found))})")
+        return found.pop() if found else None
+
+    return ReferenceCurve(codec, single("description") or "", bpp, qualities["psnr"], qualities["ms_ssim"],
+                          str(path), dataset=single("dataset"), points=points)
 
 
 def _list_problem(values: Any) -> str | None:

@@ -297,6 +297,7 @@ def report_markdown(
     figures: Sequence[str],
     max_bpp: float | None,
     stale: int = 0,
+    references: Sequence[Curve] = (),
 ) -> str:
     """The text of ``REPORT.md``; ``figures`` are file names beside it, ``artifacts`` the sections after
     the BD tables (complexity, visual comparison); ``stale`` rows (of images no longer in the dataset)
@@ -314,6 +315,9 @@ def report_markdown(
     lines += ["## Rate–distortion", ""]
     limit = f" (bit-rate axis limited to {max_bpp:g} bpp; every point is in the table)" if max_bpp else ""
     published = " Dashed: CompressAI's published curves." if dataset == PUBLISHED_DATASET else ""
+    if references:
+        published += (" Also dashed" if published else " Dashed") + ", reference curves: " + "; ".join(
+            f"{c.label} ({_text(c.source)})" for c in references) + "."
     lines += [f"Mean curves, one marker per operating point{limit}.{published}", ""]
     for name in ("rd-psnr", "rd-ms-ssim"):
         if f"{name}.png" in figures:
@@ -323,7 +327,9 @@ def report_markdown(
         lines += ["### JPEG: this harness vs CompressAI's published curve", "",
                   "![jpeg-vs-published](jpeg-vs-published.png)", ""]
         lines += _jpeg_vs_published(curves["jpeg"])
-    lines += ["## BD-rate", "", "Also as `bd-rate.md` and `bd-rate.csv`.", ""]
+    also = "`bd-rate.md`, `bd-rate.csv` and `bd-rate.tex`" if "bd-rate.tex" in figures else (
+        "`bd-rate.md` and `bd-rate.csv`")
+    lines += ["## BD-rate", "", f"Also as {also}.", ""]
     others = non_zoo_codecs(rows)
     if others:
         lines += [(f"Note: {', '.join(others)} ran with weights that are not CompressAI's zoo files (see Test "
@@ -344,12 +350,26 @@ def write_report(
     seed: int = 0,
     max_bpp: float | None = 2.0,
     formats: Sequence[str] = FORMATS,
+    references: Sequence[Curve] = (),
+    codecs: Sequence[str] | None = None,
+    anchor_points: Sequence[str] | None = None,
+    rate_range: tuple[float, float] | None = None,
+    latex: bool = False,
+    labels: Mapping[str, str] | None = None,
+    log_rate: bool = False,
+    spread: str | None = None,
+    delta_panel: bool = False,
 ) -> list[Path]:
-    """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``) and ``REPORT.md``.
+    """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``, with ``latex`` ``bd-rate.tex``)
+    and ``REPORT.md``.
 
     ``max_bpp`` limits the RD figures' bit-rate axis (``None``: every point); ``formats`` of the figures
     (PNG is the one ``REPORT.md`` shows). Reads ``<results_dir>/<dataset>/``; includes ``complexity.md`` and ``visual-*.png`` (with their
-    JSON) already in ``reports_dir``. Returns the files written, ``REPORT.md`` last.
+    JSON) already in ``reports_dir``. ``references`` (curves from files or shipped) are drawn dashed and
+    compared in the BD tables, where ``codecs``, ``anchor_points`` and ``rate_range`` choose what is
+    compared (:func:`bench.analysis.bdtable.bd_table`). Figures: ``labels`` (legend text by curve name),
+    ``log_rate``, ``spread`` (``band`` or ``scatter`` of the images) and ``delta_panel`` (quality minus the
+    anchor's, under each RD figure). Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
     current = load_current_rows(folder)  # the rows of the dataset's current images (bench.core.manifest)
@@ -360,12 +380,17 @@ def write_report(
     reports = Path(reports_dir)
     # everything that can fail on bad input, before the first file is written
     artifacts = [*_complexity(reports), *_visuals(reports)]
-    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs)
-    written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats)
-    written += write_bd_tables(table, study, reports)
+    table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs,
+                             references=references, codecs=codecs, anchor_points=anchor_points,
+                             rate_range=rate_range)
+    overlays = [*references, *([table.anchor] if table.anchor.published else [])]
+    written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats, overlays=overlays, labels=labels,
+                             log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None)
+    written += write_bd_tables(table, study, reports, latex=latex)
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
+        references=references,
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]
