@@ -128,3 +128,34 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
         else:  # its stored bytes were not what the codec makes: measured again
             assert row["bytes"] == old["bytes"] and row["run_id"] != old["run_id"]
     assert "0 measured now, 0 timed now, 6 reused" in run()
+
+
+def _rows(psnr_y: bool) -> "pd.DataFrame":
+    """Anchor ``a`` and test ``t`` on three images: t reaches a's RGB PSNR at 0.9× its rate, a's PSNR-Y at 0.8×."""
+    import pandas as pd
+
+    lines = []
+    for codec, rgb_scale, luma_scale in (("a", 1.0, 1.0), ("t", 0.9, 0.8)):
+        for k, bpp in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
+            psnr = 25.0 + 5.0 * math.log2(4 * bpp / rgb_scale)
+            for image in ("i1.png", "i2.png", "i3.png"):
+                lines.append({"dataset": "d", "codec": codec, "point": f"p{k}", "image": image, "status": "ok",
+                              "codec_hash": codec, "bpp": bpp, "psnr": psnr,
+                              "ms_ssim": 1 - 10 ** (-psnr / 30), "width": 64, "height": 64, "encode_s": 0.1, "decode_s": 0.1,
+                              "psnr_y": 24.0 + 5.0 * math.log2(4 * bpp / luma_scale) if psnr_y else math.nan})
+    return pd.DataFrame(lines)
+
+
+def test_bd_tables_on_psnr_y_by_hand():
+    from bench.analysis.bdformat import table_markdown
+    from bench.analysis.bdtable import bd_table
+
+    table = bd_table(_rows(True), anchor="a", methods=("cubic", "pchip"), n_boot=50)
+    for method in ("cubic", "pchip"):
+        # a pure rate scaling of a curve is its BD-rate, whatever the fit: −10 % on RGB PSNR, −20 % on PSNR-Y
+        assert table.entry("t", "psnr", method).rate.value == pytest.approx(-10.0, abs=1e-9)
+        assert table.entry("t", "psnr_y", method).rate.value == pytest.approx(-20.0, abs=1e-9)
+    assert "**PSNR-Y (BT.709 Y′), dB**" in table_markdown(table) and "BD-PSNR-Y [dB]" in table_markdown(table)
+    # rows from before the column: no PSNR-Y table at all, rather than one of reasons
+    table = bd_table(_rows(False), anchor="a", n_boot=50)
+    assert {e.metric for e in table.entries} == {"psnr", "ms_ssim_db"} and "PSNR-Y" not in table_markdown(table)

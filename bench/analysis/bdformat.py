@@ -9,12 +9,12 @@ import numpy as np
 
 from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
-from bench.analysis.curves import METRICS, Curve
+from bench.analysis.curves import BD_METRICS, Curve
 
 __all__ = ["CSV_COLUMNS", "csv_value", "escape_pipes", "format_number", "format_result", "selection_text",
            "table_csv", "table_markdown"]
 
-QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM"}
+QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM", "psnr_y": "BD-PSNR-Y"}
 METHOD_TEXT = {
     "cubic": ("cubic (VCEG-M33: least-squares cubic, integrated analytically; each curve fitted on its points "
               "inside the other curve's range plus the nearest one beyond each end, at least 4; *all points*: "
@@ -126,7 +126,9 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         lines += [f"No codec besides the anchor {anchor.name} in these results: nothing to compare.", ""]
     for method in table.methods if table.entries else ():
         lines += [f"{h}# Method: {METHOD_TEXT[method]}", ""]
-        for metric, axis in METRICS.items():
+        for metric, axis in BD_METRICS.items():
+            if not any(e.metric == metric for e in table.entries):
+                continue  # PSNR-Y: rows from before it was recorded
             qname = QUALITY_NAME[metric]
             cubic = method == "cubic"
             mse = cubic and metric == "psnr"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
-from bench.analysis.curves import METRICS
+from bench.analysis.bdformat import QUALITY_NAME
+from bench.analysis.curves import BD_METRICS
 
 __all__ = ["latex_escape", "latex_number", "table_latex"]
 
@@ -18,7 +19,6 @@ _SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
-_QUALITY = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM"}
 _METHOD = {"cubic": "cubic fit (VCEG-M33)", "pchip": "PCHIP (JVET CTC)"}
 
 
@@ -50,18 +50,18 @@ def table_latex(table: BdTable) -> str:
     lines = [f"% BD-rate vs {anchor} on {latex_escape(table.dataset)}; made by `python -m bench bd-rate "
              "--latex`; needs \\usepackage{booktabs}", ""]
     for method in table.methods:
-        for metric, axis in METRICS.items():
+        for metric, axis in BD_METRICS.items():
             entries = [e for e in table.entries if e.method == method and e.metric == metric]
             if not entries:
                 continue
             lines += [
                 "\\begin{table}[t]",
                 "\\centering",
-                (f"\\caption{{BD-rate and {_QUALITY[metric]} against {anchor}, {latex_escape(axis)}, "
+                (f"\\caption{{BD-rate and {QUALITY_NAME[metric]} against {anchor}, {latex_escape(axis)}, "
                  f"{_METHOD[method]}, {latex_escape(table.dataset)}; {pct}\\,\\% bootstrap CI over images.}}"),
                 "\\begin{tabular}{lrrcr}",
                 "\\toprule",
-                f"Codec & Points & BD-rate [\\%] & {pct}\\,\\% CI [\\%] & {_QUALITY[metric]} [dB] \\\\",
+                f"Codec & Points & BD-rate [\\%] & {pct}\\,\\% CI [\\%] & {QUALITY_NAME[metric]} [dB] \\\\",
                 "\\midrule",
             ]
             for e in entries:

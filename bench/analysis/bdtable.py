@@ -44,7 +44,7 @@ from bench.analysis.bdrate import (
 from bench.core.errors import BenchError
 from bench.analysis.refcurves import check_dataset
 from bench.analysis.curves import (
-    METRICS,
+    BD_METRICS,
     PUBLISHED,
     PUBLISHED_PREFIX,
     Curve,
@@ -216,14 +216,24 @@ def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str
               memo: Memo | None = None) -> pd.DataFrame:
     """Per-image rate and quality, one row per image ok at every point; columns (bpp|quality, point).
 
-    The quality is PSNR, or raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample).
+    The quality is PSNR (RGB or Y′), or raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample).
     """
     return _memoized(memo, ("per_image", codec, tuple(points), metric),
                      lambda: _per_image(rows, codec, points, metric))
 
 
+_ROW_COLUMN = {"psnr": "psnr", "ms_ssim_db": "ms_ssim", "psnr_y": "psnr_y"}
+"""The rows' column behind each metric (MS-SSIM dB is computed from the mean raw MS-SSIM)."""
+
+
+def table_metrics(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics of the BD tables of ``rows``: PSNR and MS-SSIM, and PSNR-Y where any row has it."""
+    has_luma = "psnr_y" in rows and bool(rows["psnr_y"].notna().any())
+    return tuple(m for m in BD_METRICS if m != "psnr_y" or has_luma)
+
+
 def _per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
-    column = "psnr" if metric == "psnr" else "ms_ssim"
+    column = _ROW_COLUMN[metric]
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok") & rows["point"].isin(points)]
     table = part.pivot_table(index="image", columns="point", values=["bpp", column], aggfunc="first")
     table = table.reindex(columns=pd.MultiIndex.from_product([["bpp", column], list(points)]))
@@ -307,7 +317,7 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
     """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
     images = common_images(rows, anchor, test, metric, memo=memo)
     if len(images) == 0:
-        with_value = " with MS-SSIM" if metric == "ms_ssim_db" else ""
+        with_value = {"ms_ssim_db": " with MS-SSIM", "psnr_y": " with PSNR-Y"}.get(metric, "")
         reason = _missing(anchor, metric) or _missing(test, metric) or (
             f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
@@ -372,7 +382,7 @@ def bd_table(
     entries = []
     memo = {} if memo is None else memo
     for method in methods:
-        for metric in METRICS:
+        for metric in table_metrics(rows):
             for name in names:
                 test = curves[name]
                 if test.published:

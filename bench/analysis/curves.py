@@ -31,6 +31,7 @@ from bench.core.metrics import ms_ssim_db
 
 __all__ = [
     "DEFAULT_OVERLAYS",
+    "BD_METRICS",
     "METRICS",
     "PUBLISHED",
     "PUBLISHED_DATASET",
@@ -48,6 +49,9 @@ __all__ = [
 
 METRICS: dict[str, str] = {"psnr": "PSNR (RGB)", "ms_ssim_db": "MS-SSIM (RGB)"}
 """Quality metrics of a curve (attribute name → axis name); both in dB."""
+
+BD_METRICS: dict[str, str] = {**METRICS, "psnr_y": "PSNR-Y (BT.709 Y′)"}
+"""The metrics of the BD tables: those of the figures, and luma PSNR (where the rows have it)."""
 
 PUBLISHED_PREFIX = "published:"
 """Names of published curves, as anchors or overlays: ``published:<key>``."""
@@ -117,6 +121,8 @@ class Curve:
     failed: tuple[int, ...] | None = None
     dataset: str | None = None
     """The dataset the curve was measured on, where known (published: kodak; a file: as it declares)."""
+    psnr_y: tuple[float, ...] | None = None
+    """Mean PSNR of Y′ (BT.709) per point, where the rows have it (``None`` for published curves)."""
 
     @property
     def published(self) -> bool:
@@ -130,10 +136,13 @@ class Curve:
             return tuple(float(v) for v in ms_ssim_db(np.asarray(self.ms_ssim, dtype=np.float64)))
 
     def quality(self, metric: str) -> np.ndarray:
-        """``psnr`` or ``ms_ssim_db`` as a float64 array."""
-        if metric not in METRICS:
-            raise CurveError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-        return np.asarray(getattr(self, metric), dtype=np.float64)
+        """``psnr``, ``ms_ssim_db`` or ``psnr_y`` as a float64 array (NaN where the curve has no value)."""
+        if metric not in BD_METRICS:
+            raise CurveError(f"unknown metric {metric!r}; use one of {', '.join(BD_METRICS)}")
+        values = getattr(self, metric)
+        if values is None:
+            return np.full(len(self.points), np.nan)
+        return np.asarray(values, dtype=np.float64)
 
     def rate(self) -> np.ndarray:
         return np.asarray(self.bpp, dtype=np.float64)
@@ -152,7 +161,7 @@ class Curve:
         return replace(
             self, points=pick(self.points), bpp=pick(self.bpp), psnr=pick(self.psnr), ms_ssim=pick(self.ms_ssim),
             encode_s=pick(self.encode_s), decode_s=pick(self.decode_s), images=pick(self.images),
-            failed=pick(self.failed),
+            failed=pick(self.failed), psnr_y=pick(self.psnr_y),
         )
 
 
@@ -213,6 +222,7 @@ def measured_curves(rows: pd.DataFrame) -> dict[str, Curve]:
             source=f"measured on {dataset}",
             images=tuple(int(v) for v in part["images"]),
             failed=tuple(int(v) for v in part["failed"]),
+            psnr_y=floats("psnr_y"),
         )
     return curves
 
