@@ -21,7 +21,6 @@ also hold ``GPU=1``.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -122,11 +121,12 @@ def _image(payload: ImagePayload) -> PreparedImage:
 
 
 def _set_threads(threads: int) -> int:
-    """Torch threads for this task, if torch is loaded (a codec that needs it has loaded it); returns them."""
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-        return sys.modules["torch"].get_num_threads()
-    return threads
+    """Torch threads for this task, set before it runs, as the local path does (the metrics use torch:
+    a first task under torch's default thread count would sum in another order); returns them."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def worker_hardware() -> dict[str, Any]:
@@ -143,8 +143,8 @@ def _carry(payload: ImagePayload) -> ImagePayload:
 
 def rd_task(spec: CodecSpec, settings: Settings, point: str, payload: ImagePayload) -> dict[str, Any]:
     """One row's RD values on a worker: :meth:`PointWorker.rd_row`, as a ``--jobs`` process does (one thread)."""
-    worker = _point_worker(spec, settings)
     _set_threads(1)
+    worker = _point_worker(spec, settings)
     return worker.rd_row(point, _image(payload))
 
 
@@ -154,9 +154,9 @@ def timing_task(spec: CodecSpec, settings: Settings, point: str, payload: ImageP
     the machine, torch threads and heap policy in effect."""
     from bench.core.allocator import apply
 
-    worker = _point_worker(spec, settings)
     allocator = apply(settings.allocator)
     threads = _set_threads(settings.threads)
+    worker = _point_worker(spec, settings)
     update = worker.timing(point, _image(payload), stored_bytes)
     return update, {"hardware": worker_hardware(), "threads": threads, "allocator": allocator}
 
