@@ -67,3 +67,20 @@ def test_merge_refuses_shards_of_other_images(folder, tmp_path):
     with pytest.raises(StoreError, match="manifests differ"):
         merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
+
+
+def test_a_local_run_never_imports_dask(folder, tmp_path):
+    code = ("import sys; from bench.cli import main; main(['run', '--data', sys.argv[1], '--results', sys.argv[2], "
+            "'--points', 'q50', '--no-progress']); print(sorted(m for m in sys.modules if m == 'bench.core.cluster' or "
+            "m.split('.')[0] in ('dask', 'distributed')))")
+    done = run_python("-c", code, folder, tmp_path / "r", check=True, timeout=120, compressai=False)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_scheduler_needs_the_dask_executor(folder, tmp_path):
+    done = run_python(*RUN, "--data", folder, "--results", tmp_path / "r", "--scheduler", "tcp://127.0.0.1:1",
+                      timeout=60, compressai=False)
+    assert done.returncode == 2 and "--scheduler needs --executor dask" in done.stderr
+    done = run_python(*RUN, "--data", folder, "--results", tmp_path / "r", "--shard", "4/3", timeout=60,
+                      compressai=False)
+    assert done.returncode == 2 and "1 ≤ I ≤ N" in done.stderr
