@@ -375,6 +375,9 @@ def _executor(args: argparse.Namespace) -> tuple[str, str | None]:
     if args.reco_dir or args.bitstreams:
         raise BenchError("--reco-dir and --bitstreams write on the machine that measures; with --executor dask "
                          "that is a worker: run them with --executor local")
+    import distributed  # noqa: F401  (configures its loggers on import; then ours apply)
+
+    logging.getLogger("distributed").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     return "dask", args.scheduler or os.environ.get("BENCH_DASK_SCHEDULER") or None
 
 
@@ -702,5 +705,4 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
-    logging.getLogger("distributed").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # --executor dask
     return COMMANDS[args.command](args)
