@@ -281,6 +281,22 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true",
                      help="refuse the run when any file of the dataset is unusable (default: measure the usable "
                           "ones and list the others)")
+    run.add_argument("--executor", choices=("local", "dask"), default="local",
+                     help="where tasks run: local (this machine, --jobs processes) or dask (one task per codec, "
+                          "point and image on a Dask cluster; this process writes the rows; docs/cluster.md) "
+                          "(default: %(default)s)")
+    run.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                     help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, for --executor dask (env "
+                          "BENCH_DASK_SCHEDULER; default: start a local cluster of --jobs one-thread workers)")
+    run.add_argument("--shard", metavar="I/N", type=_shard,
+                     help="measure only the I-th of N shares of the task list (every N-th (codec, point, image) "
+                          "from the I-th), e.g. for array jobs, each with its own --results; `merge` joins them")
+
+    merge = commands.add_parser("merge", help="merge the results folders of several runs (e.g. --shard jobs) into "
+                                              "one: rows by key, run metadata, the dataset manifest")
+    merge.add_argument("sources", nargs="+", metavar="DIR", help="results folders to merge (their --results)")
+    merge.add_argument("--results", default="results", metavar="DIR",
+                       help="results folder merged into (default: %(default)s)")
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
 
@@ -366,6 +382,38 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     verify.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="device of the second decode; auto = the other one when CPU and CUDA both exist")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``"2/3"`` → ``(2, 3)``: the share of ``run --shard``."""
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = (0, 0)
+    if not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected I/N with 1 ≤ I ≤ N, e.g. 1/3")
+    return shard
+
+
+def _executor(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The executor and Dask scheduler address of ``run`` (``--scheduler``, else env BENCH_DASK_SCHEDULER)."""
+    if args.executor == "local":
+        if args.scheduler:
+            raise BenchError("--scheduler needs --executor dask")
+        return "local", None
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise BenchError("--executor dask needs Dask distributed; install the pinned requirements "
+                         "(pip install -r requirements.txt)")
+    if args.reco_dir or args.bitstreams:
+        raise BenchError("--reco-dir and --bitstreams write on the machine that measures; with --executor dask "
+                         "that is a worker: run them with --executor local")
+    import distributed  # noqa: F401  (configures its loggers on import; then ours apply)
+
+    logging.getLogger("distributed").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    return "dask", args.scheduler or os.environ.get("BENCH_DASK_SCHEDULER") or None
 
 
 def _dataset(args: argparse.Namespace, progress: bool = True):
@@ -468,6 +516,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
     if args.wait is not None and args.wait < 0:
         raise BenchError("--wait must be at least 0 seconds")
+    executor, scheduler = _executor(args)
     names = _split(args.codecs)
     if not names:
         raise CodecError(f"no codec named; known codecs: {', '.join(registry.names())}")
@@ -484,7 +533,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
                         allocator=_use_allocator(args.allocator), reco_dir=args.reco_dir,
                         bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
-                        wait=args.wait)
+                        wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard)
     screening = prepare_images(dataset)  # every file, before any encoding
     unusable = {item.name: item.reason for item in screening.unusable}
     if unusable and screening.images and not args.strict:
@@ -519,6 +568,21 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{settings.repeats} repeats) above {100 * NOISY_SPREAD:.0f} % of their median, e.g. {report.noisy[0]}; the timings may be "
               "unstable: rerun on an idle machine, or with more --repeats (rows are then timed again)",
               file=sys.stderr)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from bench.analysis.summary import write_summary
+    from bench.core.manifest import load_current_rows
+    from bench.core.merge import merge_results
+
+    report = merge_results(args.sources, args.results)
+    for folder in report.folders:
+        current = load_current_rows(folder)
+        write_summary(folder, current.rows)
+        name = folder.name
+        print(f"{folder}/rows.csv: {report.added[name]} rows merged, {report.unchanged[name]} already there; "
+              f"{len(current.rows)} current rows summarised in {folder}/summary.csv")
     return 0
 
 
@@ -734,7 +798,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
-            "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train}
+            "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train,
+            "merge": cmd_merge}
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:

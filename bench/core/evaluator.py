@@ -10,12 +10,14 @@ timing is ever taken while other workers compete for the cores.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import multiprocessing as mp
 import secrets
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,21 @@ class Settings:
     """Refuse the run, listing every unusable file, instead of measuring the usable ones."""
     wait: float | None = None
     """Seconds to wait for another run writing into the same results folder (None: as long as it takes; 0: refuse)."""
+    executor: str = "local"
+    """Where tasks run: ``local`` (this process and ``jobs`` processes) or ``dask`` (:mod:`bench.core.cluster`)."""
+    scheduler: str | None = None
+    """The Dask scheduler's address with ``executor="dask"``; None starts a local cluster of ``jobs`` workers."""
+    shard: tuple[int, int] | None = None
+    """``(i, n)``: measure only the i-th of n shares of the task list (:func:`in_shard`); None: all of it."""
+
+
+EXECUTORS = ("local", "dask")
+
+
+def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
+    """Whether task ``index`` of a run's task list (codecs × images × points, in the order given) is in
+    ``shard`` ``(i, n)``: every n-th task from the i-th (1-based), so each share mixes codecs and points."""
+    return shard is None or index % shard[1] == shard[0] - 1
 
 
 @dataclass
@@ -93,6 +110,71 @@ class RunReport:
     timed_now: int = 0  #: rows whose timings were taken in this run (the denominator of ``noisy``)
 
 
+# --- one task: what a `--jobs` process or a Dask worker does -------------------------------------
+
+
+class PointWorker:
+    """A codec built once in a worker, its coders (one per operating point, built on first use), the
+    last image's MS-SSIM reference and the warm-ups done: what every RD or timing task of one codec
+    needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker (:mod:`bench.core.distributed`).
+    """
+
+    def __init__(self, codec: Codec, settings: Settings) -> None:
+        self.codec = codec
+        self.settings = settings
+        self.coders: dict[str, Coder] = {}
+        self.warmed = WarmUps()
+        self._reference: tuple[str, Any] | None = None
+
+    def coder(self, point: str) -> Coder:
+        if point not in self.coders:
+            self.coders[point] = self.codec.coder(point)
+        return self.coders[point]
+
+    def rd_row(self, point: str, image: PreparedImage) -> dict[str, Any]:
+        """The row's RD values (untimed :func:`measure_row`), reconstructions and bitstreams written if asked."""
+        if self._reference is None or self._reference[0] != image.sha256:
+            self._reference = (image.sha256, reference_of(image.pixels))
+        settings, codec = self.settings, self.codec.name
+        return measure_row(
+            self.coder(point), image, self._reference[1], timed=False,
+            reco_path=artifact_path(settings.reco_dir, codec, point, image.name, ".png"),
+            bitstream_path=artifact_path(settings.bitstream_dir, codec, point, image.name, ".bin"),
+        )
+
+    def timing(self, point: str, image: PreparedImage, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """The timing columns of the ``stored`` row (its ``bytes``, ``psnr`` and quality columns; :func:`time_row`)."""
+        return time_row(self.coder(point), point, image, stored=stored, repeats=self.settings.repeats,
+                        synchronize=self.codec.synchronize(), warmed=self.warmed)
+
+
+def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], repeats: int,
+             synchronize: Any, warmed: WarmUps) -> dict[str, Any]:
+    """Time one row after its warm-up: the encode and decode medians and spreads, or ``status`` failed and
+    a ``note`` (a codec fault, or a bitstream whose length differs from the ``stored`` row's ``bytes``). A
+    stored row from before the Y′CbCr columns gets them too (:func:`bench.core.measure.later_quality`)."""
+    _warm_up(coder, point, image, warmed)
+    try:
+        encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=synchronize)
+        decoded = measure(lambda: coder.decode(encoded.result), repeats=repeats, synchronize=synchronize)
+    except Exception as exc:
+        return {"status": "failed", "note": f"timing pass: {type(exc).__name__}: {exc}"}
+    update: dict[str, Any] = {
+        "encode_s": encoded.median_s, "decode_s": decoded.median_s,
+        "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s, "timing_repeats": repeats,
+    }
+    if len(encoded.result) != int(float(stored["bytes"])):
+        update["status"] = "failed"
+        update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
+                          f"pass, {stored['bytes']} in the RD pass")
+    elif lacks_quality(stored):
+        values, problem = later_quality(image.pixels, encoded.result, decoded.result, stored)
+        update.update(values)
+        if problem is not None:
+            update.update(status="failed", note=f"timing pass: {problem}")
+    return update
+
+
 # --- worker processes for parallel RD passes --------------------------------------------------
 
 _worker: dict[str, Any] = {}
@@ -105,29 +187,18 @@ def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings
 
     torch.set_num_threads(1)
     _worker.clear()
-    _worker.update(codec=registry.create(codec_name, options), coders={}, image=None, settings=settings)
+    _worker.update(worker=PointWorker(registry.create(codec_name, options), settings), image=None)
 
 
 def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, Any]]:
     point, name, path, sha = task
-    cached = _worker["image"]
-    if cached is None or cached[0].sha256 != sha:
+    image = _worker["image"]
+    if image is None or image.sha256 != sha:
         pixels = _inherited_pixels.get(sha)
         if pixels is None:  # not forked from the evaluator: read the file again
             pixels = load_rgb(path).pixels
-        image = PreparedImage(name, Path(path), pixels, sha)
-        _worker["image"] = cached = (image, reference_of(pixels))
-    coders = _worker["coders"]
-    if point not in coders:
-        coders[point] = _worker["codec"].coder(point)
-    image, reference = cached
-    settings: Settings = _worker["settings"]
-    codec = _worker["codec"].name
-    return point, name, measure_row(
-        coders[point], image, reference, timed=False,
-        reco_path=artifact_path(settings.reco_dir, codec, point, name, ".png"),
-        bitstream_path=artifact_path(settings.bitstream_dir, codec, point, name, ".bin"),
-    )
+        _worker["image"] = image = PreparedImage(name, Path(path), pixels, sha)
+    return point, name, _worker["worker"].rd_row(point, image)
 
 
 def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
@@ -183,6 +254,7 @@ class Evaluation:
         self._hardware: dict[str, Any] | None = None
         self._hosts: dict[str, dict[str, Any]] = {}
         self._progress = RunProgress(0, enabled=False)
+        self._cluster: Any = None  #: the :class:`bench.core.cluster.DaskExecutor` while a Dask run is on
 
     def _bar(self, total: int, desc: str):
         """A stage's progress bar (each step also advances the whole run's line)."""
@@ -223,16 +295,30 @@ class Evaluation:
                              f"column(s) {', '.join(undeclared)}; declare it in Codec.columns (a name of "
                              "bench.core.schema.CODEC_FILLED, or a bench.core.schema.Column for a new column)")
 
-    def _host(self, fields: Mapping[str, Any]) -> str:
-        """This host for a row with codec-filled ``fields``: the hash of the machine's fingerprint with the
-        row's device (``cpu`` unless the codec fills one), this run's torch threads and heap policy."""
-        if self._hardware is None:
-            self._hardware = environment.machine()
-        fingerprint = environment.fingerprint(device=str(fields.get("device") or "cpu"), threads=self._threads(),
-                                              allocator=self.settings.allocator, hardware=self._hardware)
+    def _host(self, fields: Mapping[str, Any], hardware: Mapping[str, Any] | None = None,
+              threads: int | None = None, allocator: str | None = None) -> str:
+        """The host of a row with codec-filled ``fields``: the hash of the fingerprint of the machine
+        (``hardware``, by default this one, or a Dask run's first timing worker) with the row's device
+        (``cpu`` unless the codec fills one), torch threads and heap policy (by default this run's)."""
+        if hardware is None:
+            if self._hardware is None:
+                self._hardware = self._cluster.hardware[0] if self._cluster else environment.machine()
+            hardware = self._hardware
+        fingerprint = environment.fingerprint(
+            device=str(fields.get("device") or "cpu"), threads=self._threads() if threads is None else threads,
+            allocator=allocator or self.settings.allocator, hardware=hardware)
         host = environment.host_id(fingerprint)
         self._hosts[host] = fingerprint
         return host
+
+    def _rule_host(self, existing: Mapping[str, str] | None, base: Mapping[str, Any],
+                   fields: Mapping[str, Any]) -> str:
+        """The host :func:`reuse_rule` compares a stored row with: the stored row's own when it is one of
+        the machines that take timings in this run (a Dask cluster has several), else ``base``'s."""
+        stored = (existing or {}).get("host") or ""
+        if stored and self._cluster and stored in {self._host(fields, hardware) for hardware in self._cluster.hardware}:
+            return stored
+        return base["host"]
 
     def _note_noise(self, codec: str, point: str, image: str, row: Mapping[str, Any]) -> None:
         if row.get("encode_s") is not None:
@@ -321,17 +407,20 @@ class Evaluation:
         self._write_metadata("running", started)
         status = "interrupted"
         try:
-            images = list(self.screening.images)
-            plans = [(run, *self._plan(run, images)) for run in self.runs]
-            total = sum(len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
-                        for run, missing, untimed, unscored in plans)
-            self._progress = RunProgress(total, enabled=self.settings.progress, codecs=len(plans))
-            try:
-                for run, missing, untimed, unscored in plans:
-                    self._progress.next_codec()
-                    self._run_codec(run, images, missing, untimed, unscored)
-            finally:
-                self._progress.close()
+            with self._executor():
+                images, first, plans = list(self.screening.images), 0, []
+                for run in self.runs:
+                    plans.append((run, *self._plan(run, images, first)))
+                    first += len(images) * len(run.points)
+                total = sum(len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
+                            for run, missing, untimed, unscored in plans)
+                self._progress = RunProgress(total, enabled=self.settings.progress, codecs=len(plans))
+                try:
+                    for run, missing, untimed, unscored in plans:
+                        self._progress.next_codec()
+                        self._run_codec(run, images, missing, untimed, unscored)
+                finally:
+                    self._progress.close()
             status = "complete"
         finally:
             self.store.compact()
@@ -340,6 +429,21 @@ class Evaluation:
             torch.set_num_threads(previous_threads)
         return self.report
 
+    @contextmanager
+    def _executor(self) -> Iterator[None]:
+        """Connect to (or start) the Dask cluster for the run when ``settings.executor`` is ``dask``."""
+        if self.settings.executor == "local":
+            yield
+            return
+        from bench.core.cluster import DaskExecutor  # dask is imported only for a Dask run
+
+        with DaskExecutor.open(self.settings) as cluster:
+            self._cluster, self._hardware = cluster, None
+            try:
+                yield
+            finally:
+                self._cluster = None
+
     def _coders(self, run: CodecRun) -> dict[str, Coder]:
         """One coder per operating point, built once per run (learned codecs load weights here)."""
         key = id(run)
@@ -347,37 +451,39 @@ class Evaluation:
             self._coder_cache[key] = {point: run.codec.coder(point) for point in run.points}
         return self._coder_cache[key]
 
-    def _plan(self, run: CodecRun, images: list[PreparedImage]) -> tuple[list[Row], list[Row], list[Row]]:
+    def _plan(self, run: CodecRun, images: list[PreparedImage], first: int = 0
+              ) -> tuple[list[Row], list[Row], list[Row]]:
         """The rows of ``run`` to measure, those to time again and those to score again (:func:`reuse_rule`);
-        counts the reused."""
+        counts the reused. ``run``'s tasks are numbered from ``first`` in the run's task list (``--shard``)."""
         codec = run.codec
         chash = codec_hash(codec)
         coders = self._coders(run)
         missing: list[Row] = []
         untimed: list[Row] = []
         unscored: list[Row] = []
-        for image in images:
-            for point, coder in coders.items():
-                base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
-                existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
-                action, reason = reuse_rule(existing, base["host"], codec.deterministic_across_hosts,
-                                            self.settings.repeats)
-                self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
-                if action == MEASURE:
-                    missing.append((point, image, base))
-                    if existing is not None and existing["status"] == "ok":
-                        self.report.recomputed += 1
-                elif action == TIME:
-                    untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
-                elif action == SCORE:
-                    unscored.append((point, image, {**existing, "key": base["key"]}))
-                else:
-                    self.report.reused += 1
+        for number, (image, (point, coder)) in enumerate(itertools.product(images, coders.items()), first):
+            if not in_shard(number, self.settings.shard):
+                continue
+            base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
+            existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
+            action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
+                                        codec.deterministic_across_hosts, self.settings.repeats)
+            self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
+            if action == MEASURE:
+                missing.append((point, image, base))
+                if existing is not None and existing["status"] == "ok":
+                    self.report.recomputed += 1
+            elif action == TIME:
+                untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
+            elif action == SCORE:
+                unscored.append((point, image, {**existing, "key": base["key"]}))
+            else:
+                self.report.reused += 1
         return missing, untimed, unscored
 
     def _parallel(self, run: CodecRun, missing: list[Row]) -> bool:
         """Whether ``run``'s RD metrics are computed in several processes (then timed in a second pass)."""
-        return run.codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
+        return self._cluster is None and run.codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
 
     def _run_codec(self, run: CodecRun, images: list[PreparedImage], missing: list[Row], untimed: list[Row],
                    unscored: list[Row]) -> None:
@@ -391,6 +497,9 @@ class Evaluation:
         if not missing and not untimed:
             log.info("%s: all %d rows already measured", codec.name, len(images) * len(coders))
             return
+        if self._cluster is not None:
+            self._run_on_cluster(run, images, missing, untimed)
+            return
         if self._parallel(run, missing):
             by_name = {image.name: image for image in images}
             for base, row in self._rd_parallel(run, missing):
@@ -403,6 +512,40 @@ class Evaluation:
         else:
             self._rd_sequential(run, coders, missing)
         self._time_rows(run, coders, untimed)
+
+    def _run_on_cluster(self, run: CodecRun, images: list[PreparedImage],
+                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
+                        untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+        """The RD pass of every missing row on the Dask workers, then the timings (``timing=1`` per machine);
+        each row is appended here, by this process alone, as its task completes."""
+        codec = run.codec
+        by_name = {image.name: image for image in images}
+        with self._bar(len(missing), f"{codec.name} (RD, Dask)") as bar:
+            for base, row in self._cluster.rd_rows(run, missing):
+                self._check_columns(run, base["point"], row)
+                self.store.append({**base, **row})
+                self.report.measured += 1
+                if row["status"] == "ok":
+                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                bar.update()
+        with self._bar(len(untimed), f"{codec.name} (timing, Dask)") as bar:
+            for (point, image, row), (update, taken) in self._cluster.timings(run, untimed):
+                host = self._host(row, taken["hardware"], taken["threads"], taken["allocator"])
+                self._store_timing(codec.name, point, image, row, update,
+                                   threads=taken["threads"], allocator=taken["allocator"], host=host)
+                bar.update()
+
+    def _store_timing(self, codec: str, point: str, image: PreparedImage, row: dict[str, Any],
+                      update: dict[str, Any], **conditions: Any) -> None:
+        """Append a row with the timing columns of :func:`time_row` and the ``conditions`` they were taken
+        under (threads, allocator, host); a failed timing keeps the row's conditions."""
+        if "encode_s" not in update:
+            self.store.append({**row, **update})
+            return
+        update = {**update, **conditions}
+        self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
+        self.report.timed += 1
+        self._note_noise(codec, point, image.name, update)
 
     def _stored(self, base: dict[str, Any], legacy_key: str) -> dict[str, str] | None:
         """The stored row of ``base``'s measurement, if any.
@@ -497,33 +640,8 @@ class Evaluation:
         warmed = WarmUps()
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
             for point, image, row in untimed:
-                coder = coders[point]
-                _warm_up(coder, point, image, warmed)
-                repeats = self.settings.repeats
-                try:
-                    encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=sync)
-                    decoded = measure(lambda: coder.decode(encoded.result), repeats=repeats, synchronize=sync)
-                except Exception as exc:
-                    self.store.append({**row, "status": "failed",
-                                       "note": f"timing pass: {type(exc).__name__}: {exc}"})
-                    bar.update()
-                    continue
-                update: dict[str, Any] = {
-                    "encode_s": encoded.median_s, "decode_s": decoded.median_s,
-                    "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
-                    "timing_repeats": repeats, "threads": self._threads(), "allocator": self.settings.allocator,
-                    "host": row["host"],
-                }
-                if len(encoded.result) != int(float(row["bytes"])):
-                    update["status"] = "failed"
-                    update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
-                                      f"pass, {row['bytes']} in the RD pass")
-                elif lacks_quality(row):  # a stored row from before the Y′CbCr columns
-                    values, problem = later_quality(image.pixels, encoded.result, decoded.result, row)
-                    update.update(values)
-                    if problem is not None:
-                        update.update(status="failed", note=f"timing pass: {problem}")
-                self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
-                self.report.timed += 1
-                self._note_noise(codec.name, point, image.name, update)
+                update = time_row(coders[point], point, image, stored=row, repeats=self.settings.repeats,
+                                  synchronize=sync, warmed=warmed)
+                self._store_timing(codec.name, point, image, row, update, threads=self._threads(),
+                                   allocator=self.settings.allocator, host=row["host"])
                 bar.update()

@@ -1,0 +1,93 @@
+"""Merging results folders written by separate runs (``run --shard i/n`` array jobs) into one.
+
+Each source is a results folder (``--results`` of one job); every ``<source>/<dataset>/`` with a
+``rows.csv`` is merged into ``<target>/<dataset>/``: rows appended under the target's lock (by key,
+so merging twice changes nothing; a later source's row of the same key wins, as in a rerun), run
+metadata copied, and the dataset's manifest checked to be the same in every folder
+(:func:`bench.core.manifest.check_same_dataset`) before anything is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.core.errors import StoreError
+from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
+from bench.core.schema import COLUMNS, Column
+from bench.core.store import ResultStore
+
+__all__ = ["MergeReport", "merge_results"]
+
+
+@dataclass
+class MergeReport:
+    """What a merge did, per dataset: rows taken from the sources, rows already in the target."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    folders: list[Path] = field(default_factory=list)  #: ``<target>/<dataset>`` folders written
+
+
+def _datasets(source: Path) -> list[str]:
+    if not source.is_dir():
+        raise StoreError(f"{source} is not a results folder; give the --results folders of the runs to merge")
+    names = sorted(child.name for child in source.iterdir() if (child / "rows.csv").is_file())
+    if not names:
+        raise StoreError(f"{source} holds no <dataset>/rows.csv; give the --results folders of the runs to merge")
+    return names
+
+
+def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: float | None = None) -> MergeReport:
+    """Merge the rows, run metadata and manifests of ``sources`` into the results folder ``target``."""
+    target = Path(target)
+    sources = [Path(source) for source in sources]
+    if any(source.resolve() == target.resolve() for source in sources):
+        raise StoreError(f"{target} is both a source and the target; merge into another --results folder")
+    by_dataset: dict[str, list[Path]] = {}
+    for source in sources:
+        for name in _datasets(source):
+            by_dataset.setdefault(name, []).append(source / name)
+    report = MergeReport()
+    for name, folders in by_dataset.items():
+        manifest = _common_manifest(folders)
+        out = ResultStore(target / name / "rows.csv")
+        with out.locked(timeout=wait, purpose="merge"):
+            if manifest is not None:
+                check_same_dataset(read_manifest(out.path.parent), manifest, target)
+            added = unchanged = 0
+            for folder in folders:
+                store = ResultStore(folder / "rows.csv")
+                out.declare(Column(column) for column in store.columns if column not in COLUMNS)
+                for row in store.rows():
+                    if out.get(row["key"]) == {column: row.get(column, "") for column in out.columns}:
+                        unchanged += 1
+                        continue
+                    out.append({column: value for column, value in row.items() if column != "format_version"})
+                    added += 1
+                for run_file in sorted((folder / "runs").glob("*.json")):
+                    destination = out.path.parent / "runs" / run_file.name
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(run_file, destination)
+            if manifest is not None:
+                write_manifest(out.path.parent, manifest)
+            out.compact()
+        report.added[name], report.unchanged[name] = added, unchanged
+        report.folders.append(out.path.parent)
+    return report
+
+
+def _common_manifest(folders: Sequence[Path]) -> Manifest | None:
+    """The manifest every folder of one dataset records (None when none records one); differing ones refused."""
+    manifests = [(folder, read_manifest(folder)) for folder in folders]
+    recorded = [(folder, manifest) for folder, manifest in manifests if manifest is not None]
+    if not recorded:
+        return None
+    first_folder, first = recorded[0]
+    for folder, manifest in recorded[1:]:
+        if manifest.pairs() != first.pairs():
+            raise StoreError(f"{folder} and {first_folder} measured different images of dataset {first.name} "
+                             "(their manifests differ); merge only the shards of one run")
+    return first
