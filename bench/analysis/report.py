@@ -205,6 +205,29 @@ def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) 
     return [*lines, ""]
 
 
+def _ycbcr_table(rows: pd.DataFrame) -> list[str]:
+    """PSNR per Y′CbCr channel: where a codec's loss sits between luma and chroma (4:2:0 against 4:4:4)."""
+    summary = summarize(rows)
+    summary = summary[summary["ycbcr_images"] > 0]
+    if summary.empty:
+        return []
+    lines = [
+        "### Colour: PSNR per Y′CbCr channel",
+        "",
+        ("Both images converted with the full-range BT.709 matrix (Y′ = 0.2126 R′ + 0.7152 G′ + 0.0722 B′, "
+         "Cb = (B′ − Y′)/1.8556, Cr = (R′ − Y′)/1.5748, peak 255, no rounding to 8-bit Y′CbCr; checked against "
+         "colour-science); PSNR-YUV = (6·Y + U + V)/8; means of per-image values. A 4:2:0 codec keeps a quarter of "
+         "the chroma samples: compare `avif` with `avif-444` and `heic` with `heic-444`."),
+        "",
+        "| codec | point | images | bpp | PSNR RGB [dB] | PSNR-Y [dB] | PSNR-U [dB] | PSNR-V [dB] | PSNR-YUV [dB] |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in summary.itertuples(index=False):
+        lines.append(f"| {r.codec} | {r.point} | {r.ycbcr_images} | {r.bpp:.4f} | {r.psnr:.3f} | {r.psnr_y:.3f} | "
+                     f"{r.psnr_u:.3f} | {r.psnr_v:.3f} | {r.psnr_yuv:.3f} |")
+    return [*lines, ""]
+
+
 def _jpeg_vs_published(curve: Curve) -> list[str]:
     published = published_curve("jpeg")
     common = [p for p in published.points if p in curve.points]
@@ -323,6 +346,7 @@ def report_markdown(
         if f"{name}.png" in figures:
             lines += [f"![{name}]({name}.png)", ""]
     lines += _means_table(rows, runs)
+    lines += _ycbcr_table(rows)
     if "jpeg-vs-published.png" in figures:
         lines += ["### JPEG: this harness vs CompressAI's published curve", "",
                   "![jpeg-vs-published](jpeg-vs-published.png)", ""]
