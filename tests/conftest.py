@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import csv
 import fcntl
 import hashlib
 import http.server
@@ -216,14 +217,33 @@ def forked_verify(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify, "_second_process", lambda args, cwd: run_python(*args, cwd=cwd))
 
 
+def image_files(folder: Path, shapes: Sequence[tuple[int, int]], prefix: str = "img") -> Path:
+    """``folder`` made and filled with one natural-looking PNG per (height, width), ``<prefix><i>.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (h, w) in enumerate(shapes):
+        Image.fromarray(natural_image(h, w, seed=i)).save(folder / f"{prefix}{i}.png")
+    return folder
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A rows file's header and rows, as text."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def write_csv_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Write ``rows`` under ``header`` (columns not in it dropped), as an older or edited rows file."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, header, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three RGB PNGs of different sizes (one odd, one portrait) in a folder named 'synthetic'."""
-    folder = tmp_path / "synthetic"
-    folder.mkdir()
-    for i, (h, w) in enumerate([(192, 256), (257, 193), (200, 200)]):
-        Image.fromarray(natural_image(h, w, seed=i)).save(folder / f"img{i}.png")
-    return folder
+    return image_files(tmp_path / "synthetic", [(192, 256), (257, 193), (200, 200)])
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ results), and the committed Kodak results themselves, as a fresh clone on anothe
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ import pytest
 
 from bench.core import environment
 from bench.core.reuse import LATER_QUALITY, MEASURE, REUSE, TIME, reuse_rule
-from conftest import REPO, run_python
+from conftest import REPO, read_csv_rows, run_python, write_csv_rows
 
 PLUGIN = '''
 """A test plug-in: drops low bits of every sample; it does not declare bit-exact output across hosts."""
@@ -75,19 +74,6 @@ def host_of(device: str = "cpu", threads: int = 1, allocator: str = "system") ->
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12], fingerprint
 
 
-def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or ()), list(reader)
-
-
-def write_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, header, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_the_rule() -> None:
     ok = {"status": "ok", "encode_s": "0.1", "host": "aaaaaaaaaaaa", **dict.fromkeys(LATER_QUALITY, "40.0")}
     assert reuse_rule(None, "aaaaaaaaaaaa", True)[0] == MEASURE
@@ -123,16 +109,16 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     assert "12 rows (12 measured now, 0 timed now, 0 reused)" in first and "  12 measured (new, or failed before)" in first
     assert rd_lines() == 6
     host, fingerprint = host_of()
-    header, before = read_rows(rows_path)
+    header, before = read_csv_rows(rows_path)
     assert {r["host"] for r in before} == {host}
     runs = sorted((results / "synthetic" / "runs").glob("*.json"))
     assert json.loads(runs[-1].read_text())["environment"]["hosts"] == {host: fingerprint}
-    summary = {(r["codec"], r["point"]): r for r in read_rows(results / "synthetic" / "summary.csv")[1]}
+    summary = {(r["codec"], r["point"]): r for r in read_csv_rows(results / "synthetic" / "summary.csv")[1]}
     assert {r["host"] for r in summary.values()} == {host} and {r["timed_images"] for r in summary.values()} == {"3"}
     assert f"times from one host: host {host}" in first
 
     # the same rows as another machine left them
-    write_rows(rows_path, header, [{**r, "host": "0123456789ab"} for r in before])
+    write_csv_rows(rows_path, header, [{**r, "host": "0123456789ab"} for r in before])
     other = run()
     assert "12 rows (6 measured now, 6 timed now, 0 reused)" in other
     assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from another host)"
@@ -140,7 +126,7 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     assert ("  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from another host)"
             in other)
     assert rd_lines() == 12  # the plug-in's six rows were computed again, JPEG's were not
-    _, after = read_rows(rows_path)
+    _, after = read_csv_rows(rows_path)
     assert {r["host"] for r in after} == {host}
     by_key = {r["key"]: r for r in before}
     for row in after:
@@ -149,15 +135,15 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
         assert row["encode_s"] != "" and row["run_id"] != old["run_id"]
 
     # rows written before hosts were recorded: no host column (and no format_version), as the committed results
-    header, rows = read_rows(rows_path)
-    write_rows(rows_path, [c for c in header if c not in ("host", "format_version")], rows)
+    header, rows = read_csv_rows(rows_path)
+    write_csv_rows(rows_path, [c for c in header if c not in ("host", "format_version")], rows)
     legacy = run()
     assert "12 rows (6 measured now, 6 timed now, 0 reused)" in legacy
     assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown host: "
             "written before hosts were recorded)" in legacy)
     assert "  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from an unknown host" in legacy
     assert rd_lines() == 18
-    assert {r["host"] for r in read_rows(rows_path)[1]} == {host}
+    assert {r["host"] for r in read_csv_rows(rows_path)[1]} == {host}
 
 
 def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -> None:
@@ -166,16 +152,16 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
     committed = REPO / "results" / "kodak"
     results = tmp_path / "results"
     shutil.copytree(committed, results / "kodak", ignore=shutil.ignore_patterns("summary.csv"))
-    header, copied = read_rows(results / "kodak" / "rows.csv")  # as a clone elsewhere sees them: another host's
-    write_rows(results / "kodak" / "rows.csv", header, [{**r, "host": ""} for r in copied])
+    header, copied = read_csv_rows(results / "kodak" / "rows.csv")  # as a clone elsewhere sees them: another host's
+    write_csv_rows(results / "kodak" / "rows.csv", header, [{**r, "host": ""} for r in copied])
     done = run_python("-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir,
                       "--results", results, "--repeats", "1", "--no-progress")
     assert done.returncode == 0, done.stderr
     assert f"{len(copied)} rows (0 measured now, 48 timed now, 0 reused)" in done.stdout
     assert ("  48 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown "
             "host: written before hosts were recorded)" in done.stdout)
-    _, old_rows = read_rows(committed / "rows.csv")
-    _, new_rows = read_rows(results / "kodak" / "rows.csv")
+    _, old_rows = read_csv_rows(committed / "rows.csv")
+    _, new_rows = read_csv_rows(results / "kodak" / "rows.csv")
     old = {r["key"]: r for r in old_rows}
     host, _ = host_of()
     for row in new_rows:
@@ -185,7 +171,7 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
             assert row["host"] == host and row["run_id"] != before["run_id"]
         else:
             assert row["host"] == "" and row["encode_s"] == before["encode_s"]
-    summary = {(r["codec"], r["point"]): r for r in read_rows(results / "kodak" / "summary.csv")[1]}
+    summary = {(r["codec"], r["point"]): r for r in read_csv_rows(results / "kodak" / "summary.csv")[1]}
     assert (summary["jpeg", "q5"]["host"], summary["jpeg", "q5"]["timed_images"]) == (host, "24")
     # JPEG's times now come from this host: points timed only on the old one have none, never a mix
     assert (summary["jpeg", "q50"]["timed_images"], summary["jpeg", "q50"]["encode_s"]) == ("0", "")

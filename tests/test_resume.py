@@ -8,10 +8,9 @@ import sys
 import time
 
 import pytest
-from PIL import Image
 
 from bench.core.store import ResultStore
-from conftest import REPO, natural_image, run_python
+from conftest import REPO, image_files, run_python
 
 COMPARED = ["key", "image", "codec", "point", "bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "status"]
 
@@ -30,11 +29,7 @@ def line_count(path):
 
 @pytest.fixture
 def folder(tmp_path):
-    folder = tmp_path / "resume"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(natural_image(192, 256, seed=i)).save(folder / f"im{i}.png")
-    return folder
+    return image_files(tmp_path / "resume", [(192, 256)] * 6, prefix="im")
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -9,7 +9,7 @@ from bench.core.errors import StoreError
 from bench.core.evaluator import in_shard
 from bench.core.merge import merge_results
 from bench.core.store import ResultStore
-from conftest import natural_image, run_python
+from conftest import image_files, natural_image, run_python
 
 RUN = ["-m", "bench", "run", "--codecs", "jpeg,webp", "--points", "q10,q50,q90", "--repeats", "1", "--jobs", "1",
        "--no-progress"]
@@ -20,11 +20,7 @@ ROWS = 5 * 2 * 3
 
 @pytest.fixture
 def folder(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(5):
-        Image.fromarray(natural_image(96, 128, seed=i)).save(folder / f"p{i}.png")
-    return folder
+    return image_files(tmp_path / "photos", [(96, 128)] * 5, prefix="p")
 
 
 def test_shards_split_every_task_once():

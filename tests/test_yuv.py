@@ -7,7 +7,6 @@ written before the columns existed get them from a bitstream made again, checked
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from pathlib import Path
@@ -18,7 +17,7 @@ from PIL import Image
 
 from bench.core.metrics import psnr, psnr_ycbcr
 from bench.core.reuse import LATER_QUALITY, REUSE, SCORE, TIME, reuse_rule
-from conftest import run_python
+from conftest import read_csv_rows, run_python, write_csv_rows
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -81,19 +80,6 @@ def test_the_rule_for_rows_without_ycbcr() -> None:
     assert reuse_rule({**ok, "psnr_y": "", "encode_s": ""}, "aaaaaaaaaaaa", True, 3)[0] == TIME
 
 
-def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or ()), list(reader)
-
-
-def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, header, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     rows_path = results / "synthetic" / "rows.csv"
@@ -105,18 +91,18 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
         return done.stdout + done.stderr
 
     run()
-    header, first = _read(rows_path)
+    header, first = read_csv_rows(rows_path)
     assert all(float(row[column]) > 0 for row in first for column in LATER_QUALITY)
     # the file as a version before the columns wrote it; one row's bytes as another encoder made them
     old_header = [column for column in header if column not in LATER_QUALITY]
     changed = first[0]["key"]
     stored = [{**row, "payload_bytes": ""} for row in first]  # as before JPEG's payload was recorded too
-    _write(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
+    write_csv_rows(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
                                    for row in stored])
     out = run()
     assert "(1 measured now, 0 timed now, 5 given their Y′CbCr PSNR, 0 reused)" in out
     assert "6 Y′CbCr PSNR added" in out and "measured again: encoder gave" in out
-    _, after = _read(rows_path)
+    _, after = read_csv_rows(rows_path)
     by_key = {row["key"]: row for row in first}
     assert len(after) == len(first)
     for row in after:
