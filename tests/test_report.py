@@ -18,6 +18,7 @@ from bench.analysis.reference import read_reference
 from bench.analysis.provenance import weights_origin
 from bench.analysis.report import ReportError, write_report
 from bench.core.store import StoreError, load_rows
+from conftest import read_csv_rows, write_csv_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 REFERENCE = Path(__file__).parents[1] / "bench" / "data" / "reference"
@@ -67,6 +68,7 @@ def test_report_files_and_sections(report: tuple[Path, list[Path]]) -> None:
     assert "### Complexity\n" in text and "\n# not a heading\n" in text
     assert "| jpeg | q7 | 0.2544 | +1.8 % | 25.51 | 100 |" in text
     assert "### Colour" not in text  # the fixture's rows predate the Y′CbCr columns: no empty table
+    assert "### Times per host" not in text  # one timing host
     # no clock time besides the metadata's own
     dates = set(re.findall(r"20\d\d-\d\d-\d\d", text))
     assert dates <= {"2025-01-01"}
@@ -85,6 +87,26 @@ def test_report_without_artifacts_says_so(tmp_path: Path) -> None:
     write_report(FIXTURE, "kodak", tmp_path, n_boot=50, formats=("png",))
     text = (tmp_path / "REPORT.md").read_text()
     assert "Not measured yet: `complexity.md`" in text and "None yet: run `python -m bench visual`" in text
+
+
+def test_times_per_host_when_rows_were_timed_on_several(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    path = results / "kodak" / "rows.csv"
+    header, rows = read_csv_rows(path)
+    header += [] if "host" in header else ["host"]  # the fixture's rows predate hosts
+    write_csv_rows(path, header, [{**r, "host": "aaaaaaaaaaaa" if i % 2 else "bbbbbbbbbbbb"}
+                                  for i, r in enumerate(rows)])
+    write_report(results, "kodak", tmp_path / "reports", n_boot=20, formats=("png",))
+    text = (tmp_path / "reports" / "REPORT.md").read_text()
+    assert "### Times per host" in text
+    assert "host `aaaaaaaaaaaa` (fingerprint not in the run metadata):" in text
+    assert "host `bbbbbbbbbbbb` (fingerprint not in the run metadata):" in text
+    # one line per host × codec × point with timed rows
+    section = text.split("### Times per host")[1].split("\n### ")[0]
+    lines = re.findall(r"^\| [^|]+ \| [^|]+ \| \d+ \| [\d.]+", section, re.M)
+    timed = {(i % 2, r["codec"], r["point"]) for i, r in enumerate(rows) if r["status"] == "ok" and r["encode_s"]}
+    assert len(lines) == len(timed) > 0
 
 
 def test_report_errors(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.analysis.summary import summarize
+from bench.analysis.summary import host_times, summarize
 
 
 def test_averaging_convention_by_hand():
@@ -56,3 +56,9 @@ def test_each_mean_over_the_rows_that_have_its_value_and_times_from_one_host():
     # without hosts (rows written before them) every timed row counts, as before
     legacy = summarize(rows.drop(columns=["host"])).set_index("point")
     assert legacy.loc["p"].encode_s == 3.0 and legacy.loc["p"].timed_images == 3 and legacy.loc["p"].host == ""
+    # per host, every timed row counts, each host's means over its own images
+    per_host = {(r.host, r.point): r for r in host_times(rows).itertuples(index=False)}
+    assert set(per_host) == {("h1", "p"), ("h2", "p"), ("h1", "r")}
+    assert (per_host["h1", "p"].timed_images, per_host["h1", "p"].encode_s) == (1, 1.0)
+    assert (per_host["h2", "p"].encode_s, per_host["h2", "p"].decode_sd_s) == (4.0, pytest.approx(2 ** 0.5))
+    assert (per_host["h1", "r"].timed_images, per_host["h1", "r"].decode_s) == (2, 9.0)

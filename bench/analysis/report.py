@@ -27,7 +27,7 @@ from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
 from bench.core.store import write_text_atomic
 from bench.learned.complexity.files import FILES
-from bench.analysis.summary import CONVENTION, UNKNOWN_HOST, codecs_by_host, summarize
+from bench.analysis.summary import CONVENTION, UNKNOWN_HOST, codecs_by_host, host_times, summarize
 
 __all__ = ["ReportError", "load_runs", "report_markdown", "write_report"]
 
@@ -175,24 +175,27 @@ def _host_description(host: str, runs: Mapping[str, dict[str, Any] | None]) -> s
     return f"host `{host}` (fingerprint not in the run metadata)"
 
 
+def _num(value: float, digits: int, scale: float = 1.0) -> str:
+    return f"{scale * value:.{digits}f}" if math.isfinite(value) else "—"
+
+
+def _time_ms(mean: float, sd: float) -> str:
+    """Milliseconds, ± the standard deviation where there is one."""
+    return _num(mean, 2, 1e3) + (f" ± {_num(sd, 2, 1e3)}" if math.isfinite(mean) and math.isfinite(sd) else "")
+
+
 def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> list[str]:
     lines = [
         ("| codec | point | images | failed | bpp | PSNR [dB] | MS-SSIM images | MS-SSIM | MS-SSIM [dB] | "
          "timed images | encode [ms] ± sd | decode [ms] ± sd |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    def num(value: float, digits: int, scale: float = 1.0) -> str:
-        return f"{scale * value:.{digits}f}" if math.isfinite(value) else "—"
-
-    def time_ms(mean: float, sd: float) -> str:
-        return num(mean, 2, 1e3) + (f" ± {num(sd, 2, 1e3)}" if math.isfinite(mean) and math.isfinite(sd) else "")
-
     summary = summarize(rows)
     for r in summary.itertuples(index=False):
         lines.append(
-            f"| {r.codec} | {r.point} | {r.images} | {r.failed} | {num(r.bpp, 4)} | {num(r.psnr, 3)} | "
-            f"{r.ms_ssim_images} | {num(r.ms_ssim, 5)} | {num(r.ms_ssim_db, 3)} | {r.timed_images} | "
-            f"{time_ms(r.encode_s, r.encode_sd_s)} | {time_ms(r.decode_s, r.decode_sd_s)} |"
+            f"| {r.codec} | {r.point} | {r.images} | {r.failed} | {_num(r.bpp, 4)} | {_num(r.psnr, 3)} | "
+            f"{r.ms_ssim_images} | {_num(r.ms_ssim, 5)} | {_num(r.ms_ssim_db, 3)} | {r.timed_images} | "
+            f"{_time_ms(r.encode_s, r.encode_sd_s)} | {_time_ms(r.decode_s, r.decode_sd_s)} |"
         )
     codecs = codecs_by_host(summary)
     hosts = "; ".join(f"{_host_description(host, runs)}" + (f" ({', '.join(names)})" if len(codecs) > 1 else "")
@@ -203,6 +206,26 @@ def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) 
     if hosts:
         lines += ["", f"Times of each codec come from one host, that of its most recently timed rows: {hosts}."]
     return [*lines, ""]
+
+
+def _host_tables(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) -> list[str]:
+    """One time table per timing host, when the rows were timed on more than one (a cluster, merged shards)."""
+    times = host_times(rows)
+    hosts = list(dict.fromkeys(times["host"]))
+    if len(hosts) < 2:
+        return []
+    lines = ["### Times per host", "",
+             ("The rows were timed on several hosts; the table above takes each codec's times from one of them. "
+              "Here every host's own means (ms, ± sd over its images); times of different hosts are never averaged "
+              "together."), ""]
+    for host in hosts:
+        lines += [f"{_host_description(host, runs)}:", "",
+                  "| codec | point | timed images | encode [ms] ± sd | decode [ms] ± sd |", "|---|---|---:|---:|---:|"]
+        for r in times[times["host"] == host].itertuples(index=False):
+            lines.append(f"| {r.codec} | {r.point} | {r.timed_images} | {_time_ms(r.encode_s, r.encode_sd_s)} | "
+                         f"{_time_ms(r.decode_s, r.decode_sd_s)} |")
+        lines.append("")
+    return lines
 
 
 def _ycbcr_table(rows: pd.DataFrame) -> list[str]:
@@ -346,6 +369,7 @@ def report_markdown(
         if f"{name}.png" in figures:
             lines += [f"![{name}]({name}.png)", ""]
     lines += _means_table(rows, runs)
+    lines += _host_tables(rows, runs)
     lines += _ycbcr_table(rows)
     if "jpeg-vs-published.png" in figures:
         lines += ["### JPEG: this harness vs CompressAI's published curve", "",

@@ -100,6 +100,27 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "codec", "bpp"], kind="stable").reset_index(drop=True)
 
 
+HOST_TIME_COLUMNS = ("host", "codec", "point", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s")
+
+
+def host_times(rows: pd.DataFrame) -> pd.DataFrame:
+    """Times per timing host: one line per host × codec × point with timed rows (``host`` ``""``: unknown).
+
+    The summary keeps one host per codec (:func:`timing_hosts`); rows timed on several machines (a
+    Dask run, merged shards) are all here, each host's means over its own images.
+    """
+    if rows.empty:
+        return pd.DataFrame(columns=list(HOST_TIME_COLUMNS))
+    timed = rows.assign(host=_hosts(rows).to_numpy())[_timed(rows).to_numpy()]
+    lines = [
+        {"host": host, "codec": codec, "point": point, "timed_images": len(group),
+         "encode_s": group["encode_s"].mean(), "decode_s": group["decode_s"].mean(),
+         "encode_sd_s": group["encode_s"].std(ddof=1), "decode_sd_s": group["decode_s"].std(ddof=1)}
+        for (host, codec, point), group in timed.groupby(["host", "codec", "point"], sort=False)
+    ]
+    return pd.DataFrame(lines, columns=list(HOST_TIME_COLUMNS))
+
+
 def write_summary(results_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
     """Write ``summary.csv`` of ``rows`` into ``results_dir`` (nothing when there are no rows); return it."""
     summary = summarize(rows)
