@@ -66,7 +66,6 @@ def random_checkpoint(arch: str, folder: Path) -> Path:
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     sys.path.insert(0, str(REPO))
     from bench.learned import zoo
-    from bench.learned.adapter import CompressionModelCoder
 
     torch.manual_seed(0)
     model = zoo.model_class(arch)(N=128, M=192).eval()
@@ -92,6 +91,7 @@ def profile_child(argv: list[str]) -> int:
     from bench.core import evaluator, measure
     from bench.core import registry
     from bench.learned import zoo
+    from bench.learned.adapter import CompressionModelCoder
     from bench.cli import main
 
     arch = argv[argv.index("--codecs") + 1]

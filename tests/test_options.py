@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from bench.cli import _codec_options, build_parser, main
+from bench.cli import main
+from bench.cli_options import build_parser, codec_options
 from bench.core import registry
 from bench.core.errors import CodecError
 from bench.core.options import Option, flag_options, layered, parse_codec_args, resolve
@@ -141,13 +142,13 @@ def test_cli_flags_and_codec_args_per_codec():
         "run", "--codecs", "mbt2018,bmshj2018-hyperprior,jpeg", "--device", "cpu", "--padding", "eval_model",
         "--no-update", "--checkpoint", "mbt2018:a=x.pth", "--checkpoint", "mbt2018:b=y.pth",
         "--codec-args", "mbt2018:device=cuda,checkpoint=mbt2018:c=z.pth", "--codec-args", "mbt2018:update=true"])
-    options = _codec_options(args, ["mbt2018", "bmshj2018-hyperprior", "jpeg"])
+    options = codec_options(args, ["mbt2018", "bmshj2018-hyperprior", "jpeg"])
     assert options["jpeg"] == {}
     assert options["bmshj2018-hyperprior"] == {**LEARNED_DEFAULTS, "device": "cpu", "padding": "eval_model",
                                                "update": False, "checkpoint": ["mbt2018:a=x.pth", "mbt2018:b=y.pth"]}
     assert options["mbt2018"] == {**LEARNED_DEFAULTS, "device": "cuda", "padding": "eval_model", "update": True,
                                   "checkpoint": ["mbt2018:c=z.pth"]}
-    plain = _codec_options(build_parser().parse_args(["run", "--codecs", "mbt2018"]), ["mbt2018"])
+    plain = codec_options(build_parser().parse_args(["run", "--codecs", "mbt2018"]), ["mbt2018"])
     assert plain == {"mbt2018": LEARNED_DEFAULTS}
 
 
@@ -155,7 +156,7 @@ def test_today_s_flags_keep_their_spelling_and_defaults():
     parser = build_parser()
     args = parser.parse_args(["run", "--checkpoint-dir", "exports", "--weights-mirror", "/m",
                               "--weights-cache", "/c"])
-    options = _codec_options(args, ["bmshj2018-factorized"])["bmshj2018-factorized"]
+    options = codec_options(args, ["bmshj2018-factorized"])["bmshj2018-factorized"]
     assert (options["checkpoint_dir"], options["weights_mirror"], options["weights_cache"]) == ("exports", "/m", "/c")
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--device", "gpu"])  # argparse's own choices check, as before

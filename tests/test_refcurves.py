@@ -20,7 +20,7 @@ from bench.analysis.bdformat import table_csv, table_markdown
 from bench.analysis.bdlatex import latex_escape, table_latex
 from bench.analysis.bdrate import bd_rate_result
 from bench.analysis.bdtable import bd_table
-from bench.analysis.curves import PUBLISHED, published_curve
+from bench.analysis.curves import PUBLISHED
 from bench.analysis.plots import delta_quality, rd_figure, relabel, write_rd_plots
 from bench.analysis.refcurves import ReferenceSpecError, reference_curves
 from bench.analysis.reference import ReferenceFileError
@@ -133,7 +133,7 @@ def test_tidy_csv_gives_one_curve_per_codec_as_anchor(rows: pd.DataFrame, tmp_pa
     a_rate, a_q = means(rows, "jpeg", "psnr")
     lines = [f"old,r{i},{r * 1.1!r},{q!r},,kodak" for i, (r, q) in enumerate(zip(a_rate, a_q))]
     lines += ["other,a,0.5,30,0.95,", "other,b,1.0,33,0.97,"]
-    path = write_csv(tmp_path / "curves.csv", lines)
+    write_csv(tmp_path / "curves.csv", lines)
     old, other = reference_curves([str(tmp_path / "*.csv")], "kodak")
     assert (old.name, old.points, old.dataset) == ("ref:old", tuple(f"r{i}" for i in range(5)), "kodak")
     assert np.isnan(old.ms_ssim).all() and other.psnr == (30.0, 33.0) and other.dataset is None

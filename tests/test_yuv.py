@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -116,10 +117,8 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
     assert "0 measured now, 0 timed now, 6 reused" in run()
 
 
-def _rows(psnr_y: bool) -> "pd.DataFrame":
+def _rows(psnr_y: bool) -> pd.DataFrame:
     """Anchor ``a`` and test ``t`` on three images: t reaches a's RGB PSNR at 0.9× its rate, a's PSNR-Y at 0.8×."""
-    import pandas as pd
-
     lines = []
     for codec, rgb_scale, luma_scale in (("a", 1.0, 1.0), ("t", 0.9, 0.8)):
         for k, bpp in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
