@@ -116,7 +116,7 @@ class RunReport:
 class PointWorker:
     """A codec built once in a worker, its coders (one per operating point, built on first use), the
     last image's MS-SSIM reference and the warm-ups done: what every RD or timing task of one codec
-    needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker (:mod:`bench.core.distributed`).
+    needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker (:mod:`bench.core.cluster`).
     """
 
     def __init__(self, codec: Codec, settings: Settings) -> None:
@@ -476,7 +476,7 @@ class Evaluation:
             elif action == TIME:
                 untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
             elif action == SCORE:
-                unscored.append((point, image, {**existing, "key": base["key"]}))
+                unscored.append((point, image, base))
             else:
                 self.report.reused += 1
         return missing, untimed, unscored
@@ -561,16 +561,14 @@ class Evaluation:
                 return legacy
         return existing
 
-    def _score_rows(self, run: CodecRun, coders: Mapping[str, Coder],
-                    rows: list[tuple[str, PreparedImage, dict[str, Any]]]
-                    ) -> list[tuple[str, PreparedImage, dict[str, Any]]]:
-        """Fill the later quality columns of stored rows (untimed encode and decode), and the codec-filled
-        columns they lack; returns the rows whose bitstream or PSNR is not the stored one, to be measured
-        again."""
-        again: list[tuple[str, PreparedImage, dict[str, Any]]] = []
-        with self._bar(len(rows), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
-            for point, image, row in rows:
-                coder = coders[point]
+    def _score_rows(self, run: CodecRun, coders: Mapping[str, Coder], bases: list[Row]) -> list[Row]:
+        """Fill the later quality columns of the stored rows of ``bases`` (untimed encode and decode), and
+        the codec-filled columns they lack; returns those whose bitstream or PSNR is not the stored one,
+        to be measured again."""
+        again: list[Row] = []
+        with self._bar(len(bases), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
+            for point, image, base in bases:
+                coder, row = coders[point], self.store.get(base["key"])
                 try:
                     data = coder.encode(image.pixels)
                     recon = coder.decode(data)
@@ -584,11 +582,10 @@ class Evaluation:
                 bar.update()
                 if problem is not None:
                     log.warning("%s %s %s: measured again: %s", run.codec.name, point, image.name, problem)
-                    base = self._base(run, codec_hash(run.codec), point, coder.identity(), coder.row_fields(), image)
-                    again.append((point, image, {**base, "key": row["key"]}))
+                    again.append((point, image, base))
                     self.report.recomputed += 1
                     continue
-                self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **values})
+                self.store.append({**row, **values})
                 self.report.scored += 1
         return again
 
