@@ -47,6 +47,7 @@ def test_psnr_ycbcr_equals_colour_science_on_kodak(kodak_dir: Path) -> None:
         expected = _colour_science_psnr(image, decoded)
         assert [ours["psnr_y"], ours["psnr_u"], ours["psnr_v"]] == pytest.approx(expected, abs=1e-9)
         assert ours["psnr_yuv"] == pytest.approx((6 * expected[0] + expected[1] + expected[2]) / 8, abs=1e-9)
+        assert ours["psnr"] == psnr(image, decoded)  # the same sums' trace: the RGB PSNR, bit for bit
         # 4:2:0 JPEG keeps chroma at a quarter of the samples but quantises it less: here chroma PSNR is higher
         assert ours["psnr_u"] > ours["psnr_y"] and ours["psnr_v"] > ours["psnr_y"]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.core.codec import Coder
 from bench.core.errors import MetricError
-from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr, psnr_ycbcr
+from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr_ycbcr
 from bench.core.screening import PreparedImage
 from bench.core.store import write_bytes_atomic
 from bench.core.timing import measure
@@ -31,7 +31,7 @@ Reference = tuple[MsSsimReference | None, str | None]
 
 def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
              recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = {"psnr": psnr(image, recon), **psnr_ycbcr(image, recon)}
+    values: dict[str, Any] = psnr_ycbcr(image, recon)  # RGB PSNR and its Y′CbCr channels, one pass
     notes = []
     if reference is None:
         notes.append(f"ms_ssim missing: {reference_error}")
@@ -55,10 +55,11 @@ def later_quality(pixels: np.ndarray, data: bytes, recon: np.ndarray,
     """
     if len(data) != int(float(stored["bytes"])):
         return {}, f"encoder gave {len(data)} bytes now, {stored['bytes']} in the stored row"
-    value = psnr(pixels, recon)
+    values = psnr_ycbcr(pixels, recon)
+    value = values.pop("psnr")
     if repr(value) != stored["psnr"]:  # as the store writes a float
         return {}, f"decoded PSNR {value!r} now, {stored['psnr']} in the stored row"
-    return psnr_ycbcr(pixels, recon), None
+    return values, None
 
 
 def reference_of(pixels: np.ndarray) -> Reference:

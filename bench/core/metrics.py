@@ -103,13 +103,14 @@ def _psnr_of_mse(mse: float) -> float:
 
 
 def psnr_ycbcr(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
-    """PSNR in dB of the Y′, Cb and Cr channels of two 8-bit RGB images, and PSNR-YUV.
+    """PSNR in dB of the Y′, Cb and Cr channels of two 8-bit RGB images, PSNR-YUV, and RGB PSNR.
 
     Both images are converted with the full-range BT.709 matrix (:data:`RGB_TO_YCBCR`: peak 255
     for Y′, chroma spanning ±127.5) without rounding to 8-bit Y′CbCr, so the channels measure the
     codec's error and nothing of a second quantisation; the mean squared errors are exact.
-    ``psnr_yuv`` is (6·PSNR-Y + PSNR-U + PSNR-V) / 8. Keys: ``psnr_y``, ``psnr_u``, ``psnr_v``,
-    ``psnr_yuv``.
+    ``psnr_yuv`` is (6·PSNR-Y + PSNR-U + PSNR-V) / 8. ``psnr`` is :func:`psnr`'s value, from the same
+    sums (their trace), so a row's PSNRs take one pass over the image. Keys: ``psnr``, ``psnr_y``,
+    ``psnr_u``, ``psnr_v``, ``psnr_yuv``.
     """
     _check_pair(reference, test)
     # The channels' errors are linear in the RGB error d, so their mean squares are the diagonal of
@@ -123,7 +124,8 @@ def psnr_ycbcr(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
     y, u, v = (_psnr_of_mse(float(m)) for m in mse)
     weights = YUV_WEIGHTS
     combined = (weights[0] * y + weights[1] * u + weights[2] * v) / sum(weights)
-    return {"psnr_y": y, "psnr_u": u, "psnr_v": v, "psnr_yuv": combined}
+    rgb = _psnr_of_mse((sums[0][0] + sums[1][1] + sums[2][2]) / diff.size)
+    return {"psnr": rgb, "psnr_y": y, "psnr_u": u, "psnr_v": v, "psnr_yuv": combined}
 
 
 def ms_ssim_db(value: Any) -> Any:
