@@ -2,9 +2,12 @@
 local, each command's whole wall time, in two settings:
 
 * ``dask``: `--executor dask` without an address: the command starts (and stops) a local cluster;
-* ``dask-running``: `--executor dask --scheduler ADDRESS` against a cluster started once beforehand
-  (`dask scheduler`, two `dask worker --nthreads 1 --no-nanny`, the first with `timing=1`), as a lab's
-  cluster runs: the cost of executing through Dask without that of starting it.
+* ``dask-running``: `--executor dask --scheduler ADDRESS` against a cluster started beforehand
+  (`dask scheduler`, two `dask worker --nthreads 1 --no-nanny --preload bench.core.cluster`, the first
+  with `timing=1`, the workers' profiler off, as docs/cluster.md advises), as a lab's cluster runs: the
+  cost of executing through Dask without that of starting it. The cluster is started before this
+  command's clock starts and stopped after it stops, so no other command runs beside an idle cluster
+  (its heartbeats take about 0.1 of a core here).
 
 Each round runs the three commands into fresh results folders, in an order that rotates from round to
 round; the ratios are per round against its local run, then their median. RD rows are checked identical.
@@ -47,15 +50,18 @@ def main() -> int:
     parser.add_argument("--kodak-dir", required=True, help="local Kodak copy")
     parser.add_argument("--pairs", type=int, default=2, help="rounds of the three runs (default: %(default)s)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch, running_cluster(Path(scratch)) as address:
-        kinds = {"local": [], "dask": ["--executor", "dask"],
-                 "dask-running": ["--executor", "dask", "--scheduler", address]}
+    with tempfile.TemporaryDirectory() as scratch:
+        kinds = {"local": [], "dask": ["--executor", "dask"], "dask-running": ["--executor", "dask", "--scheduler"]}
         times: dict[str, list[float]] = {kind: [] for kind in kinds}
         for pair in range(args.pairs):
             order = list(kinds)[pair % 3:] + list(kinds)[:pair % 3]
             for kind in order:
                 results = Path(scratch) / f"{kind}{pair}"
-                times[kind].append(timed_run(args.kodak_dir, results, kinds[kind]))
+                if kind == "dask-running":
+                    with running_cluster(Path(scratch) / f"cluster{pair}") as address:
+                        times[kind].append(timed_run(args.kodak_dir, results, [*kinds[kind], address]))
+                else:
+                    times[kind].append(timed_run(args.kodak_dir, results, kinds[kind]))
                 print(f"round {pair + 1} {kind}: {times[kind][-1]:.1f} s", flush=True)
             frames = [ResultStore(Path(scratch) / f"{kind}{pair}/kodak/rows.csv").frame() for kind in kinds]
             rd = [f.sort_values("key")[RD].reset_index(drop=True) for f in frames]
@@ -71,8 +77,10 @@ def main() -> int:
 
 @contextmanager
 def running_cluster(folder: Path) -> Iterator[str]:
-    """A `dask scheduler` and two one-thread workers (the first with timing=1) on 127.0.0.1; its address."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """A `dask scheduler` and two one-thread workers (the first with timing=1) on 127.0.0.1, started and
+    warmed (harness preloaded); its address."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     processes = []
 
     def start(*args: str) -> None:
@@ -88,11 +96,13 @@ def running_cluster(folder: Path) -> Iterator[str]:
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
         for resources in (["--resources", "timing=1"], []):
-            start("worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", *resources)
+            start("worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+                  "--preload", "bench.core.cluster", *resources)
         from distributed import Client
 
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
+            client.run(os.getpid)  # answered once each worker's preload (torch, the harness) is done
         yield address
     finally:
         for process in processes:

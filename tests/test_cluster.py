@@ -158,3 +158,15 @@ def test_worker_killed_mid_run_rows_still_complete(six_kodak, local_rows, cluste
     assert 0 < written < len(IMAGES) * 2, f"the kill came too late ({written} rows)"
     assert driver.returncode == 0, err.decode()
     _compare(local_rows, results)
+
+
+def test_self_started_local_cluster_rows_equal_local_run(six_kodak, local_rows, tmp_path):
+    """`--executor dask` without an address: the command starts two preloaded workers, measures and stops
+    them, with the local run's rows and nothing on stderr but its progress and warnings."""
+    results = tmp_path / "dask"
+    env = {key: value for key, value in os.environ.items() if key != "BENCH_DASK_SCHEDULER"}
+    done = run_python(*RUN, "--data", six_kodak, "--results", results, "--executor", "dask", "--jobs", "2",
+                      env=env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and " ERROR " not in done.stderr, done.stderr
+    _compare(local_rows, results)

@@ -38,6 +38,7 @@ from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, ImageError
 from bench.core.evaluator import CodecRun, PointWorker, Settings
 from bench.core.images import pixel_sha256
+from bench.core.recent import Recent
 from bench.core.reuse import LATER_QUALITY, codec_hash
 from bench.core.screening import PreparedImage
 
@@ -113,12 +114,14 @@ def _point_worker(spec: CodecSpec, settings: Settings) -> PointWorker:
     return workers[(spec, settings)]
 
 
+IMAGES_BUDGET = 256 * 2**20
+"""Bytes of checked images a worker thread keeps (its tasks may alternate between images)."""
+
+
 def _image(payload: ImagePayload) -> PreparedImage:
-    """The payload's image; checked once per worker thread and image (the last one is kept)."""
-    last = getattr(_state, "image", None)
-    if last is None or last.sha256 != payload.sha256:
-        _state.image = last = payload.unpack()
-    return last
+    """The payload's image; checked once per worker thread and image while it is kept (:data:`IMAGES_BUDGET`)."""
+    images = _state.__dict__.setdefault("images", Recent(IMAGES_BUDGET, lambda image: image.pixels.nbytes))
+    return images.get(payload.sha256, payload.unpack)
 
 
 def _set_threads(threads: int) -> int:
@@ -137,12 +140,18 @@ def worker_hardware() -> dict[str, Any]:
     return dict(_machine)
 
 
+def dask_setup(worker: Any) -> None:
+    """Run at a worker's start by ``dask worker --preload bench.core.cluster`` (the local cluster's workers
+    too): torch imported and the machine facts read then, all workers at once, not by a first task."""
+    worker_hardware()
+
+
 def _carry(payload: ImagePayload) -> ImagePayload:
     """An image as a task result: the scheduler keeps the payload, so a lost copy is sent again."""
     return payload
 
 
-def rd_task(spec: CodecSpec, settings: Settings, point: str, payload: ImagePayload) -> dict[str, Any]:
+def rd_task(point: str, payload: ImagePayload, *, spec: CodecSpec, settings: Settings) -> dict[str, Any]:
     """One row's RD values on a worker: :meth:`PointWorker.rd_row`, as a ``--jobs`` process does (one thread)."""
     _set_threads(1)
     worker = _point_worker(spec, settings)
@@ -154,8 +163,8 @@ def _stored_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: row.get(key, "") for key in ("bytes", "psnr", *LATER_QUALITY)}
 
 
-def timing_task(spec: CodecSpec, settings: Settings, point: str, payload: ImagePayload,
-                stored: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def timing_task(point: str, payload: ImagePayload, stored: Mapping[str, Any], *, spec: CodecSpec,
+                settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     """One row's timings on a worker (:meth:`PointWorker.timing`), and the conditions they were taken under:
     the machine, torch threads and heap policy in effect."""
     from bench.core.allocator import apply
@@ -179,16 +188,25 @@ _TRIM = "MALLOC_TRIM_THRESHOLD_"
 128 KiB: every larger block is mapped and faulted again on each call (JPEG + MS-SSIM: 2.7× slower here)."""
 
 
+QUIET_WORKER = {"distributed.worker.profile.enabled": False}
+"""Dask configuration of the local cluster's workers: no statistical profiler, which samples the running
+task's stack every 10 ms (twice the CPU of an idle worker, taken from the tasks); a running cluster's
+workers get it from ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` (``docs/cluster.md``)."""
+
+
 def local_cluster(workers: int) -> SpecCluster:
     """A cluster on this machine: ``workers`` processes of one thread on 127.0.0.1, the first declaring
-    ``timing=1`` (one machine: one timing at a time), under glibc's default heap like a local run."""
+    ``timing=1`` (one machine: one timing at a time), under glibc's default heap like a local run, this
+    module preloaded (:func:`dask_setup`) and :data:`QUIET_WORKER`. The workers log only critical
+    errors: a task's fault reaches the driver as its exception, and a worker stopping with the cluster
+    may otherwise print a heartbeat traceback after the run."""
     import dask
 
     environ = {key: value for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if key != _TRIM}
-    dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+    dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **QUIET_WORKER})
     specs = {f"bench-{i}": {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "dashboard": False,
-                                                      "silence_logs": logging.ERROR,
+                                                      "silence_logs": logging.CRITICAL, "preload": [__name__],
                                                       "resources": {TIMING: 1} if i == 0 else {}}}
              for i in range(workers)}
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": 0, "dashboard": False}}
@@ -259,9 +277,9 @@ class DaskExecutor:
 
     def _gather(self, futures: Mapping[Future, Any]) -> Iterator[tuple[Any, Any]]:
         """(what each future was submitted for, its result), in the order they complete."""
-        try:
-            for future in as_completed(list(futures)):
-                yield futures[future], future.result()
+        try:  # results gathered in batches as they complete, not one round trip each
+            for future, result in as_completed(list(futures), with_results=True):
+                yield futures[future], result
         except KilledWorker as exc:
             raise BenchError(f"a task killed every worker it ran on ({exc}); rerun to resume, and look at the "
                              "workers' logs") from None
@@ -274,18 +292,35 @@ class DaskExecutor:
                 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(base, RD values) of each missing row, computed on the workers, as they complete."""
         spec = CodecSpec.of(run)
-        futures = {self.client.submit(rd_task, spec, self.settings, point, self._image(image), pure=False,
-                                      resources=self._resources_of(run, base, timing=False),
-                                      key=f"rd-{base['key']}"): base
-                   for point, image, base in missing}
+        futures = self._map(rd_task, run, [(base, base, (point, self._image(image)))
+                                           for point, image, base in missing],
+                            timing=False, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 
     def timings(self, run: CodecRun, untimed: Sequence[tuple[str, PreparedImage, dict[str, Any]]]
                 ) -> Iterator[tuple[tuple[str, PreparedImage, dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]]:
-        """((point, image, row), timing columns, conditions) of each row to time, as they complete."""
+        """((point, image, row), timing columns, conditions) of each row to time, as they complete; submitted
+        image by image (a timing worker runs them in that order, each image checked once)."""
         spec = CodecSpec.of(run)
-        futures = {self.client.submit(timing_task, spec, self.settings, point, self._image(image),
-                                      _stored_values(row), pure=False, resources=self._resources_of(run, row, timing=True),
-                                      key=f"time-{row['key']}"): (point, image, row)
-                   for point, image, row in untimed}
+        ordered = sorted(untimed, key=lambda item: item[1].name)
+        futures = self._map(timing_task, run, [((point, image, row), row, (point, self._image(image), _stored_values(row)))
+                                               for point, image, row in ordered],
+                            timing=True, spec=spec, settings=self.settings)
         yield from self._gather(futures)
+
+    def _map(self, function: Any, run: CodecRun, tasks: Sequence[tuple[Any, Mapping[str, Any], tuple[Any, ...]]],
+             *, timing: bool, **common: Any) -> dict[Future, Any]:
+        """Submit ``function(*arguments, **common)`` for each (what it is for, its row, arguments) of
+        ``tasks``, in order: one message to the scheduler per group of tasks that hold the same
+        resources (not one per task); the futures and what each was submitted for."""
+        prefix = "time" if timing else "rd"
+        groups: dict[tuple[tuple[str, int], ...], list[tuple[Any, Mapping[str, Any], tuple[Any, ...]]]] = {}
+        for task in tasks:
+            groups.setdefault(tuple(sorted(self._resources_of(run, task[1], timing=timing).items())), []).append(task)
+        futures: dict[Future, Any] = {}
+        for resources, group in groups.items():
+            submitted = self.client.map(function, *zip(*(arguments for _, _, arguments in group)), **common,
+                                        key=[f"{prefix}-{row['key']}" for _, row, _ in group],
+                                        resources=dict(resources), pure=False)
+            futures.update(zip(submitted, (item for item, _, _ in group)))
+        return futures

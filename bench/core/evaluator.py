@@ -33,6 +33,7 @@ from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.measure import later_quality, measure_row, reference_of
 from bench.core.progress import RunProgress
+from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
 from bench.core.reuse import (MEASURE, METRICS_VERSION, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
@@ -113,10 +114,20 @@ class RunReport:
 # --- one task: what a `--jobs` process or a Dask worker does -------------------------------------
 
 
+REFERENCES_BUDGET = 256 * 2**20
+"""Bytes of MS-SSIM references a worker keeps (about 38 MB each at Kodak size; the last one always)."""
+
+
+def _reference_size(reference: tuple[Any, str | None]) -> int:
+    """About what an MS-SSIM reference holds: its float64 pyramid of the image, means and variances."""
+    return 33 * reference[0].shape[0] * reference[0].shape[1] * 3 if reference[0] is not None else 0
+
+
 class PointWorker:
     """A codec built once in a worker, its coders (one per operating point, built on first use), the
-    last image's MS-SSIM reference and the warm-ups done: what every RD or timing task of one codec
-    needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker (:mod:`bench.core.cluster`).
+    MS-SSIM references of the last images and the warm-ups done: what every RD or timing task of one
+    codec needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker
+    (:mod:`bench.core.cluster`, whose tasks may alternate between images).
     """
 
     def __init__(self, codec: Codec, settings: Settings) -> None:
@@ -124,7 +135,7 @@ class PointWorker:
         self.settings = settings
         self.coders: dict[str, Coder] = {}
         self.warmed = WarmUps()
-        self._reference: tuple[str, Any] | None = None
+        self.references: Recent[Any] = Recent(REFERENCES_BUDGET, _reference_size)
 
     def coder(self, point: str) -> Coder:
         if point not in self.coders:
@@ -133,11 +144,10 @@ class PointWorker:
 
     def rd_row(self, point: str, image: PreparedImage) -> dict[str, Any]:
         """The row's RD values (untimed :func:`measure_row`), reconstructions and bitstreams written if asked."""
-        if self._reference is None or self._reference[0] != image.sha256:
-            self._reference = (image.sha256, reference_of(image.pixels))
+        reference = self.references.get(image.sha256, lambda: reference_of(image.pixels))
         settings, codec = self.settings, self.codec.name
         return measure_row(
-            self.coder(point), image, self._reference[1], timed=False,
+            self.coder(point), image, reference, timed=False,
             reco_path=artifact_path(settings.reco_dir, codec, point, image.name, ".png"),
             bitstream_path=artifact_path(settings.bitstream_dir, codec, point, image.name, ".bin"),
         )
