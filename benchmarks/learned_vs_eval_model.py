@@ -4,16 +4,19 @@ For each architecture both tools code the same Kodak images with the same checkp
 on the CPU, one encode and one decode per image (the harness: ``--repeats 1``; it also runs one
 untimed warm-up per image shape, the latent check and the rate estimate, and scores float64
 MS-SSIM), starting from an empty results folder every time. The harness runs once per heap policy
-(``--allocator``): ``caching``, its default, and ``system``, glibc's default and eval_model's
-conditions — so the table shows how much of the difference is the allocator and how much is the
+(``--allocator``): ``system``, its default (glibc's, eval_model's conditions), and ``caching``
+(opt-in) — so the table shows how much of the difference is the allocator and how much is the
 harness. The commands of one pair run in turn, in an order that rotates from pair to pair, so a
 change of machine load hits all of them; the ratio per pair is reported, of wall time and of CPU
 time (user + system, which a busy machine disturbs less).
 
 Then one harness run is instrumented (in a process of its own): timers around CompressAI's
-``compress``/``decompress``/``forward`` (every call, warm-ups included), the quality metrics and the integrity
+``compress``/``decompress`` (every call, the warm-ups' crop round trips included), ``forward`` (the
+warm-ups' pass over every network, once per image shape), the quality metrics and the integrity
 check; the rest — interpreter imports, image loading and hashing, tensor conversion and padding,
-bitstream packing and checks, result rows, progress — is the harness's overhead.
+bitstream packing and checks, result rows, progress — is the harness's overhead. One eval_model run
+is instrumented the same way (its ``compress``/``decompress`` and ``compute_metrics``), so the two
+tools' model-call times sit side by side.
 
 Weights: only the factorized prior has real trained weights offline (``../shared/weights``). The
 hyperprior and mbt2018 runs use random-initialised models (N=128, M=192, the zoo's quality 1–5
@@ -98,7 +101,7 @@ def profile_child(argv: list[str]) -> int:
     registry.names()  # loads the plug-ins
     model_class = zoo.model_class(arch)  # imports compressai, as eval_model does before any work
     imports = time.perf_counter() - start
-    spent = {"model": 0.0, "metrics": 0.0, "verify": 0.0}
+    spent = {"model": 0.0, "warm_up": 0.0, "metrics": 0.0, "verify": 0.0}
     depth = [0]
 
     def timer(kind, function):
@@ -116,7 +119,7 @@ def profile_child(argv: list[str]) -> int:
 
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
-    model_class.forward = timer("model", model_class.forward)  # the warm-up's pass over every network
+    model_class.forward = timer("warm_up", model_class.forward)  # the warm-up's pass over every network, per shape
     measure._quality = timer("metrics", measure._quality)
     evaluator.reference_of = timer("metrics", evaluator.reference_of)  # the MS-SSIM reference pyramid
     CompressionModelCoder.verify = timer("verify", CompressionModelCoder.verify)
@@ -134,6 +137,40 @@ def profile_child(argv: list[str]) -> int:
     return 0
 
 
+def profile_eval_model_child(argv: list[str]) -> int:
+    """Run eval_model's main() in this process with timers around the model's compress/decompress and
+    its metrics; print them as JSON (the other side of the instrumented comparison)."""
+    start = time.perf_counter()
+    import compressai.utils.eval_model.__main__ as eval_model
+    from compressai.zoo.image import model_architectures
+
+    model_class = model_architectures[argv[argv.index("-a") + 1]]
+    imports = time.perf_counter() - start
+    spent = {"model": 0.0, "metrics": 0.0}
+
+    def timer(kind, function):
+        def wrapper(*args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[kind] += time.perf_counter() - begin
+        return wrapper
+
+    model_class.compress = timer("model", model_class.compress)
+    model_class.decompress = timer("model", model_class.decompress)
+    eval_model.compute_metrics = timer("metrics", eval_model.compute_metrics)
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            eval_model.main(argv)
+        finally:
+            sys.stdout = stdout
+    total = time.perf_counter() - start
+    print(json.dumps({"total_s": total, "imports_s": imports, **{f"{k}_s": v for k, v in spent.items()}}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kodak-dir", type=Path, default=SHARED / "data" / "kodak")
@@ -141,13 +178,16 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images (default: all 24)")
     parser.add_argument("--pairs", type=int, default=2, help="alternating harness / eval_model pairs per arch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both (eval_model forces 1)")
-    parser.add_argument("--allocators", default="caching,system",
+    parser.add_argument("--allocators", default="system,caching",
                         help="heap policies the harness runs under, each against eval_model (default: %(default)s)")
     parser.add_argument("--no-profile", action="store_true", help="skip the instrumented harness run")
     parser.add_argument("--profile-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-eval-model-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile_child is not None:
         return profile_child(args.profile_child)
+    if args.profile_eval_model_child is not None:
+        return profile_eval_model_child(args.profile_eval_model_child)
     if args.threads != 1:
         parser.error("eval_model always runs with 1 thread; compare at --threads 1")
     allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
@@ -195,11 +235,18 @@ def main() -> int:
                 done = subprocess.run(child, cwd=REPO, env=env, check=True, capture_output=True, text=True)
             p = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"  one instrumented harness run ({allocators[0]} heap): {p['total_s']:.2f} s = model calls "
-                  f"{p['model_s']:.2f} s + metrics {p['metrics_s']:.2f} s + integrity check {p['verify_s']:.2f} s "
+                  f"{p['model_s']:.2f} s + warm-ups' forward passes {p['warm_up_s']:.2f} s + metrics "
+                  f"{p['metrics_s']:.2f} s + integrity check {p['verify_s']:.2f} s "
                   f"+ overhead {p['overhead_s']:.2f} s ({100 * p['overhead_s'] / p['total_s']:.1f} %; "
                   f"of which torch + compressai imports, which eval_model pays alike, {p['imports_s']:.2f} s; "
                   "without them "
                   f"{100 * p['overhead_without_imports_s'] / p['total_s']:.1f} %)", flush=True)
+            child = [sys.executable, __file__, "--profile-eval-model-child", *theirs[3:]]
+            done = subprocess.run(child, cwd=REPO, env=env, check=True, capture_output=True, text=True)
+            e = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"  one instrumented eval_model run: {e['total_s']:.2f} s = model calls {e['model_s']:.2f} s + "
+                  f"metrics {e['metrics_s']:.2f} s + imports {e['imports_s']:.2f} s + the rest "
+                  f"{e['total_s'] - e['model_s'] - e['metrics_s'] - e['imports_s']:.2f} s", flush=True)
     return 0
 
 
