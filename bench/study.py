@@ -11,7 +11,7 @@ import sys
 
 __all__ = [
     "ANCHORS", "ARCHITECTURES", "TRAINED_ARCHITECTURE", "JPEG_POINTS", "JPEG_QUALITIES", "LABELS", "LAMBDAS", "POINTS",
-    "PRETRAIN_LAMBDA", "STUDY_ANCHOR", "STUDY_BD_RATES", "ZOO_QUALITIES", "lambda_label",
+    "PRETRAIN_LAMBDA", "STUDY_ANCHOR", "STUDY_BD_RATES", "STUDY_CONTEXT_DECODE_S", "STUDY_PARAMS_CELL", "ZOO_QUALITIES", "lambda_label",
 ]
 
 ARCHITECTURES: tuple[str, ...] = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
@@ -63,6 +63,15 @@ STUDY_BD_RATES: dict[str, tuple[float, float]] = {
     "mbt2018": (-56.78, -55.00),
 }
 """BD-rate vs JPEG in percent (PSNR, MS-SSIM dB), as the study's text gives them."""
+
+STUDY_PARAMS_CELL = 7.08e10
+"""A value of the study's complexity table in its "Params" column: a count of multiply-accumulates of a
+whole Kodak-size encode + decode, not of parameters (the study's Params and MACs columns are swapped)."""
+
+STUDY_CONTEXT_DECODE_S: tuple[float, float] = (104.0, 252.63)
+"""The study's decode time of one Kodak image by its Context + Hyperprior on an NVIDIA RTX 3080 Ti, in
+seconds (the fastest and slowest of its λ). These two figures are all of the study's complexity table
+that this project has; the rest of the table is not shown for that reason."""
 
 _MAKE_VARIABLES = {
     "learned": lambda: ",".join(ARCHITECTURES),

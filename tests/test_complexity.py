@@ -15,7 +15,7 @@ import pytest
 
 from bench.learned import zoo
 from bench.analysis.complexity_plot import decode_times
-from bench.analysis.complexity_report import complexity_markdown
+from bench.analysis.complexity_report import complexity_markdown, study_markdown
 from bench.learned.complexity.files import RANDOM_INIT
 from bench.learned.complexity.tables import StepTiming, macs_frame, results_time_table, run_environments, split_table
 from bench.learned.complexity.timing import Step, WarmTimer, synchronizer, time_steps
@@ -343,3 +343,18 @@ def test_importing_the_measurement_code_imports_neither_torch_nor_pyplot():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_study_figures_beside_our_counts():
+    """The study's "Params" cell is compared with encode + decode MACs (a hand computation: 3.50e10 +
+    3.58e10 = 7.08e10, ratio 1.00; 4.2e10 / 7.08e10 = 0.59), and its context-model decode times are shown."""
+    rows = [{"arch": "a", "config": "N=1", "part": "encoder", "macs": 3.50e10, "params": 2e6},
+            {"arch": "a", "config": "N=1", "part": "decoder", "macs": 3.58e10, "params": 2e6},
+            {"arch": "a", "config": "N=1", "part": "model", "macs": float("nan"), "params": 3_000_000},
+            {"arch": "b", "config": "N=2", "part": "encoder", "macs": 2.1e10, "params": 1e6},
+            {"arch": "b", "config": "N=2", "part": "decoder", "macs": 2.1e10, "params": 1e6},
+            {"arch": "b", "config": "N=2", "part": "model", "macs": float("nan"), "params": 1_500_000}]
+    text = "\n".join(study_markdown(pd.DataFrame(rows)))
+    assert "7.08e+10" in text and "104–252.63 s" in text and "swapped" in text
+    assert "| a | N=1 | 3.00 M | 7.08e+10 | 1.00 |" in text
+    assert "| b | N=2 | 1.50 M | 4.20e+10 | 0.59 |" in text

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench import study
 from bench.analysis.complexity_plot import decode_time_vs_bd_rate_figure, plot_times
 from bench.core.store import write_text_atomic
 from bench.learned.complexity.files import FILES, KINDS, RANDOM_INIT, ComplexityError, read_run
@@ -374,6 +375,35 @@ def _conditions(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def study_markdown(macs: pd.DataFrame) -> list[str]:
+    """The study's complexity figures (:data:`bench.study.STUDY_PARAMS_CELL`,
+    :data:`bench.study.STUDY_CONTEXT_DECODE_S`) beside this measurement's parameter and MAC counts."""
+    low, high = study.STUDY_CONTEXT_DECODE_S
+    lines = [
+        (f"This project has two figures of the study's complexity table. Its \"Params\" column holds "
+         f"{study.STUDY_PARAMS_CELL:.2e}, which is not a parameter count but a MAC count: the study's Params and "
+         "MACs columns are swapped. Its Context + Hyperprior decodes one Kodak image in "
+         f"{low:g}–{high:g} s on an NVIDIA RTX 3080 Ti: the serial per-position loop of CompressAI's reference "
+         "decoder (one small convolution and entropy-parameter pass per latent position), which this "
+         "harness's wavefront coder replaces by 141 batched steps with the same weights (README, *The "
+         "wavefront coder*, times both on this CPU and on a GPU)."),
+        "",
+    ]
+    if macs.empty:
+        return lines
+    rows = []
+    for (arch, config), group in macs.groupby(["arch", "config"], sort=False):
+        parts = {r["part"]: r for r in group.to_dict("records")}
+        if {"encoder", "decoder", "model"} <= parts.keys():
+            total = parts["encoder"]["macs"] + parts["decoder"]["macs"]
+            rows.append(f"| {arch} | {config} | {_g(parts['model']['params'], 1e6)} M | {total:.2e} | "
+                        f"{total / study.STUDY_PARAMS_CELL:.2f} |")
+    if rows:
+        lines += ["| model | config | params (here) | encode + decode MACs (here) | MACs / the study's \"Params\" |",
+                  "|---|---|---:|---:|---:|", *rows, ""]
+    return lines
+
+
 def complexity_markdown(
     *,
     macs: pd.DataFrame | None = None,
@@ -403,6 +433,7 @@ def complexity_markdown(
     lines += _split_markdown(split if split is not None else pd.DataFrame())
     lines += _parts_markdown(parts if parts is not None else pd.DataFrame())
     lines += ["## Peak memory", ""] + _memory_markdown(memory if memory is not None else pd.DataFrame())
+    lines += ["## The study's figures", ""] + study_markdown(macs if macs is not None else pd.DataFrame())
     lines += ["## Decode time vs BD-rate", ""]
     if plot:
         lines += [f"![decode time vs BD-rate]({plot})", ""]
