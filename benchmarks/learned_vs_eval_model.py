@@ -87,6 +87,36 @@ def harness_args(arch: str, checkpoint: Path, images: Path, results: str, thread
             "--jobs", "1", "--allocator", allocator, "--results", results, "--no-progress"]
 
 
+def timers(spent: dict[str, float]):
+    """``timer(kind, function)``: ``function`` wrapped to add its wall time to ``spent[kind]``; a call
+    inside another timed call (e.g. verify re-encoding) is counted in the outer one only."""
+    depth = [0]
+
+    def timer(kind, function):
+        def wrapper(*args, **kwargs):
+            if depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            begin = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[kind] += time.perf_counter() - begin
+                depth[0] -= 1
+        return wrapper
+    return timer
+
+
+def quietly(function, argv: list[str]):
+    """``function(argv)`` with its standard output discarded (the JSON line is the child's only output)."""
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            return function(argv)
+        finally:
+            sys.stdout = stdout
+
+
 def profile_child(argv: list[str]) -> int:
     """Run the harness's main() in this process with timers; print the breakdown as JSON."""
     start = time.perf_counter()
@@ -102,33 +132,14 @@ def profile_child(argv: list[str]) -> int:
     model_class = zoo.model_class(arch)  # imports compressai, as eval_model does before any work
     imports = time.perf_counter() - start
     spent = {"model": 0.0, "warm_up": 0.0, "metrics": 0.0, "verify": 0.0}
-    depth = [0]
-
-    def timer(kind, function):
-        def wrapper(*args, **kwargs):
-            if depth[0]:  # inside another timed call (e.g. verify re-encoding): counted there
-                return function(*args, **kwargs)
-            depth[0] += 1
-            begin = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[kind] += time.perf_counter() - begin
-                depth[0] -= 1
-        return wrapper
-
+    timer = timers(spent)
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
     model_class.forward = timer("warm_up", model_class.forward)  # the warm-up's pass over every network, per shape
     measure._quality = timer("metrics", measure._quality)
     evaluator.reference_of = timer("metrics", evaluator.reference_of)  # the MS-SSIM reference pyramid
     CompressionModelCoder.verify = timer("verify", CompressionModelCoder.verify)
-    with open(os.devnull, "w") as sink:
-        stdout, sys.stdout = sys.stdout, sink
-        try:
-            status = main(argv)
-        finally:
-            sys.stdout = stdout
+    status = quietly(main, argv)
     total = time.perf_counter() - start
     overhead = total - sum(spent.values())
     print(json.dumps({"status": status, "total_s": total, "imports_s": imports,
@@ -147,25 +158,11 @@ def profile_eval_model_child(argv: list[str]) -> int:
     model_class = model_architectures[argv[argv.index("-a") + 1]]
     imports = time.perf_counter() - start
     spent = {"model": 0.0, "metrics": 0.0}
-
-    def timer(kind, function):
-        def wrapper(*args, **kwargs):
-            begin = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[kind] += time.perf_counter() - begin
-        return wrapper
-
+    timer = timers(spent)
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
     eval_model.compute_metrics = timer("metrics", eval_model.compute_metrics)
-    with open(os.devnull, "w") as sink:
-        stdout, sys.stdout = sys.stdout, sink
-        try:
-            eval_model.main(argv)
-        finally:
-            sys.stdout = stdout
+    quietly(eval_model.main, argv)
     total = time.perf_counter() - start
     print(json.dumps({"total_s": total, "imports_s": imports, **{f"{k}_s": v for k, v in spent.items()}}))
     return 0

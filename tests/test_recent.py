@@ -54,3 +54,14 @@ def test_worker_alternating_images_builds_each_reference_once_and_scores_as_fres
         fresh = PointWorker(registry.create("jpeg", {}), Settings()).rd_row(point, image)
         assert row["ms_ssim"] == fresh["ms_ssim"] and row["psnr"] == fresh["psnr"] and row["bytes"] == fresh["bytes"]
     assert 0.5 < np.mean([row["ms_ssim"] for row in rows]) < 1
+
+
+def test_reference_size_counts_its_maps():
+    """An MS-SSIM reference of a 192×256 image keeps the image (uint8) and, at five scales halving each
+    side, the float64 planes (3·h·w) and two valid-filtered maps (11 taps: 3·(h−10)·(w−10) each)."""
+    from bench.core.metrics import MsSsimReference
+
+    pixels = natural_image(192, 256, seed=3)
+    expected = pixels.nbytes + sum(8 * 3 * (h * w + 2 * (h - 10) * (w - 10))
+                                   for h, w in [(192 >> k, 256 >> k) for k in range(5)])
+    assert MsSsimReference(pixels).nbytes == expected

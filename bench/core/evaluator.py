@@ -31,7 +31,7 @@ from bench.core.datasets import Dataset
 from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import later_quality, measure_row, reference_of
+from bench.core.measure import Reference, later_quality, measure_row, reference_of
 from bench.core.progress import RunProgress
 from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
@@ -115,12 +115,11 @@ class RunReport:
 
 
 REFERENCES_BUDGET = 256 * 2**20
-"""Bytes of MS-SSIM references a worker keeps (about 38 MB each at Kodak size; the last one always)."""
+"""Bytes of MS-SSIM references a worker keeps (:attr:`MsSsimReference.nbytes`; the last one always)."""
 
 
-def _reference_size(reference: tuple[Any, str | None]) -> int:
-    """About what an MS-SSIM reference holds: its float64 pyramid of the image, means and variances."""
-    return 33 * reference[0].shape[0] * reference[0].shape[1] * 3 if reference[0] is not None else 0
+def _reference_size(reference: Reference) -> int:
+    return reference[0].nbytes if reference[0] is not None else 0
 
 
 class PointWorker:

@@ -225,6 +225,11 @@ class _Scale:
         self.sigma_x_sq_c2 = torch.cat([_blur(x[group] * x[group]) for group in self.groups])
         self.sigma_x_sq_c2.addcmul_(self.mu_x, self.mu_x, value=-1.0).add_(_C2)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the maps this scale keeps."""
+        return sum(t.element_size() * t.nelement() for t in (self.x, self.mu_x, self.sigma_x_sq_c2))
+
     def factors(self, y: torch.Tensor, with_luminance: bool) -> list[float]:
         """Per channel, mean contrast-structure (with luminance: mean SSIM) of ``y`` at this scale."""
         means: list[float] = []
@@ -278,6 +283,11 @@ class MsSsimReference:
             if level:
                 x = _downsample(x)
             self._scales.append(_Scale(x))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this reference keeps: the image and, at every scale, its maps (what a cache of references counts)."""
+        return self._reference.nbytes + sum(scale.nbytes for scale in self._scales)
 
     def score(self, test: np.ndarray) -> float:
         """MS-SSIM of ``test`` (same shape as the reference, uint8 RGB) against the reference."""
