@@ -185,10 +185,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.core.manifest import stale_note
     from bench.core.store import check_writable
     from bench.pipeline import CodecRun, Settings, evaluate
-    from bench.analysis.summary import CONVENTION, format_table
+    from bench.analysis.summary import CONVENTION, format_table, precision_line
 
     _warn_plugin_errors()
-    if args.jobs < 1 or args.repeats < 1 or args.threads < 1:
+    if args.jobs < 1 or (args.repeats is not None and args.repeats < 1) or args.threads < 1:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
     if args.wait is not None and args.wait < 0:
         raise BenchError("--wait must be at least 0 seconds")
@@ -229,6 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for reason, count in report.reasons.items():
         print(f"  {count} {reason}")
     print(f"averages: {CONVENTION}; written to {report.results_dir}/summary.csv")
+    print(precision_line(shown))
     if report.stale:
         print(stale_note(report.stale))
     failed = int(shown["failed"].sum()) if not shown.empty else 0
@@ -240,9 +241,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if report.noisy:
         from bench.core.timing import NOISY_SPREAD
 
-        print(f"warning: {len(report.noisy)} of the {report.timed_now} rows timed now have a spread (max − min of "
-              f"{settings.repeats} repeats) above {100 * NOISY_SPREAD:.0f} % of their median, e.g. {report.noisy[0]}; the timings may be "
-              "unstable: rerun on an idle machine, or with more --repeats (rows are then timed again)",
+        print(f"warning: {len(report.noisy)} of the {report.repeated_now} rows timed now with several values have a "
+              f"spread (max − min) above {100 * NOISY_SPREAD:.0f} % of their median, e.g. {report.noisy[0]}; the "
+              "timings may be unstable: rerun on an idle machine (rows are then timed again with --repeats N)",
               file=sys.stderr)
     return 0
 

@@ -215,9 +215,11 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                           "(default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
-    run.add_argument("--repeats", type=int, default=3,
-                     help="timed repeats per encode/decode after an untimed warm-up; the median is kept and the "
-                          "spread (max − min) recorded (default: %(default)s)")
+    run.add_argument("--repeats", type=int, default=None, metavar="N",
+                     help="time every encode/decode N times (single calls) after an untimed warm-up; the median is "
+                          "kept and the spread (max − min) recorded. Default: by duration — a call under 0.1 s is "
+                          "looped to ≥ 0.1 s a value, a longer one timed once; the repeatability sample's rows "
+                          "(1/8 of each orientation's images) get 3 values")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path,

@@ -41,15 +41,19 @@ def header(path: Path) -> tuple[str, ...]:
 
 def test_columns_keep_todays_order_and_add_format_version_last():
     ycbcr = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
-    added = ("conversion", "host", *ycbcr)  # columns added since, each at its place in the file
+    timing = ("encode_loops", "decode_loops", "timing_sampled")
+    added = ("conversion", "host", *ycbcr, *timing)  # columns added since, each at its place in the file
     assert tuple(c for c in COLUMNS if c not in added) == (*COLUMNS_V1, "format_version")
     assert COLUMNS.index("host") == COLUMNS.index("allocator") + 1  # the timing conditions together
     start = COLUMNS.index("ms_ssim_db") + 1  # the quality columns together
     assert COLUMNS[start:start + len(ycbcr)] == ycbcr
     assert header(RESULTS / "rows.csv") == COLUMNS_V1  # the published results were written with them
-    assert tuple(c for c in NUMERIC if c not in ycbcr) == (*NUMERIC_V1, "format_version")
+    start = COLUMNS.index("timing_repeats") + 1  # how a time was taken, beside its count of values
+    assert COLUMNS[start:start + len(timing)] == timing
+    assert tuple(c for c in NUMERIC if c not in ycbcr + timing) == (*NUMERIC_V1, "format_version")
     assert store.COLUMNS is COLUMNS and store.NUMERIC is NUMERIC
-    assert store.LEGACY_VALUES == {"allocator": "system", "format_version": "1"}
+    # every value timed before loops existed was one call
+    assert store.LEGACY_VALUES == {"allocator": "system", "format_version": "1", "encode_loops": "1", "decode_loops": "1"}
     assert set(GENERIC) | set(CODEC_FILLED) == set(COLUMNS) and not set(GENERIC) & set(CODEC_FILLED)
     assert len(set(COLUMNS)) == len(COLUMNS)
     assert all(column.description for column in schema.ROW_COLUMNS)

@@ -33,11 +33,18 @@ CONVENTION = (
 
 SUMMARY_COLUMNS = (
     "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
-    "ycbcr_images", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s", "host",
+    "ycbcr_images", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s",
+    "encode_ci_s", "decode_ci_s", "repeated_rows", "encode_repeat", "decode_repeat", "host",
 )
 """``psnr_y`` … ``psnr_yuv``: means of the per-image values over the ``ycbcr_images`` rows that have them
 (rows stored before they were recorded have none); ``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
-standard deviation over those images (empty for one image)."""
+standard deviation over those images (empty for one image); ``*_ci_s``: the half-width of the 95 % confidence
+interval of the mean time over images (Student's t; empty for one image); ``repeated_rows``: timed rows with several
+values (the repeatability sample, or every row under ``--repeats N``), ``*_repeat``: the median over them of each
+row's spread (max − min) over its median — how far one row's time moves when taken again."""
+
+CI_TARGET = 0.05
+"""A mean time is precise enough when its 95 % CI half-width is at most this share of it."""
 UNKNOWN_HOST = "unknown host (rows written before hosts were recorded)"
 
 
@@ -93,11 +100,59 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "decode_s": times["decode_s"].mean(),
                 "encode_sd_s": times["encode_s"].std(ddof=1),
                 "decode_sd_s": times["decode_s"].std(ddof=1),
+                **time_precision(times),
                 "host": host,
             }
         )
     table = pd.DataFrame(lines, columns=list(SUMMARY_COLUMNS))
     return table.sort_values(["dataset", "codec", "bpp"], kind="stable").reset_index(drop=True)
+
+
+def ci_half_width(values: pd.Series, level: float = 0.95) -> float:
+    """Half-width of the ``level`` confidence interval of the mean of ``values`` (Student's t; NaN below 2)."""
+    from scipy import stats
+
+    values = values.dropna()
+    if len(values) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def time_precision(times: pd.DataFrame) -> dict[str, float | int]:
+    """The CI half-widths of the mean times over the rows of ``times`` and the repeatability of its rows
+    with several values (:data:`SUMMARY_COLUMNS`)."""
+    repeated = times[times["encode_spread_s"].notna()] if "encode_spread_s" in times else times.iloc[:0]
+    return {
+        "encode_ci_s": ci_half_width(times["encode_s"]),
+        "decode_ci_s": ci_half_width(times["decode_s"]),
+        "repeated_rows": len(repeated),
+        **{f"{side}_repeat": float((repeated[f"{side}_spread_s"] / repeated[f"{side}_s"]).median())
+           if len(repeated) else float("nan") for side in ("encode", "decode")},
+    }
+
+
+def imprecise_times(summary: pd.DataFrame, target: float = CI_TARGET) -> list[str]:
+    """``codec point`` of the lines whose encode or decode mean has a 95 % CI half-width above ``target`` of it."""
+    wide = (summary["encode_ci_s"] > target * summary["encode_s"]) | (summary["decode_ci_s"] > target * summary["decode_s"])
+    return [f"{r.codec} {r.point}" for r in summary[wide].itertuples(index=False)]
+
+
+def precision_line(summary: pd.DataFrame, target: float = CI_TARGET) -> str:
+    """How precise the mean times are (95 % CI over images) and how repeatable a row's time is, in one line."""
+    timed = summary[summary["timed_images"] > 1]
+    if timed.empty:
+        return "times: fewer than two timed images per point, no confidence interval"
+    wide = imprecise_times(timed, target)
+    repeat = timed[timed["repeated_rows"] > 0]
+    text = (f"times: 95 % CI of the mean over images within ±{100 * target:g} % for "
+            f"{len(timed) - len(wide)} of {len(timed)} codec × points")
+    if wide:
+        text += f" (wider: {', '.join(wide[:6])}{', …' if len(wide) > 6 else ''}; images differ in cost, see sd)"
+    if not repeat.empty:
+        text += (f"; a row timed again moves by a median {100 * repeat['encode_repeat'].median():.1f} % (encode), "
+                 f"{100 * repeat['decode_repeat'].median():.1f} % (decode) over {int(repeat['repeated_rows'].sum())} "
+                 "rows with several values")
+    return text
 
 
 HOST_TIME_COLUMNS = ("host", "codec", "point", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s")

@@ -159,8 +159,9 @@ def rd_task(point: str, payload: ImagePayload, *, spec: CodecSpec, settings: Set
 
 
 def _stored_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What a timing task needs of the stored row: its length and PSNR, and its quality columns (to fill)."""
-    return {key: row.get(key, "") for key in ("bytes", "psnr", *LATER_QUALITY)}
+    """What a timing task needs of the stored row: its length and PSNR, whether it is in the repeatability
+    sample, and its quality columns (to fill)."""
+    return {key: row.get(key, "") for key in ("bytes", "psnr", "timing_sampled", *LATER_QUALITY)}
 
 
 def timing_task(point: str, payload: ImagePayload, stored: Mapping[str, Any], *, spec: CodecSpec,

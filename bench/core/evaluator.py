@@ -31,7 +31,7 @@ from bench.core.datasets import Dataset
 from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import Reference, later_quality, measure_row, reference_of
+from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
 from bench.core.progress import RunProgress
 from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
@@ -39,7 +39,8 @@ from bench.core.store import ResultStore, write_text_atomic
 from bench.core.reuse import (MEASURE, METRICS_VERSION, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
                               reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
-from bench.core.timing import WarmUps, is_noisy, measure, relative_spread
+from bench.core.sampling import repeatability_sample
+from bench.core.timing import TimingPolicy, WarmUps, is_noisy, relative_spread, time_call
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class Settings:
     """
 
     jobs: int = 1
-    repeats: int = 3
+    repeats: int | None = None
+    """Timed values of one call each for every row; None (the default): by the call's duration (:class:`TimingPolicy`)."""
     threads: int = 1
     allocator: str = "system"
     reco_dir: Path | None = None
@@ -81,6 +83,11 @@ class Settings:
     """The Dask scheduler's address with ``executor="dask"``; None starts a local cluster of ``jobs`` workers."""
     shard: tuple[int, int] | None = None
     """``(i, n)``: measure only the i-th of n shares of the task list (:func:`in_shard`); None: all of it."""
+
+    @property
+    def timing(self) -> TimingPolicy:
+        """How rows are timed: ``repeats`` single calls each, or by duration."""
+        return TimingPolicy(repeats=self.repeats)
 
 
 EXECUTORS = ("local", "dask")
@@ -107,8 +114,9 @@ class RunReport:
     scored: int = 0  #: stored rows whose later quality columns were filled (:data:`bench.core.reuse.SCORE`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
-    """Rows timed now whose encode or decode spread exceeds 10 % of the median ("codec point image: …")."""
-    timed_now: int = 0  #: rows whose timings were taken in this run (the denominator of ``noisy``)
+    """Rows timed now whose encode or decode spread (several values) exceeds 10 % of the median ("codec point image: …")."""
+    timed_now: int = 0  #: rows whose timings were taken in this run
+    repeated_now: int = 0  #: of ``timed_now``: rows with several values, hence a spread (the denominator of ``noisy``)
 
 
 # --- one task: what a `--jobs` process or a Dask worker does -------------------------------------
@@ -153,25 +161,24 @@ class PointWorker:
 
     def timing(self, point: str, image: PreparedImage, stored: Mapping[str, Any]) -> dict[str, Any]:
         """The timing columns of the ``stored`` row (its ``bytes``, ``psnr`` and quality columns; :func:`time_row`)."""
-        return time_row(self.coder(point), point, image, stored=stored, repeats=self.settings.repeats,
+        return time_row(self.coder(point), point, image, stored=stored, policy=self.settings.timing,
                         synchronize=self.codec.synchronize(), warmed=self.warmed)
 
 
-def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], repeats: int,
+def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], policy: TimingPolicy,
              synchronize: Any, warmed: WarmUps) -> dict[str, Any]:
-    """Time one row after its warm-up: the encode and decode medians and spreads, or ``status`` failed and
-    a ``note`` (a codec fault, or a bitstream whose length differs from the ``stored`` row's ``bytes``). A
-    stored row from before the Y′CbCr columns gets them too (:func:`bench.core.measure.later_quality`)."""
+    """Time one row after its warm-up (under ``policy``; more values when the ``stored`` row's
+    ``timing_sampled`` is 1): the timing columns, or ``status`` failed and a ``note`` (a codec fault, or a
+    bitstream whose length differs from the ``stored`` row's ``bytes``). A stored row from before the
+    Y′CbCr columns gets them too (:func:`bench.core.measure.later_quality`)."""
     _warm_up(coder, point, image, warmed)
+    sampled = str(stored.get("timing_sampled", "")) == "1"
     try:
-        encoded = measure(lambda: coder.encode(image.pixels), repeats=repeats, synchronize=synchronize)
-        decoded = measure(lambda: coder.decode(encoded.result), repeats=repeats, synchronize=synchronize)
+        encoded = time_call(lambda: coder.encode(image.pixels), policy, sampled=sampled, synchronize=synchronize)
+        decoded = time_call(lambda: coder.decode(encoded.result), policy, sampled=sampled, synchronize=synchronize)
     except Exception as exc:
         return {"status": "failed", "note": f"timing pass: {type(exc).__name__}: {exc}"}
-    update: dict[str, Any] = {
-        "encode_s": encoded.median_s, "decode_s": decoded.median_s,
-        "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s, "timing_repeats": repeats,
-    }
+    update: dict[str, Any] = timing_columns(encoded, decoded, sampled)
     if len(encoded.result) != int(float(stored["bytes"])):
         update["status"] = "failed"
         update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
@@ -264,6 +271,8 @@ class Evaluation:
         self._hosts: dict[str, dict[str, Any]] = {}
         self._progress = RunProgress(0, enabled=False)
         self._cluster: Any = None  #: the :class:`bench.core.cluster.DaskExecutor` while a Dask run is on
+        self._sample: frozenset[str] = frozenset()  #: pixel hashes of the repeatability sample's images
+        self._sample_names: tuple[str, ...] = ()
 
     def _bar(self, total: int, desc: str):
         """A stage's progress bar (each step also advances the whole run's line)."""
@@ -285,6 +294,7 @@ class Evaluation:
             "threads": self._threads(),
             "allocator": self.settings.allocator,
             "host": self._host(fields),
+            "timing_sampled": int(image.sha256 in self._sample),
             **fields,
         }
 
@@ -332,6 +342,7 @@ class Evaluation:
     def _note_noise(self, codec: str, point: str, image: str, row: Mapping[str, Any]) -> None:
         if row.get("encode_s") is not None:
             self.report.timed_now += 1
+            self.report.repeated_now += row.get("encode_spread_s") is not None
         parts = []
         for side in ("encode", "decode"):
             median, spread = row.get(f"{side}_s"), row.get(f"{side}_spread_s")
@@ -368,6 +379,7 @@ class Evaluation:
             "dataset": {**(self._manifest or self.check()).to_json(), "images": len(self.dataset.items)},
             "codecs": codecs,
             "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
+                         "timing": self.settings.timing.name, "repeatability_sample": sorted(self._sample_names),
                          "threads": self._threads(), "allocator": self.settings.allocator,
                          "metrics_version": METRICS_VERSION},
             **self.metadata,
@@ -418,6 +430,10 @@ class Evaluation:
         try:
             with self._executor():
                 images, first, plans = list(self.screening.images), 0, []
+                if self.settings.repeats is None:  # a fixed number of repeats times every row alike
+                    sample = repeatability_sample(images)
+                    self._sample = frozenset(image.sha256 for image in sample)
+                    self._sample_names = tuple(image.name for image in sample)
                 for run in self.runs:
                     plans.append((run, *self._plan(run, images, first)))
                     first += len(images) * len(run.points)
@@ -476,14 +492,15 @@ class Evaluation:
             base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
             existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
-                                        codec.deterministic_across_hosts, self.settings.repeats)
+                                        codec.deterministic_across_hosts, self.settings.repeats or 1)
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
             if action == MEASURE:
                 missing.append((point, image, base))
                 if existing is not None and existing["status"] == "ok":
                     self.report.recomputed += 1
             elif action == TIME:
-                untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"]}))
+                untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"],
+                                               "timing_sampled": base["timing_sampled"]}))
             elif action == SCORE:
                 unscored.append((point, image, base))
             else:
@@ -611,7 +628,8 @@ class Evaluation:
                 coder = coders[point]
                 _warm_up(coder, point, image, warmed)
                 row = measure_row(
-                    coder, image, last[1], timed=True, repeats=self.settings.repeats, synchronize=sync,
+                    coder, image, last[1], timed=True, policy=self.settings.timing,
+                    sampled=bool(base["timing_sampled"]), synchronize=sync,
                     reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
                     bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
@@ -646,7 +664,7 @@ class Evaluation:
         warmed = WarmUps()
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
             for point, image, row in untimed:
-                update = time_row(coders[point], point, image, stored=row, repeats=self.settings.repeats,
+                update = time_row(coders[point], point, image, stored=row, policy=self.settings.timing,
                                   synchronize=sync, warmed=warmed)
                 self._store_timing(codec.name, point, image, row, update, threads=self._threads(),
                                    allocator=self.settings.allocator, host=row["host"])

@@ -21,9 +21,9 @@ from bench.core.errors import MetricError
 from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr_ycbcr
 from bench.core.screening import PreparedImage
 from bench.core.store import write_bytes_atomic
-from bench.core.timing import measure
+from bench.core.timing import Timing, TimingPolicy, measure, time_call
 
-__all__ = ["Reference", "later_quality", "measure_row", "reference_of"]
+__all__ = ["Reference", "later_quality", "measure_row", "reference_of", "timing_columns"]
 
 Reference = tuple[MsSsimReference | None, str | None]
 """An image's MS-SSIM reference, or why there is none (e.g. the image is too small)."""
@@ -62,6 +62,16 @@ def later_quality(pixels: np.ndarray, data: bytes, recon: np.ndarray,
     return values, None
 
 
+def timing_columns(encoded: Timing[Any], decoded: Timing[Any], sampled: bool) -> dict[str, Any]:
+    """A row's timing columns: medians, spreads, values and loops of each, and the sample flag."""
+    return {
+        "encode_s": encoded.median_s, "decode_s": decoded.median_s,
+        "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
+        "timing_repeats": encoded.repeats, "encode_loops": encoded.loops, "decode_loops": decoded.loops,
+        "timing_sampled": int(sampled),
+    }
+
+
 def reference_of(pixels: np.ndarray) -> Reference:
     """The MS-SSIM reference of an image (built once, scores every reconstruction of it)."""
     try:
@@ -76,20 +86,30 @@ def measure_row(
     reference: Reference,
     *,
     timed: bool,
-    repeats: int = 1,
+    policy: TimingPolicy = TimingPolicy(),
+    sampled: bool = False,
     synchronize: Callable[[], None] | None = None,
     reco_path: Path | None = None,
     bitstream_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Encode, decode and score one image at one operating point; never raises for codec faults."""
+    """Encode, decode and score one image at one operating point; never raises for codec faults.
+
+    ``timed``: the calls are timed under ``policy`` (``sampled``: a row of the repeatability sample),
+    after the caller's warm-up; otherwise each is made once, untimed.
+    """
     pixels = image.pixels
     height, width = pixels.shape[:2]
     row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
     notes: list[str] = []
     try:
-        encoded = measure(lambda: coder.encode(pixels), repeats=repeats if timed else 1, synchronize=synchronize)
-        data = encoded.result
-        decoded = measure(lambda: coder.decode(data), repeats=repeats if timed else 1, synchronize=synchronize)
+        if timed:
+            encoded = time_call(lambda: coder.encode(pixels), policy, sampled=sampled, synchronize=synchronize)
+            data = encoded.result
+            decoded = time_call(lambda: coder.decode(data), policy, sampled=sampled, synchronize=synchronize)
+        else:
+            encoded = measure(lambda: coder.encode(pixels))
+            data = encoded.result
+            decoded = measure(lambda: coder.decode(data))
         recon = decoded.result
     except Exception as exc:  # a codec fault marks the row, the run goes on
         return {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}
@@ -103,10 +123,7 @@ def measure_row(
         shape = getattr(recon, "shape", None)
         return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
     if timed:
-        row.update(
-            encode_s=encoded.median_s, decode_s=decoded.median_s,
-            encode_spread_s=encoded.spread_s, decode_spread_s=decoded.spread_s, timing_repeats=repeats,
-        )
+        row.update(timing_columns(encoded, decoded, sampled))
     checks = coder.verify(pixels, bytes(data), recon)
     if checks.get("status", "ok") != "ok":
         row["status"] = checks["status"]

@@ -92,7 +92,11 @@ ROW_COLUMNS: tuple[Column, ...] = (
     Column("decode_s", "float", "median decode time, seconds"),
     Column("encode_spread_s", "float", "spread (max - min) of the encode times, seconds"),
     Column("decode_spread_s", "float", "spread (max - min) of the decode times, seconds"),
-    Column("timing_repeats", "int", "timed calls per median"),
+    Column("timing_repeats", "int", "timed values per median (bench.core.timing.TimingPolicy)"),
+    Column("encode_loops", "int", "consecutive encode calls per timed value (a short call is looped)", legacy="1"),
+    Column("decode_loops", "int", "consecutive decode calls per timed value", legacy="1"),
+    Column("timing_sampled", "int", "1: the row is in the run's repeatability sample (more values, "
+           "bench.core.sampling); 0: not; empty: timed before the sample existed"),
     Column("threads", "int", "torch threads of the timing process"),
     Column("allocator", "str", "heap policy of the timing process (bench.core.allocator)", legacy="system"),
     Column("host", "str", "short hash of the timing host's fingerprint (bench.core.environment.fingerprint; "

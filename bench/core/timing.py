@@ -1,8 +1,13 @@
-"""Wall-clock timing done right: one discarded warm-up per key, optional synchronisation, repeats,
-median and spread (none for one sample), and a flag for a spread above 10 % of the median."""
+"""Wall-clock timing done right: one discarded warm-up per key, optional synchronisation, values of one
+or more calls each, median and spread (none for one value), and a flag for a spread above 10 % of the median.
+
+:class:`TimingPolicy` says how many values a row gets and how many calls make a value: a fixed number
+of single calls (``--repeats N``), or, by default, by the call's duration (:func:`time_call`).
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Hashable
@@ -31,15 +36,16 @@ def is_noisy(median_s: float | None, spread_s: float | None) -> bool:
 
 @dataclass(frozen=True)
 class Timing(Generic[T]):
-    """Median and spread (max − min) of ``repeats`` timed calls, and the last call's result.
+    """Median and spread (max − min) of ``repeats`` timed values, and the last call's result.
 
-    ``spread_s`` is None for a single sample: one call has no spread (0 would claim a perfectly
-    stable measurement)."""
+    A value is the time of ``loops`` consecutive calls divided by ``loops``. ``spread_s`` is None for a
+    single value: one value has no spread (0 would claim a perfectly stable measurement)."""
 
     median_s: float
     spread_s: float | None
     repeats: int
     result: T
+    loops: int = 1
 
     @property
     def relative_spread(self) -> float | None:
@@ -56,28 +62,89 @@ def measure(
     fn: Callable[[], T],
     *,
     repeats: int = 1,
+    loops: int = 1,
     synchronize: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Timing[T]:
-    """Time ``fn`` ``repeats`` times.
+    """Take ``repeats`` values of ``fn``, each the time of ``loops`` consecutive calls over ``loops``.
 
     ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called before the clock
     starts and before it stops, so queued GPU work is neither charged to the next
     call nor left out of this one. Warm-up is the caller's job (:class:`WarmUps`).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    sync = synchronize or (lambda: None)
+    if repeats < 1 or loops < 1:
+        raise ValueError(f"repeats and loops must be at least 1, got {repeats} and {loops}")
+    samples, result = _values(fn, repeats, loops, synchronize or (lambda: None), clock)
+    return _timing(samples, loops, result)
+
+
+def _values(fn: Callable[[], T], repeats: int, loops: int, sync: Callable[[], None],
+            clock: Callable[[], float]) -> tuple[list[float], T]:
     samples = []
-    result: T
     for _ in range(repeats):
         sync()
         start = clock()
-        result = fn()
+        for _ in range(loops):
+            result = fn()
         sync()
-        samples.append(clock() - start)
-    spread = max(samples) - min(samples) if repeats > 1 else None
-    return Timing(statistics.median(samples), spread, repeats, result)
+        samples.append((clock() - start) / loops)
+    return samples, result
+
+
+def _timing(samples: list[float], loops: int, result: T) -> Timing[T]:
+    spread = max(samples) - min(samples) if len(samples) > 1 else None
+    return Timing(statistics.median(samples), spread, len(samples), result, loops)
+
+
+@dataclass(frozen=True)
+class TimingPolicy:
+    """How a row's encode and decode are timed (pyperf's idea: calibrate, then sample).
+
+    ``repeats`` set: that many values of one call each, for every row (``--repeats N``). Unset (the
+    default), by the call's duration: the first timed call is a value when it lasts at least
+    ``short_s``; a shorter call is looped, ``loops`` = ⌈``min_value_s`` / first call⌉, so a value lasts
+    about ``min_value_s`` (the first call then only calibrates). A row takes ``values`` values, a row of
+    the repeatability sample ``sample_values`` (:func:`bench.core.sampling.repeatability_sample`).
+    """
+
+    repeats: int | None = None
+    short_s: float = 0.1
+    min_value_s: float = 0.1
+    values: int = 1
+    sample_values: int = 3
+
+    def __post_init__(self) -> None:
+        if self.repeats is not None and self.repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {self.repeats}")
+        if self.values < 1 or self.sample_values < 1:
+            raise ValueError("values and sample_values must be at least 1")
+
+    @property
+    def name(self) -> str:
+        """How the run's rows were timed, for its metadata: ``repeats N`` or ``by duration``."""
+        if self.repeats is not None:
+            return f"repeats {self.repeats}"
+        return (f"by duration (calls under {self.short_s:g} s looped to ≥ {self.min_value_s:g} s a value; "
+                f"{self.values} value(s) a row, {self.sample_values} in the repeatability sample)")
+
+
+def time_call(fn: Callable[[], T], policy: TimingPolicy, *, sampled: bool = False,
+              synchronize: Callable[[], None] | None = None,
+              clock: Callable[[], float] = time.perf_counter) -> Timing[T]:
+    """Time ``fn`` under ``policy`` (a row of the repeatability sample when ``sampled``); after a warm-up."""
+    if policy.repeats is not None:
+        return measure(fn, repeats=policy.repeats, synchronize=synchronize, clock=clock)
+    sync = synchronize or (lambda: None)
+    values = policy.sample_values if sampled else policy.values
+    first, result = _values(fn, 1, 1, sync, clock)
+    if first[0] >= policy.short_s:  # a long call: the first call is the first value
+        if values > 1:
+            rest, result = _values(fn, values - 1, 1, sync, clock)
+            first += rest
+        return _timing(first, 1, result)
+    loops = max(1, math.ceil(policy.min_value_s / max(first[0], 1e-9)))
+    samples, result = _values(fn, values, loops, sync, clock)
+    return _timing(samples, loops, result)
 
 
 class WarmUps:
