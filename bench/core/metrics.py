@@ -59,6 +59,8 @@ YUV_WEIGHTS = (6.0, 1.0, 1.0)
 _C1 = (K1 * DATA_RANGE) ** 2
 _C2 = (K2 * DATA_RANGE) ** 2
 _BATCH_MAX_PIXELS = 1 << 16  # maps up to this size are filtered all channels at once
+_BLOCK_BYTES = 1 << 18  # larger maps are filtered by blocks of rows of about this size (float64)
+_BLOCK_MIN_ROWS = 16
 
 
 def _check_image(image: np.ndarray, name: str) -> None:
@@ -159,12 +161,20 @@ def _window() -> tuple[float, ...]:
     return tuple(_gaussian_window())
 
 
-def _blur(maps: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """``gain`` times the separable Gaussian filter of (..., H, W) maps, "valid" region only.
+def _row_blocks(out_height: int, width: int) -> list[slice]:
+    """Output-row ranges of about ``_BLOCK_BYTES`` of float64 each (a whole map when it is small).
 
-    The output is ``WINDOW_SIZE - 1`` smaller along H and W. In-place shifted-slice accumulation:
-    given one large map at a time, so that it stays in cache, much faster than a grouped ``conv2d``.
-    Filters along H first, then along W, as pytorch_msssim does.
+    Filtering a 768×512 float64 map (3 MiB) in one go streams each of its 22 shifted adds through
+    memory, as the map outgrows a 2 MiB L2 cache; a block of rows and its few temporaries stay in it.
+    """
+    rows = max(_BLOCK_MIN_ROWS, _BLOCK_BYTES // (8 * width))
+    return [slice(start, min(start + rows, out_height)) for start in range(0, out_height, rows)]
+
+
+def _blur_block(maps: torch.Tensor, gain: float, out: torch.Tensor) -> None:
+    """Write into ``out`` ``gain`` times the "valid" separable Gaussian filter of (..., H, W) ``maps``.
+
+    In-place shifted-slice accumulation, along H first and then along W, as pytorch_msssim filters.
     """
     import torch
 
@@ -175,9 +185,22 @@ def _blur(maps: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     along_h = torch.mul(maps[..., : height - n + 1, :], taps[0])
     for k in range(1, n):
         along_h.add_(maps[..., k : height - n + 1 + k, :], alpha=taps[k])
-    out = torch.mul(along_h[..., : width - n + 1], window[0])
+    torch.mul(along_h[..., : width - n + 1], window[0], out=out)
     for k in range(1, n):
         out.add_(along_h[..., k : width - n + 1 + k], alpha=window[k])
+
+
+def _blur(maps: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """``gain`` times the separable Gaussian filter of (..., H, W) maps, "valid" region only.
+
+    The output is ``WINDOW_SIZE - 1`` smaller along H and W. Filtered by blocks of rows
+    (:func:`_row_blocks`); each output value is the same sum in the same order as a whole-map pass.
+    """
+    height, width = maps.shape[-2:]
+    n = WINDOW_SIZE
+    out = maps.new_empty((*maps.shape[:-2], height - n + 1, width - n + 1))
+    for rows in _row_blocks(height - n + 1, width):
+        _blur_block(maps[..., rows.start : rows.stop + n - 1, :], gain, out[..., rows, :])
     return out
 
 
@@ -231,22 +254,38 @@ class _Scale:
         return sum(t.element_size() * t.nelement() for t in (self.x, self.mu_x, self.sigma_x_sq_c2))
 
     def factors(self, y: torch.Tensor, with_luminance: bool) -> list[float]:
-        """Per channel, mean contrast-structure (with luminance: mean SSIM) of ``y`` at this scale."""
-        means: list[float] = []
+        """Per channel, mean contrast-structure (with luminance: mean SSIM) of ``y`` at this scale.
+
+        The SSIM terms are computed by blocks of rows (:func:`_row_blocks`), so that the
+        test-dependent maps never exist at full size; only the ratio map does, for the same mean.
+        """
+        import torch
+
+        n = WINDOW_SIZE
+        ratio = torch.empty_like(self.mu_x)
+        height, width = ratio.shape[-2:]
         for group in self.groups:
-            x, y_g, mu_x = self.x[group], y[group], self.mu_x[group]
-            mu_y = _blur(y_g)
-            # cs = (2σxy + C2) / (σx² + σy² + C2); σxy = E[xy] − μxμy, σy² = E[y²] − μy².
-            numerator = _blur(x * y_g, gain=2.0)
-            numerator.addcmul_(mu_x, mu_y, value=-2.0).add_(_C2)
-            denominator = _blur(y_g * y_g)
-            denominator.addcmul_(mu_y, mu_y, value=-1.0).add_(self.sigma_x_sq_c2[group])
-            ratio = numerator.div_(denominator)
-            if with_luminance:
-                luminance = (2.0 * mu_x * mu_y + _C1) / (mu_x * mu_x + mu_y * mu_y + _C1)
-                ratio.mul_(luminance)
-            means.extend(ratio.mean(dim=(-2, -1)).tolist())
-        return means
+            for rows in _row_blocks(height, width + n - 1):
+                inputs = slice(rows.start, rows.stop + n - 1)
+                self._block_ratio(y[group, inputs], group, rows, with_luminance, ratio[group, rows])
+        return ratio.mean(dim=(-2, -1)).tolist()
+
+    def _block_ratio(
+        self, y: torch.Tensor, group: slice, rows: slice, with_luminance: bool, out: torch.Tensor
+    ) -> None:
+        """Write into ``out`` the cs (or SSIM) map of output ``rows``, from ``y``'s input rows."""
+        import torch
+
+        x = self.x[group, rows.start : rows.stop + WINDOW_SIZE - 1]
+        mu_x, mu_y = self.mu_x[group, rows], _blur(y)
+        # cs = (2σxy + C2) / (σx² + σy² + C2); σxy = E[xy] − μxμy, σy² = E[y²] − μy².
+        numerator = _blur(x * y, gain=2.0)
+        numerator.addcmul_(mu_x, mu_y, value=-2.0).add_(_C2)
+        denominator = _blur(y * y)
+        denominator.addcmul_(mu_y, mu_y, value=-1.0).add_(self.sigma_x_sq_c2[group, rows])
+        torch.div(numerator, denominator, out=out)
+        if with_luminance:
+            out.mul_((2.0 * mu_x * mu_y + _C1) / (mu_x * mu_x + mu_y * mu_y + _C1))
 
 
 class MsSsimReference:
