@@ -206,10 +206,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
+    allocator = _use_allocator(args.allocator)  # before the images are loaded: the policy applies from here on
     screening = prepare_images(dataset)  # every file, before any encoding
     subset = _subset(args.images, screening, strict=args.strict)
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
-                        allocator=_use_allocator(args.allocator), reco_dir=args.reco_dir,
+                        allocator=allocator, reco_dir=args.reco_dir,
                         bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
                         wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset)
     unusable = {item.name: item.reason for item in screening.unusable}
