@@ -17,6 +17,8 @@ RESULTS ?= results
 REPORTS ?= reports
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 REPEATS ?= 3
+# A quick look: only some images (a count, spread over both orientations, or a glob of file names).
+IMAGES ?=
 ANCHOR ?= $(shell $(PYTHON) -m bench.study anchor)
 # Offline: a local Kodak copy (verified against the built-in hashes), a zoo mirror, your checkpoints.
 KODAK_DIR ?=
@@ -49,6 +51,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  variables: CODECS=$(CODECS) DATASET=$(DATASET) JOBS=$(JOBS) REPEATS=$(REPEATS) ANCHOR=$(ANCHOR)"
 	@echo "             KODAK_DIR=<local Kodak copy> WEIGHTS_MIRROR=<dir|url> CHECKPOINTS=<dir of .pth exports>"
+	@echo "             IMAGES=<N, or a glob of file names: measure only those images>"
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +62,8 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 install: $(STAMP)  ## create .venv with the pinned dependencies and lic-bench (pip install -e .)
 
 bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; writes results/<dataset>/)
-	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) $(RUN_FLAGS)
+	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) $(RUN_FLAGS) \
+		$(if $(IMAGES),--images '$(IMAGES)',)
 
 $(ROWS): | $(STAMP)
 	$(MAKE) bench

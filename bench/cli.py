@@ -206,11 +206,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
-    settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
-                        allocator=_use_allocator(args.allocator), reco_dir=args.reco_dir,
-                        bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
-                        wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard)
+    allocator = _use_allocator(args.allocator)  # before the images are loaded: the policy applies from here on
     screening = prepare_images(dataset)  # every file, before any encoding
+    subset = _subset(args.images, screening, strict=args.strict)
+    settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
+                        allocator=allocator, reco_dir=args.reco_dir,
+                        bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
+                        wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset)
     unusable = {item.name: item.reason for item in screening.unusable}
     if unusable and screening.images and not args.strict:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files are unusable and "
@@ -230,6 +232,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {count} {reason}")
     print(f"averages: {CONVENTION}; written to {report.results_dir}/summary.csv")
     print(precision_line(shown))
+    if subset is not None:
+        print(f"subset: {len(subset)} of {len(screening.images)} images measured (--images {args.images}); the "
+              "table holds every stored row of the dataset")
+    counts = sorted(set(shown["images"] + shown["failed"])) if not shown.empty else []
+    if len(counts) > 1:  # e.g. a codec measured on a subset beside one measured on every image
+        print(f"note: the lines hold rows of different numbers of images ({counts[0]} to {counts[-1]}), so their "
+              "means are over different image sets; compare lines with equal n, or run without --images to "
+              "complete them")
     if report.stale:
         print(stale_note(report.stale))
     failed = int(shown["failed"].sum()) if not shown.empty else 0
@@ -246,6 +256,19 @@ def cmd_run(args: argparse.Namespace) -> int:
               "timings may be unstable: rerun on an idle machine (rows are then timed again with --repeats N)",
               file=sys.stderr)
     return 0
+
+
+def _subset(spec: str | None, screening: Any, *, strict: bool) -> tuple[str, ...] | None:
+    """The images of ``run --images spec`` (None: all); a dataset the run would refuse is refused first."""
+    if spec is None:
+        return None
+    from bench.core.subset import select_images
+
+    refusal = screening.refusal(strict=strict)
+    if refusal is not None:
+        raise refusal
+    sizes = {image.name: image.pixels.shape[:2] for image in screening.images}
+    return select_images(spec, sizes, dataset=screening.dataset.name)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

@@ -241,6 +241,10 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--scheduler", metavar="ADDRESS", default=None,
                      help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, for --executor dask (env "
                           "BENCH_DASK_SCHEDULER; default: start a local cluster of --jobs one-thread workers)")
+    run.add_argument("--images", metavar="N|GLOB",
+                     help="measure only some images, for a quick look: N spread over the file names and both "
+                          "orientations (bench/core/subset.py), or those whose file name matches GLOB, e.g. "
+                          "'kodim0*.png'; other images' rows are kept (default: all)")
     run.add_argument("--shard", metavar="I/N", type=_shard,
                      help="measure only the I-th of N shares of the task list (every N-th (codec, point, image) "
                           "from the I-th), e.g. for array jobs, each with its own --results; `merge` joins them")

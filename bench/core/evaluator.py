@@ -32,7 +32,8 @@ from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
-from bench.core.progress import RunProgress
+from bench.core.estimate import unit_seconds
+from bench.core.progress import CodecUnits, RunProgress
 from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
@@ -83,6 +84,9 @@ class Settings:
     """The Dask scheduler's address with ``executor="dask"``; None starts a local cluster of ``jobs`` workers."""
     shard: tuple[int, int] | None = None
     """``(i, n)``: measure only the i-th of n shares of the task list (:func:`in_shard`); None: all of it."""
+    images: tuple[str, ...] | None = None
+    """Measure only these images (relative names, :func:`bench.core.subset.select_images`); None: every usable one.
+    The dataset's manifest is still that of every file (the other images' rows stay current)."""
 
     @property
     def timing(self) -> TimingPolicy:
@@ -376,7 +380,8 @@ class Evaluation:
             "status": status,
             "started": started,
             "command": sys.argv,
-            "dataset": {**(self._manifest or self.check()).to_json(), "images": len(self.dataset.items)},
+            "dataset": {**(self._manifest or self.check()).to_json(), "images": len(self.dataset.items),
+                        **({"subset": list(self.settings.images)} if self.settings.images is not None else {})},
             "codecs": codecs,
             "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
                          "timing": self.settings.timing.name, "repeatability_sample": sorted(self._sample_names),
@@ -429,17 +434,22 @@ class Evaluation:
         status = "interrupted"
         try:
             with self._executor():
-                images, first, plans = list(self.screening.images), 0, []
+                subset = self.settings.images
+                images = [image for image in self.screening.images if subset is None or image.name in subset]
+                first, plans = 0, []
                 if self.settings.repeats is None:  # a fixed number of repeats times every row alike
-                    sample = repeatability_sample(images)
+                    # drawn from the whole dataset, so a subset run samples the same images as a full one
+                    sample = repeatability_sample(self.screening.images)
                     self._sample = frozenset(image.sha256 for image in sample)
                     self._sample_names = tuple(image.name for image in sample)
                 for run in self.runs:
                     plans.append((run, *self._plan(run, images, first)))
                     first += len(images) * len(run.points)
-                total = sum(len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
-                            for run, missing, untimed, unscored in plans)
-                self._progress = RunProgress(total, enabled=self.settings.progress, codecs=len(plans))
+                units = [len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
+                         for run, missing, untimed, unscored in plans]
+                priors = unit_seconds(self.store.frame(), self.settings.timing) if self.settings.progress else {}
+                plan = [CodecUnits(run.codec.name, n, priors.get(run.codec.name)) for (run, *_), n in zip(plans, units)]
+                self._progress = RunProgress(sum(units), enabled=self.settings.progress, codecs=len(plans), plan=plan)
                 try:
                     for run, missing, untimed, unscored in plans:
                         self._progress.next_codec()

@@ -170,6 +170,7 @@ class DatasetMeta(TypedDict, total=False):
     folder: str | None  #: absolute folder of a folder dataset; None for a named one (absent before manifests)
     manifest: dict[str, str]  #: usable file (relative name) → pixel sha256, as this run saw it (absent before)
     unusable: dict[str, str]  #: file → why it was not measured (absent before manifests)
+    subset: list[str]  #: the only images this run measured (``run --images``); absent: every usable one
 
 
 class CodecMeta(TypedDict, total=False):
