@@ -16,7 +16,8 @@ DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
-REPEATS ?= 3
+# Timed values per row (empty: by duration, the default; N: N single calls for every row).
+REPEATS ?=
 # A quick look: only some images (a count, spread over both orientations, or a glob of file names).
 IMAGES ?=
 ANCHOR ?= $(shell $(PYTHON) -m bench.study anchor)
@@ -62,7 +63,7 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 install: $(STAMP)  ## create .venv with the pinned dependencies and lic-bench (pip install -e .)
 
 bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; writes results/<dataset>/)
-	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) --repeats $(REPEATS) $(RUN_FLAGS) \
+	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) $(if $(REPEATS),--repeats $(REPEATS),) $(RUN_FLAGS) \
 		$(if $(IMAGES),--images '$(IMAGES)',)
 
 $(ROWS): | $(STAMP)

@@ -277,6 +277,7 @@ class Evaluation:
         self._cluster: Any = None  #: the :class:`bench.core.cluster.DaskExecutor` while a Dask run is on
         self._sample: frozenset[str] = frozenset()  #: pixel hashes of the repeatability sample's images
         self._sample_names: tuple[str, ...] = ()
+        self._probe_warmed: dict[int, WarmUps] = {}  #: warm-ups of a codec's probe row, kept for its sequential pass
 
     def _bar(self, total: int, desc: str):
         """A stage's progress bar (each step also advances the whole run's line)."""
@@ -536,7 +537,10 @@ class Evaluation:
         if self._cluster is not None:
             self._run_on_cluster(run, images, missing, untimed)
             return
-        if self._parallel(run, missing):
+        if self._parallel(run, missing) and self._calls_outweigh_scoring(run, coders, missing):
+            self._progress.grow(-len(missing))  # one unit a row from here, not two
+            self._rd_sequential(run, coders, missing)
+        elif self._parallel(run, missing):
             by_name = {image.name: image for image in images}
             for base, row in self._rd_parallel(run, missing):
                 self.store.append({**base, **row})
@@ -625,10 +629,41 @@ class Evaluation:
                 self.report.scored += 1
         return again
 
+    def _calls_outweigh_scoring(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> bool:
+        """Measure the first missing row here, timed (it is taken off ``missing``), and say whether the
+        others are cheaper measured the same way than in a parallel RD pass followed by a timing pass.
+
+        By duration, a long call's timed value is its RD call, so measuring a row here costs its calls
+        ``c`` and its untimed work ``s`` (reference, scores, checks); the parallel path costs
+        ``(c + s) / jobs`` and then ``c`` again to time it. Here wins when ``c > s · (jobs − 1)``
+        (AVIF and HEIC on this project's 2-core machine; never JPEG, whose rows are mostly MS-SSIM).
+        With ``--repeats N`` every call is repeated anyway: always the parallel path.
+        """
+        if self.settings.repeats is not None:
+            return False
+        probe = missing.pop(0)
+        started = time.perf_counter()
+        row = self._rd_sequential(run, coders, [probe], warmed=self._probe_warmed.setdefault(id(run), WarmUps()))
+        wall = time.perf_counter() - started
+        self._progress.skip()  # the probe's second unit (it is timed already)
+        if row.get("status") != "ok" or not missing:
+            return False
+        calls = row["encode_s"] + row["decode_s"]
+        in_calls = calls  # the warm-up's
+        for side in ("encode", "decode"):
+            loops = int(row[f"{side}_loops"])
+            in_calls += row[f"{side}_s"] * (row["timing_repeats"] * loops + (loops > 1))  # + a loop's calibration
+        scoring = max(0.0, wall - in_calls)
+        log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
+        return calls > scoring * (self.settings.jobs - 1)
+
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
-                       missing: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+                       missing: list[tuple[str, PreparedImage, dict[str, Any]]],
+                       warmed: WarmUps | None = None) -> dict[str, Any]:
+        """Measure ``missing`` here, each row's calls timed; returns the last row."""
         codec = run.codec
-        warmed = WarmUps()
+        warmed = warmed if warmed is not None else self._probe_warmed.get(id(run), WarmUps())
+        row: dict[str, Any] = {}
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
@@ -649,6 +684,7 @@ class Evaluation:
                 self.report.measured += 1
                 self._note_noise(codec.name, point, image.name, row)
                 bar.update()
+        return row
 
     def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
                      ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
