@@ -182,7 +182,7 @@ def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[
         decoded = time_call(lambda: coder.decode(encoded.result), policy, sampled=sampled, synchronize=synchronize)
     except Exception as exc:
         return {"status": "failed", "note": f"timing pass: {type(exc).__name__}: {exc}"}
-    update: dict[str, Any] = timing_columns(encoded, decoded, sampled)
+    update: dict[str, Any] = timing_columns(encoded, decoded, policy, sampled)
     if len(encoded.result) != int(float(stored["bytes"])):
         update["status"] = "failed"
         update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
@@ -299,7 +299,7 @@ class Evaluation:
             "threads": self._threads(),
             "allocator": self.settings.allocator,
             "host": self._host(fields),
-            "timing_sampled": int(image.sha256 in self._sample),
+            "timing_sampled": "" if self.settings.repeats is not None else int(image.sha256 in self._sample),
             **fields,
         }
 
@@ -503,7 +503,8 @@ class Evaluation:
             base = self._base(run, chash, point, coder.identity(), coder.row_fields(), image)
             existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
-                                        codec.deterministic_across_hosts, self.settings.repeats or 1)
+                                        codec.deterministic_across_hosts, self.settings.repeats,
+                                        sampled=base["timing_sampled"] == 1)
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
             if action == MEASURE:
                 missing.append((point, image, base))

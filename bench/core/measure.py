@@ -62,13 +62,14 @@ def later_quality(pixels: np.ndarray, data: bytes, recon: np.ndarray,
     return values, None
 
 
-def timing_columns(encoded: Timing[Any], decoded: Timing[Any], sampled: bool) -> dict[str, Any]:
-    """A row's timing columns: medians, spreads, values and loops of each, and the sample flag."""
+def timing_columns(encoded: Timing[Any], decoded: Timing[Any], policy: TimingPolicy, sampled: bool) -> dict[str, Any]:
+    """A row's timing columns: medians, spreads, values and loops of each, and the sample flag (1 or 0 by
+    duration; empty under a fixed number of repeats, which has no sample)."""
     return {
         "encode_s": encoded.median_s, "decode_s": decoded.median_s,
         "encode_spread_s": encoded.spread_s, "decode_spread_s": decoded.spread_s,
         "timing_repeats": encoded.repeats, "encode_loops": encoded.loops, "decode_loops": decoded.loops,
-        "timing_sampled": int(sampled),
+        "timing_sampled": "" if policy.repeats is not None else int(sampled),
     }
 
 
@@ -123,7 +124,7 @@ def measure_row(
         shape = getattr(recon, "shape", None)
         return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
     if timed:
-        row.update(timing_columns(encoded, decoded, sampled))
+        row.update(timing_columns(encoded, decoded, policy, sampled))
     checks = coder.verify(pixels, bytes(data), recon)
     if checks.get("status", "ok") != "ok":
         row["status"] = checks["status"]

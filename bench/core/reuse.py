@@ -14,7 +14,7 @@ from typing import Any
 from bench.core.codec import Codec
 
 __all__ = ["LATER_QUALITY", "MEASURE", "METRICS_VERSION", "REUSE", "SCORE", "TIME", "codec_hash", "legacy_row_key",
-           "lacks_quality", "reuse_rule", "row_key"]
+           "lacks_quality", "reuse_rule", "row_key", "timing_differs"]
 
 #: Bump when a change of the metric code changes stored numbers: it invalidates every row.
 METRICS_VERSION = 1
@@ -28,12 +28,15 @@ _OTHER_HOST = "rows from another host"
 _UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
 
 
-def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, repeats: int = 1) -> tuple[str, str]:
+def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, repeats: int | None = 1, *,
+               sampled: bool = False) -> tuple[str, str]:
     """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
 
     * no stored row, or a failed one: measure it (RD values, then timings);
     * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
-      timings it lacks, or take them again when they came from fewer than ``repeats`` repeats, or
+      timings it lacks, or take them again when they were taken another way than this run's
+      (:func:`timing_differs`: ``repeats`` single calls, or by duration with ``sampled`` saying whether
+      the row is in the repeatability sample), or
       score it again when it lacks :data:`LATER_QUALITY` (the timing pass fills those too);
     * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
       timings are never reused; RD values are kept for codecs bit-exact across hosts
@@ -45,8 +48,9 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, r
     if stored == host:
         if existing.get("encode_s", "") == "":
             return TIME, "timings taken (RD values stored without timings)"
-        if _repeats_of(existing) < repeats:
-            return TIME, f"timings taken again (stored from fewer than {repeats} repeats)"
+        differs = timing_differs(existing, repeats, sampled)
+        if differs:
+            return TIME, differs
         if lacks_quality(existing):
             return SCORE, "Y′CbCr PSNR added (stored before it was recorded; bytes and PSNR checked)"
         return REUSE, "reused as stored (same host)"
@@ -54,6 +58,26 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, r
     if bit_exact:
         return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
     return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
+
+
+def timing_differs(row: Mapping[str, str], repeats: int | None, sampled: bool) -> str | None:
+    """Why the stored ``row``'s timings do not answer this run's policy (``repeats`` single calls, or None:
+    by duration, the row in the repeatability sample when ``sampled``), or None when they do.
+
+    ``timing_sampled`` tells the policies apart: empty under a fixed number of repeats (and in rows from
+    before the policy), 0 or 1 by duration."""
+    flag = str(row.get("timing_sampled") or "")
+    if repeats is not None:
+        if flag:
+            return "timings taken again (stored by duration; --repeats asks for single calls)"
+        if _repeats_of(row) < repeats:
+            return f"timings taken again (stored from fewer than {repeats} repeats)"
+        return None
+    if not flag:
+        return "timings taken again by duration (stored with a fixed number of repeats)"
+    if flag != str(int(sampled)):
+        return "timings taken again (the row joined or left the repeatability sample)"
+    return None
 
 
 def lacks_quality(row: Mapping[str, str]) -> bool:

@@ -96,6 +96,10 @@ def _timing(samples: list[float], loops: int, result: T) -> Timing[T]:
     return Timing(statistics.median(samples), spread, len(samples), result, loops)
 
 
+MIN_CALL_S = 1e-7
+"""A first call read as shorter than this (a coarse clock) is taken as this long: loops stay bounded."""
+
+
 @dataclass(frozen=True)
 class TimingPolicy:
     """How a row's encode and decode are timed (pyperf's idea: calibrate, then sample).
@@ -142,7 +146,7 @@ def time_call(fn: Callable[[], T], policy: TimingPolicy, *, sampled: bool = Fals
             rest, result = _values(fn, values - 1, 1, sync, clock)
             first += rest
         return _timing(first, 1, result)
-    loops = max(1, math.ceil(policy.min_value_s / max(first[0], 1e-9)))
+    loops = max(1, math.ceil(policy.min_value_s / max(first[0], MIN_CALL_S)))
     samples, result = _values(fn, values, loops, sync, clock)
     return _timing(samples, loops, result)
 

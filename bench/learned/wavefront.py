@@ -298,10 +298,16 @@ def _indexes(gc: Any, scales: torch.Tensor) -> torch.Tensor:
 
 
 def compress_latent(model: Any, y: torch.Tensor, params: torch.Tensor, *, numerics: str = "exact",
-                    fronts: Sequence[Sequence[Position]] | None = None) -> tuple[bytes, torch.Tensor]:
+                    fronts: Sequence[Sequence[Position]] | None = None,
+                    raster: bool = False) -> tuple[bytes, torch.Tensor]:
     """ŷ's rANS string and the padded ŷ (1×M×(h+2r)×(w+2r)) for the latent ``y`` and the hyperprior's ``params``.
 
-    ``fronts``: the coding order (default :func:`wavefronts`; tests pass another).
+    ``fronts``: the order ŷ is computed in (default :func:`wavefronts`; tests pass another). ``raster``:
+    the symbols go to the coder in raster order (each position's M channels in channel order) instead of
+    that order: the order of CompressAI's ``_compress_ar``, which buffers every position's symbols and
+    indexes and codes them in one call. With ``exact`` numerics on the CPU every symbol and index is
+    the reference's, so the string is the reference's, byte for byte (the study's rows derived from
+    wavefronts rest on this; :mod:`bench.learned.derive`).
     """
     from compressai.ans import RansEncoder
 
@@ -320,8 +326,12 @@ def compress_latent(model: Any, y: torch.Tensor, params: torch.Tensor, *, numeri
         all_scales.append(scales)
         all_symbols.append(symbols)
     indexes = _indexes(gc, torch.cat(all_scales))  # element-wise: as per wavefront
+    symbols = torch.cat(all_symbols)
+    if raster:  # rows back to position order h·width + w
+        order = torch.argsort(context.plan.positions)
+        symbols, indexes = symbols.index_select(0, order), indexes.index_select(0, order)
     cdf, cdf_lengths, offsets = _tables(model)
-    string = RansEncoder().encode_with_indexes(torch.cat(all_symbols).reshape(-1).tolist(),
+    string = RansEncoder().encode_with_indexes(symbols.reshape(-1).tolist(),
                                                indexes.reshape(-1).tolist(), cdf, cdf_lengths, offsets)
     return string, context.padded()
 
@@ -351,8 +361,9 @@ def decompress_latent(model: Any, string: bytes, params: torch.Tensor, height: i
 
 
 def compress(model: Any, x: torch.Tensor, *, numerics: str = "exact",
-             fronts: Sequence[Sequence[Position]] | None = None) -> dict[str, Any]:
-    """``model.compress(x)`` with ŷ coded by wavefronts; also returns the padded ŷ (``"y_hat_padded"``)."""
+             fronts: Sequence[Sequence[Position]] | None = None, raster: bool = False) -> dict[str, Any]:
+    """``model.compress(x)`` with ŷ computed by wavefronts (coded in raster order when ``raster``:
+    :func:`compress_latent`); also returns the padded ŷ (``"y_hat_padded"``)."""
     check_model(model)
     y = model.g_a(x)
     z = model.h_a(y)
@@ -360,7 +371,7 @@ def compress(model: Any, x: torch.Tensor, *, numerics: str = "exact",
     z_hat = model.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
     params = model.h_s(z_hat)
     _check_sizes(y, params)
-    y_string, y_padded = compress_latent(model, y, params, numerics=numerics, fronts=fronts)
+    y_string, y_padded = compress_latent(model, y, params, numerics=numerics, fronts=fronts, raster=raster)
     return {"strings": [[y_string], z_strings], "shape": z.size()[-2:], "y_hat_padded": y_padded}
 
 
