@@ -212,7 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings(jobs=args.jobs, repeats=args.repeats, threads=args.threads,
                         allocator=allocator, reco_dir=args.reco_dir,
                         bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
-                        wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset)
+                        wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset,
+                        derive=args.derive == "on")
     unusable = {item.name: item.reason for item in screening.unusable}
     if unusable and screening.images and not args.strict:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files are unusable and "
@@ -232,6 +233,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {count} {reason}")
     print(f"averages: {CONVENTION}; written to {report.results_dir}/summary.csv")
     print(precision_line(shown))
+    for line in report.derivation:
+        print(f"derivation: {line}")
     if subset is not None:
         print(f"subset: {len(subset)} of {len(screening.images)} images measured (--images {args.images}); the "
               "table holds every stored row of the dataset")

@@ -215,6 +215,11 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                           "(default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
+    run.add_argument("--derive", choices=("on", "off"), default="on",
+                     help="on (default): rows of mbt2018 on the CPU come from its exact wavefront coder (the "
+                          "reference's bitstream, byte for byte) once this run's sample of images, coded by "
+                          "CompressAI's own loop, matched every value; they are marked in the 'derived' column and "
+                          "have no times (the sample's are the codec's). off: every row by CompressAI's loop")
     run.add_argument("--repeats", type=int, default=None, metavar="N",
                      help="time every encode/decode N times (single calls) after an untimed warm-up; the median is "
                           "kept and the spread (max − min) recorded. Default: by duration — a call under 0.1 s is "

@@ -43,6 +43,11 @@ OPTIONS = (
            metavar="DIR"),
 )
 
+DERIVABLE = ("mbt2018",)
+"""Architectures whose reference rows may be derived from exact wavefronts (checked by every run, see
+:meth:`CompressAICodec.derivation`); mbt2018 is the one checked against the reference here
+(results/wavefront-check)."""
+
 _SUMMARIES = {
     "bmshj2018-factorized": "Ballé et al. 2018, factorized prior (CompressAI)",
     "bmshj2018-factorized-relu": "Ballé et al. 2018, factorized prior, ReLU instead of GDN (CompressAI)",
@@ -88,6 +93,15 @@ class CompressAICodec(CompressionModelCodec):
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "arch": self.arch}
+
+    def derivation(self, point: str) -> Any:
+        """The reference bitstream by exact wavefronts (:mod:`bench.learned.derive`) for a joint
+        autoregressive model on the CPU; None for the others."""
+        if self.arch not in DERIVABLE or self.device.type != "cpu":
+            return None
+        from bench.learned.derive import DerivedCoder
+
+        return DerivedCoder(self, self.load_point(point))
 
     def describe(self) -> str:
         model = self.name if self.name == self.arch else f"{self.name} ({self.arch})"

@@ -114,6 +114,10 @@ class WavefrontCodec(base.CompressAICodec):
         return {**super().identity(), "bitstream": bitstream.TAG_CODER, "context_coder": CODER_OF[self.numerics],
                 "numerics": self.numerics}
 
+    def derivation(self, point: str) -> None:
+        """None: these rows are the wavefront coder's own (the reference's come from ``mbt2018``)."""
+        return None
+
     def describe(self) -> str:
         return f"{self.name}: {self.arch} with ŷ coded by wavefronts ({self.numerics} numerics), " \
                f"padding {self.padding}, {self.device}"

@@ -205,6 +205,14 @@ def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) 
                    "measurement error; each median's own spread is in the rows, `encode_spread_s`).")]
     if hosts:
         lines += ["", f"Times of each codec come from one host, that of its most recently timed rows: {hosts}."]
+    derived = summary[summary["derived_images"] > 0]
+    if not derived.empty:
+        counts = derived.groupby("codec")["derived_images"].sum()
+        lines += ["", "Derived rows (column `derived`): " + "; ".join(
+            f"{codec}: {int(n)} rows" for codec, n in counts.items()) + ". Their bitstreams are the codec's own, made "
+            "by exact wavefronts (the reference's symbols coded in its order) and checked byte for byte, with every "
+            "value of the row, on the rows its own coder measured in the same run; those rows alone give the "
+            "codec's times (timed images)."]
     return [*lines, ""]
 
 

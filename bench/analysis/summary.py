@@ -34,14 +34,16 @@ CONVENTION = (
 SUMMARY_COLUMNS = (
     "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
     "ycbcr_images", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s",
-    "encode_ci_s", "decode_ci_s", "repeated_rows", "encode_repeat", "decode_repeat", "host",
+    "encode_ci_s", "decode_ci_s", "repeated_rows", "encode_repeat", "decode_repeat", "derived_images", "host",
 )
 """``psnr_y`` … ``psnr_yuv``: means of the per-image values over the ``ycbcr_images`` rows that have them
 (rows stored before they were recorded have none); ``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
 standard deviation over those images (empty for one image); ``*_ci_s``: the half-width of the 95 % confidence
 interval of the mean time over images (Student's t; empty for one image); ``repeated_rows``: timed rows with several
 values (the repeatability sample, or every row under ``--repeats N``), ``*_repeat``: the median over them of each
-row's spread (max − min) over its median — how far one row's time moves when taken again."""
+row's spread (max − min) over its median — how far one row's time moves when taken again; ``derived_images``: of
+``images``, rows whose RD values were derived (the ``derived`` column: the codec's own bitstream made another way,
+checked on the run's sample; they have no times)."""
 
 CI_TARGET = 0.05
 """A mean time is precise enough when its 95 % CI half-width is at most this share of it."""
@@ -101,6 +103,7 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "encode_sd_s": times["encode_s"].std(ddof=1),
                 "decode_sd_s": times["decode_s"].std(ddof=1),
                 **time_precision(times),
+                "derived_images": int(good["derived"].fillna("").astype(str).ne("").sum()) if "derived" in good else 0,
                 "host": host,
             }
         )

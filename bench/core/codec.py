@@ -94,6 +94,12 @@ class Codec(ABC):
         """Called before starting and before stopping the clock (e.g. CUDA synchronize)."""
         return None
 
+    def derivation(self, point: str) -> Coder | None:
+        """A second coder of ``point`` whose bitstream and reconstruction are this codec's own, made a
+        cheaper way (e.g. the reference loop of an autoregressive model by exact wavefronts), or None.
+        Rows come from it only after the run has checked it against :meth:`coder` on a sample."""
+        return None
+
     def describe(self) -> str:
         """One line for ``python -m bench codecs``."""
         return self.name

@@ -37,7 +37,7 @@ from bench.core.progress import CodecUnits, RunProgress
 from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
-from bench.core.reuse import (MEASURE, METRICS_VERSION, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
+from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
                               reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
@@ -84,6 +84,10 @@ class Settings:
     """The Dask scheduler's address with ``executor="dask"``; None starts a local cluster of ``jobs`` workers."""
     shard: tuple[int, int] | None = None
     """``(i, n)``: measure only the i-th of n shares of the task list (:func:`in_shard`); None: all of it."""
+    derive: bool = True
+    """Rows of a codec with a :meth:`~bench.core.codec.Codec.derivation` come from it once the run's sample
+    (:func:`~bench.core.sampling.repeatability_sample`) matched the codec's own coder; False: every row by
+    the codec's own coder."""
     images: tuple[str, ...] | None = None
     """Measure only these images (relative names, :func:`bench.core.subset.select_images`); None: every usable one.
     The dataset's manifest is still that of every file (the other images' rows stay current)."""
@@ -119,6 +123,8 @@ class RunReport:
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
     """Rows timed now whose encode or decode spread (several values) exceeds 10 % of the median ("codec point image: …")."""
+    derived: int = 0  #: of ``measured``: rows whose RD values came from the codec's derivation (no times)
+    derivation: list[str] = field(default_factory=list)  #: per codec, what its derivation check found
     timed_now: int = 0  #: rows whose timings were taken in this run
     repeated_now: int = 0  #: of ``timed_now``: rows with several values, hence a spread (the denominator of ``noisy``)
 
@@ -221,6 +227,23 @@ def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, An
     return point, name, _worker["worker"].rd_row(point, image)
 
 
+DERIVATION_CHECKED = ("bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv",
+                      "payload_bytes", "bpp_estimated", "status", "width", "height")
+"""The row values a derivation must give exactly as the codec's own coder (beside the bitstream's bytes)."""
+
+
+def _derivation_differs(coder: Coder, own: Mapping[str, Any], deriver: Coder, derived: Mapping[str, Any]) -> str | None:
+    """How a derived row differs from the codec's own row of the same image and point (None: it does not)."""
+    mine, theirs = getattr(coder, "last_bitstream", None), getattr(deriver, "last_bitstream", None)
+    if mine is None or mine != theirs:
+        lengths = f"{len(mine) if mine else 0} and {len(theirs) if theirs else 0} bytes"
+        return f"bitstreams differ ({lengths})"
+    for column in DERIVATION_CHECKED:
+        if own.get(column) != derived.get(column):
+            return f"{column} {own.get(column)!r} by the codec, {derived.get(column)!r} derived"
+    return None
+
+
 def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
     """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image><suffix>``, with
     the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file."""
@@ -277,6 +300,7 @@ class Evaluation:
         self._cluster: Any = None  #: the :class:`bench.core.cluster.DaskExecutor` while a Dask run is on
         self._sample: frozenset[str] = frozenset()  #: pixel hashes of the repeatability sample's images
         self._sample_names: tuple[str, ...] = ()
+        self._checked: frozenset[str] = frozenset()  #: images whose rows check a derivation (the same sample)
         self._probe_warmed: dict[int, WarmUps] = {}  #: warm-ups of a codec's probe row, kept for its sequential pass
 
     def _bar(self, total: int, desc: str):
@@ -438,10 +462,11 @@ class Evaluation:
                 subset = self.settings.images
                 images = [image for image in self.screening.images if subset is None or image.name in subset]
                 first, plans = 0, []
+                # drawn from the whole dataset, so a subset run samples the same images as a full one
+                sample = repeatability_sample(self.screening.images)
+                self._checked = frozenset(image.sha256 for image in sample)
                 if self.settings.repeats is None:  # a fixed number of repeats times every row alike
-                    # drawn from the whole dataset, so a subset run samples the same images as a full one
-                    sample = repeatability_sample(self.screening.images)
-                    self._sample = frozenset(image.sha256 for image in sample)
+                    self._sample = self._checked
                     self._sample_names = tuple(image.name for image in sample)
                 for run in self.runs:
                     plans.append((run, *self._plan(run, images, first)))
@@ -505,6 +530,11 @@ class Evaluation:
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
                                         codec.deterministic_across_hosts, self.settings.repeats,
                                         sampled=base["timing_sampled"] == 1)
+            if action != MEASURE and existing is not None and existing.get("derived"):
+                if not self.settings.derive:
+                    action, reason = MEASURE, "measured by the codec's own coder (stored row derived; --derive off)"
+                elif action == TIME:  # a derived row has no times by design: its codec's sample has them
+                    action, reason = REUSE, "reused as stored (derived rows are not timed)"
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
             if action == MEASURE:
                 missing.append((point, image, base))
@@ -538,6 +568,7 @@ class Evaluation:
         if self._cluster is not None:
             self._run_on_cluster(run, images, missing, untimed)
             return
+        missing = self._derive(run, coders, missing)
         if self._parallel(run, missing) and self._calls_outweigh_scoring(run, coders, missing):
             self._progress.grow(-len(missing))  # one unit a row from here, not two
             self._rd_sequential(run, coders, missing)
@@ -630,6 +661,66 @@ class Evaluation:
                 self.report.scored += 1
         return again
 
+    def _derive(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> list[Row]:
+        """Rows of ``missing`` derived (:meth:`Codec.derivation`) instead of measured by the codec's coder;
+        returns those still to measure.
+
+        The rows of the check sample's images (:data:`_checked`, the repeatability sample) are measured
+        first by the codec's own coder, timed as usual (the codec's times come from them); each is made
+        again by the derivation, and its bitstream must be the same bytes and its row the same values
+        (:data:`DERIVATION_CHECKED`). A point with rows to derive and none in the sample is checked on one
+        sample image, untimed. Only when every check holds are the other rows derived (untimed, column
+        ``derived``); at the first difference the derivation stops and they are measured by the codec.
+        """
+        if not self.settings.derive or not missing:
+            return missing
+        rest = [row for row in missing if row[1].sha256 not in self._checked]
+        points = list(dict.fromkeys(point for point, _, _ in rest))
+        derivers = {point: run.codec.derivation(point) for point in points} if rest else {}
+        if not derivers or any(deriver is None for deriver in derivers.values()):
+            return missing
+        name = run.codec.name
+        problems: list[str] = []
+
+        def check(point: str, image: PreparedImage, own: Mapping[str, Any], reference: Reference) -> None:
+            if point not in derivers or own.get("status") != "ok":
+                return
+            derived = measure_row(derivers[point], image, reference, timed=False)
+            problem = _derivation_differs(coders[point], own, derivers[point], derived)
+            if problem:
+                problems.append(f"{point} {image.name}: {problem}")
+            checked.add(point)
+
+        checked: set[str] = set()
+        self._rd_sequential(run, coders, [row for row in missing if row[1].sha256 in self._checked], after=check)
+        sample = [image for image in self.screening.images if image.sha256 in self._checked]
+        for point in points:
+            if point not in checked and sample and not problems:  # its sample rows were stored before
+                reference = reference_of(sample[0].pixels)
+                check(point, sample[0], measure_row(coders[point], sample[0], reference, timed=False), reference)
+        unchecked = [point for point in points if point not in checked]
+        if problems or unchecked:
+            why = problems[0] if problems else f"no sample row of {', '.join(unchecked)} to check it on"
+            self.report.derivation.append(f"{name}: rows not derived ({why}); {len(rest)} rows measured by "
+                                          "its own coder")
+            log.warning("%s", self.report.derivation[-1])
+            return rest
+        label = getattr(next(iter(derivers.values())), "derived", "derived")
+        self.report.derivation.append(f"{name}: {len(rest)} rows derived ({label}), checked on "
+                                      f"{len(checked)} point(s) of {len(sample)} sample image(s)")
+        last: tuple[str, Reference] | None = None
+        with self._bar(len(rest), f"{name} (derived: {label})") as bar:
+            for point, image, base in rest:
+                if last is None or last[0] != image.sha256:
+                    last = (image.sha256, reference_of(image.pixels))
+                row = measure_row(derivers[point], image, last[1], timed=False)
+                self._check_columns(run, point, row)
+                self.store.append({**base, **row, "derived": label})
+                self.report.measured += 1
+                self.report.derived += 1
+                bar.update()
+        return []
+
     def _calls_outweigh_scoring(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> bool:
         """Measure the first missing row here, timed (it is taken off ``missing``), and say whether the
         others are cheaper measured the same way than in a parallel RD pass followed by a timing pass.
@@ -660,8 +751,9 @@ class Evaluation:
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                       warmed: WarmUps | None = None) -> dict[str, Any]:
-        """Measure ``missing`` here, each row's calls timed; returns the last row."""
+                       warmed: WarmUps | None = None, after: Any = None) -> dict[str, Any]:
+        """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image,
+        row, reference)`` is called after each row is stored."""
         codec = run.codec
         warmed = warmed if warmed is not None else self._probe_warmed.get(id(run), WarmUps())
         row: dict[str, Any] = {}
@@ -685,6 +777,8 @@ class Evaluation:
                 self.report.measured += 1
                 self._note_noise(codec.name, point, image.name, row)
                 bar.update()
+                if after is not None:
+                    after(point, image, row, last[1])
         return row
 
     def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]

@@ -105,6 +105,9 @@ ROW_COLUMNS: tuple[Column, ...] = (
     Column("padding", "str", "padding of the input to the model's multiple (codec-filled)"),
     Column("weights_sha256", "str", "SHA-256 of the weights file (codec-filled)"),
     Column("bpp_estimated", "float", "the model's own rate estimate, bits per pixel (codec-filled)"),
+    Column("derived", "str", "empty: the codec's own coder made the row; otherwise how its RD values were derived "
+           "(wavefront-exact: the reference's bitstream by exact wavefronts, checked byte for byte against the "
+           "codec's own on this run's sample; bench.learned.derive) — such a row has no times"),
     Column("status", "str", "ok, or failed (see note)"),
     Column("note", "str", "why a row failed, or what else was noticed"),
     Column("format_version", "int", "rows format the row was written in (ROWS_FORMAT)", legacy="1"),

@@ -108,7 +108,9 @@ class TimingPolicy:
     default), by the call's duration: the first timed call is a value when it lasts at least
     ``short_s``; a shorter call is looped, ``loops`` = ⌈``min_value_s`` / first call⌉, so a value lasts
     about ``min_value_s`` (the first call then only calibrates). A row takes ``values`` values, a row of
-    the repeatability sample ``sample_values`` (:func:`bench.core.sampling.repeatability_sample`).
+    the repeatability sample ``sample_values`` (:func:`bench.core.sampling.repeatability_sample`), or
+    ``sample_values_long`` for a call of ``long_s`` or more (a second value of a 40 s call tells its
+    repeatability; a third would add minutes, not knowledge).
     """
 
     repeats: int | None = None
@@ -116,12 +118,14 @@ class TimingPolicy:
     min_value_s: float = 0.1
     values: int = 1
     sample_values: int = 3
+    long_s: float = 1.0
+    sample_values_long: int = 2
 
     def __post_init__(self) -> None:
         if self.repeats is not None and self.repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
-        if self.values < 1 or self.sample_values < 1:
-            raise ValueError("values and sample_values must be at least 1")
+        if min(self.values, self.sample_values, self.sample_values_long) < 1:
+            raise ValueError("values, sample_values and sample_values_long must be at least 1")
 
     @property
     def name(self) -> str:
@@ -129,7 +133,8 @@ class TimingPolicy:
         if self.repeats is not None:
             return f"repeats {self.repeats}"
         return (f"by duration (calls under {self.short_s:g} s looped to ≥ {self.min_value_s:g} s a value; "
-                f"{self.values} value(s) a row, {self.sample_values} in the repeatability sample)")
+                f"{self.values} value(s) a row, {self.sample_values} in the repeatability sample, "
+                f"{self.sample_values_long} there for calls of {self.long_s:g} s or more)")
 
 
 def time_call(fn: Callable[[], T], policy: TimingPolicy, *, sampled: bool = False,
@@ -142,6 +147,8 @@ def time_call(fn: Callable[[], T], policy: TimingPolicy, *, sampled: bool = Fals
     values = policy.sample_values if sampled else policy.values
     first, result = _values(fn, 1, 1, sync, clock)
     if first[0] >= policy.short_s:  # a long call: the first call is the first value
+        if sampled and first[0] >= policy.long_s:
+            values = policy.sample_values_long
         if values > 1:
             rest, result = _values(fn, values - 1, 1, sync, clock)
             first += rest

@@ -246,6 +246,11 @@ class CompressionModelCoder(Coder):
         self._decoded = data
         return self.to_pixels(self._crop(out["x_hat"], stream.height, stream.width))
 
+    @property
+    def last_bitstream(self) -> bytes | None:
+        """The bitstream of the last :meth:`encode` (None before the first)."""
+        return self._encoded[0] if self._encoded is not None else None
+
     def compress_model(self, x: Any) -> dict[str, Any]:
         """The model's ``compress(x)`` (under no_grad, capture on): ``{"strings", "shape"}``."""
         return self.model.compress(x)
