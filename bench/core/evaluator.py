@@ -301,7 +301,7 @@ class Evaluation:
         self._sample: frozenset[str] = frozenset()  #: pixel hashes of the repeatability sample's images
         self._sample_names: tuple[str, ...] = ()
         self._checked: frozenset[str] = frozenset()  #: images whose rows check a derivation (the same sample)
-        self._probe_warmed: dict[int, WarmUps] = {}  #: warm-ups of a codec's probe row, kept for its sequential pass
+        self._warmed: dict[int, WarmUps] = {}  #: per codec run, the warm-ups done for its rows measured here
 
     def _bar(self, total: int, desc: str):
         """A stage's progress bar (each step also advances the whole run's line)."""
@@ -722,8 +722,9 @@ class Evaluation:
         return []
 
     def _calls_outweigh_scoring(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> bool:
-        """Measure the first missing row here, timed (it is taken off ``missing``), and say whether the
-        others are cheaper measured the same way than in a parallel RD pass followed by a timing pass.
+        """Measure one missing row here, timed (the first image's middle point, taken off ``missing``), and
+        say whether the others are cheaper measured the same way than in a parallel RD pass followed by a
+        timing pass.
 
         By duration, a long call's timed value is its RD call, so measuring a row here costs its calls
         ``c`` and its untimed work ``s`` (reference, scores, checks); the parallel path costs
@@ -733,15 +734,13 @@ class Evaluation:
         """
         if self.settings.repeats is not None:
             return False
-        probe = missing.pop(0)
-        started = time.perf_counter()
-        row = self._rd_sequential(run, coders, [probe], warmed=self._probe_warmed.setdefault(id(run), WarmUps()))
-        wall = time.perf_counter() - started
+        first = [i for i, (_, image, _) in enumerate(missing) if image.sha256 == missing[0][1].sha256]
+        row, wall = self._rd_sequential(run, coders, [missing.pop(first[len(first) // 2])])  # a middle point
         self._progress.skip()  # the probe's second unit (it is timed already)
         if row.get("status") != "ok" or not missing:
             return False
         calls = row["encode_s"] + row["decode_s"]
-        in_calls = calls  # the warm-up's
+        in_calls = 0.0  # of the row's wall time (its image's reference and its warm-up are apart)
         for side in ("encode", "decode"):
             loops = int(row[f"{side}_loops"])
             in_calls += row[f"{side}_s"] * (row["timing_repeats"] * loops + (loops > 1))  # + a loop's calibration
@@ -751,12 +750,14 @@ class Evaluation:
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                       warmed: WarmUps | None = None, after: Any = None) -> dict[str, Any]:
-        """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image,
-        row, reference)`` is called after each row is stored."""
+                       after: Any = None) -> tuple[dict[str, Any], float]:
+        """Measure ``missing`` here, each row's calls timed; returns the last row and the seconds its
+        :func:`measure_row` took (warm-up and image reference apart). ``after(point, image, row,
+        reference)`` is called after each row is stored."""
         codec = run.codec
-        warmed = warmed if warmed is not None else self._probe_warmed.get(id(run), WarmUps())
+        warmed = self._warmed.setdefault(id(run), WarmUps())
         row: dict[str, Any] = {}
+        seconds = 0.0
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
@@ -765,6 +766,7 @@ class Evaluation:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
                 _warm_up(coder, point, image, warmed)
+                started = time.perf_counter()
                 row = measure_row(
                     coder, image, last[1], timed=True, policy=self.settings.timing,
                     sampled=bool(base["timing_sampled"]), synchronize=sync,
@@ -772,6 +774,7 @@ class Evaluation:
                     bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
+                seconds = time.perf_counter() - started
                 self._check_columns(run, point, row)
                 self.store.append({**base, **row})
                 self.report.measured += 1
@@ -779,7 +782,7 @@ class Evaluation:
                 bar.update()
                 if after is not None:
                     after(point, image, row, last[1])
-        return row
+        return row, seconds
 
     def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
                      ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
