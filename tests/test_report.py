@@ -167,3 +167,27 @@ def test_weights_origin_recognises_zoo_files() -> None:
         "CompressAI zoo, `mbt2018-3-22901978.pth.tar`")
     assert weights_origin("mbt2018", "lambda0.0067", "f" * 64).endswith("a user checkpoint")
     assert weights_origin("my-codec", "lambda0.0067", "f" * 64).startswith("user checkpoint")
+
+
+def test_times_only_models_are_listed_labelled_and_never_in_the_curves(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    (results / "full-study").mkdir()
+    (results / "full-study" / "random-weights-times.csv").write_text(
+        "codec,point,weights,timed_images,encode_s,encode_ci_s,decode_s,decode_ci_s,host\n"
+        "mbt2018,lambda0.0483,random,3,7.66192,0.36817,11.6092,1.02782,a66de8d0a2ca\n"
+        "bmshj2018-hyperprior,lambda0.0067,random,24,0.551182,0.00744508,0.745652,0.00799703,a66de8d0a2ca\n")
+    out = tmp_path / "reports"
+    write_report(results, "kodak", out, n_boot=50)
+    text = (out / "REPORT.md").read_text()
+    section = text[text.index("### Times of the other architectures (random weights: times only)"):]
+    section = section[:section.index("\n### ")]
+    # milliseconds, ± the CI half-width: 0.551182 s → 551.18, 0.00744508 s → 7.45
+    assert "| bmshj2018-hyperprior | lambda0.0067 | 24 | 551.18 ± 7.45 | 745.65 ± 8.00 | a66de8d0a2ca |" in section
+    assert "| mbt2018 | lambda0.0483 | 3 | 7661.92 ± 368.17 | 11609.20 ± 1027.82 | a66de8d0a2ca |" in section
+    assert section.index("bmshj2018-hyperprior") < section.index("| mbt2018 |")
+    assert "mbt2018" not in text[:text.index("### Times of the other architectures")].split("## Rate–distortion")[1]
+    assert "no curve or table" in section
+    (results / "full-study" / "random-weights-times.csv").write_text("codec,point\nmbt2018\n")
+    with pytest.raises(ReportError, match="random-weights-times.csv: not a times-only table"):
+        write_report(results, "kodak", out, n_boot=50)

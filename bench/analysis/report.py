@@ -33,6 +33,10 @@ __all__ = ["ReportError", "load_runs", "report_markdown", "write_report"]
 
 COMPLEXITY_FILE = FILES["markdown"]
 REPORT_FILE = "REPORT.md"
+TIMES_ONLY_FILE = Path("full-study") / "random-weights-times.csv"
+"""Beside the dataset folders: mean times of models run on random-initialised weights by
+``benchmarks/full_study.sh`` on Kodak (times only, never RD results)."""
+TIMES_ONLY_DATASET = "kodak"
 
 
 class ReportError(BenchError):
@@ -200,9 +204,11 @@ def _means_table(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) 
     codecs = codecs_by_host(summary)
     hosts = "; ".join(f"{_host_description(host, runs)}" + (f" ({', '.join(names)})" if len(codecs) > 1 else "")
                       for host, names in codecs.items())
-    lines += ["", ("Times: the mean over the timed images of each image's median time, ± the standard deviation of "
-                   "those medians over the images (how much the time varies from image to image, not a "
-                   "measurement error; each median's own spread is in the rows, `encode_spread_s`).")]
+    lines += ["", ("Times: the mean over the timed images of each image's time (by call duration, the default: a "
+                   "call under 0.1 s looped to at least 0.1 s, a longer one timed once, the repeatability sample's "
+                   "rows the median of their values; under `--repeats N` the median of N calls), ± the standard "
+                   "deviation over the images (how much the time varies from image to image, not a measurement "
+                   "error; `summary.csv` has each mean's 95 % CI, `encode_ci_s`, and the sample's repeatability).")]
     if hosts:
         lines += ["", f"Times of each codec come from one host, that of its most recently timed rows: {hosts}."]
     derived = summary[summary["derived_images"] > 0]
@@ -234,6 +240,29 @@ def _host_tables(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None]) 
                          f"{_time_ms(r.decode_s, r.decode_sd_s)} |")
         lines.append("")
     return lines
+
+
+def _times_only(results_path: Path, dataset: str) -> list[str]:
+    """Mean times of the models the full-study script ran on random weights, labelled: times only."""
+    path = results_path.parent / TIMES_ONLY_FILE
+    if dataset != TIMES_ONLY_DATASET or not path.is_file():
+        return []
+    try:
+        times = pd.read_csv(path)
+        lines = ["### Times of the other architectures (random weights: times only)", "",
+                 (f"From `{TIMES_ONLY_FILE.as_posix()}` (`benchmarks/full_study.sh`, same dataset): random-initialised "
+                  "checkpoints at the zoo's channel counts do the zoo models' work at the zoo's sizes, so their "
+                  "times are real; their rates and distortions are not results and are in no curve or table here. "
+                  "± the 95 % CI half-width over the timed images; mbt2018's timed images are its repeatability "
+                  "sample, coded by CompressAI's own loop (its other rows were derived)."), "",
+                 "| codec | point | timed images | encode [ms] ± CI | decode [ms] ± CI | host |",
+                 "|---|---|---:|---:|---:|---|"]
+        for r in times.sort_values(["codec", "point"]).itertuples(index=False):
+            lines.append(f"| {r.codec} | {r.point} | {int(r.timed_images)} | {_time_ms(r.encode_s, r.encode_ci_s)} | "
+                         f"{_time_ms(r.decode_s, r.decode_ci_s)} | {r.host} |")
+    except (OSError, ValueError, KeyError, AttributeError, pd.errors.ParserError) as exc:
+        raise ReportError(f"{path}: not a times-only table ({exc}); run benchmarks/full_study.sh again or remove it")
+    return [*lines, ""]
 
 
 def _ycbcr_table(rows: pd.DataFrame) -> list[str]:
@@ -378,6 +407,7 @@ def report_markdown(
             lines += [f"![{name}]({name}.png)", ""]
     lines += _means_table(rows, runs)
     lines += _host_tables(rows, runs)
+    lines += _times_only(results_path, dataset)
     lines += _ycbcr_table(rows)
     if "jpeg-vs-published.png" in figures:
         lines += ["### JPEG: this harness vs CompressAI's published curve", "",
