@@ -9,42 +9,20 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.core import registry
 from bench.core.errors import BenchError, CodecError, CodecUnavailable
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
+from bench.cli_run import run_main
 from bench.core.options import Option
-
-
-def run_main(command: Callable[[], int], *, interrupted: str = "interrupted") -> int:
-    """Run a command-line ``command`` (the one wrapper of the project's CLIs).
-
-    A :class:`BenchError` becomes one line ``error: …`` on stderr and exit status 2; Ctrl-C prints
-    ``interrupted`` and gives 130.
-    """
-    try:
-        return command()
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a folder or file this user may not write (or read): one line, no traceback
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not exc.filename:
-            raise
-        print(f"error: {exc.filename}: {(exc.strerror or 'not permitted').lower()}; fix its permissions or "
-              "write elsewhere", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\n{interrupted}", file=sys.stderr)
-        return 130
 
 
 class _LogFormatter(logging.Formatter):

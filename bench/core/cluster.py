@@ -9,7 +9,7 @@ Workers need no shared filesystem: an image travels as its pixels' bytes with th
 arrival (:class:`ImagePayload`); a worker builds each codec once from its name and options, through
 the same registry, options and weight resolution (cache, mirror, zoo, hash checks) as a local run, and
 refuses to measure when its build differs from the driver's (:func:`bench.core.reuse.codec_hash`).
-A task calls the same :class:`bench.core.evaluator.PointWorker` as a local ``--jobs`` process, so rows
+A task calls the same :class:`bench.core.tasks.PointWorker` as a local ``--jobs`` process, so rows
 are the same by construction.
 
 Resources (``dask worker --resources "timing=1 GPU=1"``): a timing task holds ``timing=1``, which one
@@ -36,7 +36,7 @@ from distributed.scheduler import KilledWorker
 from bench.core import environment, registry
 from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, ImageError
-from bench.core.evaluator import CodecRun, PointWorker, Settings
+from bench.core.tasks import CodecRun, PointWorker, Settings
 from bench.core.images import pixel_sha256
 from bench.core.recent import Recent
 from bench.core.reuse import LATER_QUALITY, codec_hash

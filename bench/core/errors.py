@@ -29,6 +29,9 @@ class StoreError(BenchError):
     """A results file (rows or run metadata) that cannot be read or extended."""
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (whitespace collapsed), or its type when it has none."""
+def one_line(exc: BaseException | str) -> str:
+    """An exception's message (or a text) on one line, whitespace collapsed; an exception without a message
+    gives its type's name."""
+    if isinstance(exc, str):
+        return " ".join(exc.split())
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -31,71 +31,20 @@ from bench.core.datasets import Dataset
 from bench.core.errors import CodecError
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
+from bench.core.measure import Reference, later_quality, measure_row, reference_of
 from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
-from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, write_text_atomic
-from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
-                              reuse_rule, row_key)
+from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, legacy_row_key, reuse_rule,
+                              row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
-from bench.core.timing import TimingPolicy, WarmUps, is_noisy, relative_spread, time_call
+from bench.core.tasks import CodecRun, PointWorker, Row, Settings, artifact_path, time_row, warm_up
+from bench.core.timing import WarmUps, is_noisy, relative_spread
 
 log = logging.getLogger(__name__)
 
-Row = tuple[str, PreparedImage, dict[str, Any]]
-"""One row to measure or time: operating point, image, the row's fields so far."""
-
-
-@dataclass(frozen=True)
-class CodecRun:
-    """A codec and the operating points to measure."""
-
-    codec: Codec
-    points: tuple[str, ...]
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How to run: processes for RD metrics, timing repeats, torch threads, extras.
-
-    ``allocator`` names the heap policy the caller put this process under
-    (:func:`bench.core.allocator.apply`); it is recorded, not applied, here.
-    """
-
-    jobs: int = 1
-    repeats: int | None = None
-    """Timed values of one call each for every row; None (the default): by the call's duration (:class:`TimingPolicy`)."""
-    threads: int = 1
-    allocator: str = "system"
-    reco_dir: Path | None = None
-    bitstream_dir: Path | None = None
-    progress: bool = True
-    strict: bool = False
-    """Refuse the run, listing every unusable file, instead of measuring the usable ones."""
-    wait: float | None = None
-    """Seconds to wait for another run writing into the same results folder (None: as long as it takes; 0: refuse)."""
-    executor: str = "local"
-    """Where tasks run: ``local`` (this process and ``jobs`` processes) or ``dask`` (:mod:`bench.core.cluster`)."""
-    scheduler: str | None = None
-    """The Dask scheduler's address with ``executor="dask"``; None starts a local cluster of ``jobs`` workers."""
-    shard: tuple[int, int] | None = None
-    """``(i, n)``: measure only the i-th of n shares of the task list (:func:`in_shard`); None: all of it."""
-    derive: bool = True
-    """Rows of a codec with a :meth:`~bench.core.codec.Codec.derivation` come from it once the run's sample
-    (:func:`~bench.core.sampling.repeatability_sample`) matched the codec's own coder; False: every row by
-    the codec's own coder."""
-    images: tuple[str, ...] | None = None
-    """Measure only these images (relative names, :func:`bench.core.subset.select_images`); None: every usable one.
-    The dataset's manifest is still that of every file (the other images' rows stay current)."""
-
-    @property
-    def timing(self) -> TimingPolicy:
-        """How rows are timed: ``repeats`` single calls each, or by duration."""
-        return TimingPolicy(repeats=self.repeats)
 
 
 EXECUTORS = ("local", "dask")
@@ -127,78 +76,6 @@ class RunReport:
     derivation: list[str] = field(default_factory=list)  #: per codec, what its derivation check found
     timed_now: int = 0  #: rows whose timings were taken in this run
     repeated_now: int = 0  #: of ``timed_now``: rows with several values, hence a spread (the denominator of ``noisy``)
-
-
-# --- one task: what a `--jobs` process or a Dask worker does -------------------------------------
-
-
-REFERENCES_BUDGET = 256 * 2**20
-"""Bytes of MS-SSIM references a worker keeps (:attr:`MsSsimReference.nbytes`; the last one always)."""
-
-
-def _reference_size(reference: Reference) -> int:
-    return reference[0].nbytes if reference[0] is not None else 0
-
-
-class PointWorker:
-    """A codec built once in a worker, its coders (one per operating point, built on first use), the
-    MS-SSIM references of the last images and the warm-ups done: what every RD or timing task of one
-    codec needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker
-    (:mod:`bench.core.cluster`, whose tasks may alternate between images).
-    """
-
-    def __init__(self, codec: Codec, settings: Settings) -> None:
-        self.codec = codec
-        self.settings = settings
-        self.coders: dict[str, Coder] = {}
-        self.warmed = WarmUps()
-        self.references: Recent[Any] = Recent(REFERENCES_BUDGET, _reference_size)
-
-    def coder(self, point: str) -> Coder:
-        if point not in self.coders:
-            self.coders[point] = self.codec.coder(point)
-        return self.coders[point]
-
-    def rd_row(self, point: str, image: PreparedImage) -> dict[str, Any]:
-        """The row's RD values (untimed :func:`measure_row`), reconstructions and bitstreams written if asked."""
-        reference = self.references.get(image.sha256, lambda: reference_of(image.pixels))
-        settings, codec = self.settings, self.codec.name
-        return measure_row(
-            self.coder(point), image, reference, timed=False,
-            reco_path=artifact_path(settings.reco_dir, codec, point, image.name, ".png"),
-            bitstream_path=artifact_path(settings.bitstream_dir, codec, point, image.name, ".bin"),
-        )
-
-    def timing(self, point: str, image: PreparedImage, stored: Mapping[str, Any]) -> dict[str, Any]:
-        """The timing columns of the ``stored`` row (its ``bytes``, ``psnr`` and quality columns; :func:`time_row`)."""
-        return time_row(self.coder(point), point, image, stored=stored, policy=self.settings.timing,
-                        synchronize=self.codec.synchronize(), warmed=self.warmed)
-
-
-def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], policy: TimingPolicy,
-             synchronize: Any, warmed: WarmUps) -> dict[str, Any]:
-    """Time one row after its warm-up (under ``policy``; more values when the ``stored`` row's
-    ``timing_sampled`` is 1): the timing columns, or ``status`` failed and a ``note`` (a codec fault, or a
-    bitstream whose length differs from the ``stored`` row's ``bytes``). A stored row from before the
-    Y′CbCr columns gets them too (:func:`bench.core.measure.later_quality`)."""
-    _warm_up(coder, point, image, warmed)
-    sampled = str(stored.get("timing_sampled", "")) == "1"
-    try:
-        encoded = time_call(lambda: coder.encode(image.pixels), policy, sampled=sampled, synchronize=synchronize)
-        decoded = time_call(lambda: coder.decode(encoded.result), policy, sampled=sampled, synchronize=synchronize)
-    except Exception as exc:
-        return {"status": "failed", "note": f"timing pass: {type(exc).__name__}: {exc}"}
-    update: dict[str, Any] = timing_columns(encoded, decoded, policy, sampled)
-    if len(encoded.result) != int(float(stored["bytes"])):
-        update["status"] = "failed"
-        update["note"] = (f"non-deterministic encoder: {len(encoded.result)} bytes in the timing "
-                          f"pass, {stored['bytes']} in the RD pass")
-    elif lacks_quality(stored):
-        values, problem = later_quality(image.pixels, encoded.result, decoded.result, stored)
-        update.update(values)
-        if problem is not None:
-            update.update(status="failed", note=f"timing pass: {problem}")
-    return update
 
 
 # --- worker processes for parallel RD passes --------------------------------------------------
@@ -244,33 +121,12 @@ def _derivation_differs(coder: Coder, own: Mapping[str, Any], deriver: Coder, de
     return None
 
 
-def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
-    """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image><suffix>``, with
-    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file."""
-    if folder is None:
-        return None
-    return Path(folder) / codec / point / (image + suffix)
-
-
 def _plugin_file(codec: Codec) -> str:
     """The plug-in file that registered ``codec`` (its class's file for a codec built in Python)."""
     try:
         return registry.entry(codec.name).plugin
     except CodecError:
         return inspect.getsourcefile(type(codec)) or type(codec).__module__
-
-
-def _warm_up(coder: Coder, point: str, image: PreparedImage, warmed: WarmUps) -> None:
-    """One untimed warm-up per (operating point, image shape), for every codec: a first call pays for
-    lazy set-up (library loading, tables, allocations) that the timed calls must not (JPEG's first
-    encode here: 4.7 ms against a 1.1 ms median)."""
-    def call() -> None:
-        try:
-            coder.warm_up(image.pixels)
-        except Exception:
-            pass  # the measured call that follows reports the fault in its row
-
-    warmed.once((point, image.pixels.shape), call)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -765,7 +621,7 @@ class Evaluation:
                 if last is None or last[0] != image.sha256:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
-                _warm_up(coder, point, image, warmed)
+                warm_up(coder, point, image, warmed)
                 started = time.perf_counter()
                 row = measure_row(
                     coder, image, last[1], timed=True, policy=self.settings.timing,

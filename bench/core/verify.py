@@ -129,7 +129,7 @@ def _stored_files(bitstream_dir: Path, dataset: Dataset,
     """``(file, codec, point, dataset item)`` of each ``.bin`` under ``bitstream_dir`` (of ``codecs``, when
     given), and why others were left out.
 
-    Files are ``<codec>/<point>/<relative image name>.bin`` (:func:`bench.core.evaluator.artifact_path`).
+    Files are ``<codec>/<point>/<relative image name>.bin`` (:func:`bench.core.tasks.artifact_path`).
     Files of the older naming, ``<image stem>.bin``, are matched by stem when one image has it and no file
     of the current naming stands for it; a stem two images share cannot be told apart and is left out.
     """

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.learned import zoo
-from bench.learned.weights import WeightsError, WeightsSource, _one_line, _resolve, sha256_of
+from bench.core.errors import one_line
+from bench.learned.weights import WeightsError, WeightsSource, resolve_with_origin, sha256_of
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +70,7 @@ def load_model(arch: str, point: str, source: WeightsSource, *, update: bool = T
                name: str | None = None) -> LoadedModel:
     """Resolve, read and build the CompressAI model for (``arch``, ``point``) of model ``name``
     (default: ``arch``), on CPU, in eval mode."""
-    path, origin = _resolve(arch, point, source, name)
+    path, origin = resolve_with_origin(arch, point, source, name=name)
     digest = sha256_of(path)
     state = _read_state_dict(path)
     model, config = _build(arch, state, path, update_buffers=update)
@@ -133,7 +134,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _unreadable(path: Path, exc: BaseException) -> WeightsError:
-    reason = _one_line(str(exc).split(". ")[0])
+    reason = one_line(str(exc).split(". ")[0])
     detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
     return WeightsError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated): {detail}")
 
@@ -214,7 +215,7 @@ def _build(
     try:
         model = _instantiate(arch, config)
     except Exception as exc:  # noqa: BLE001 — e.g. a zero channel count read from the file
-        raise WeightsError(f"{path}: cannot build {arch} {_fmt(config)}: {_one_line(str(exc))}") from None
+        raise WeightsError(f"{path}: cannot build {arch} {_fmt(config)}: {one_line(exc)}") from None
     shapes = _shape_differences(model, state)
     if shapes:
         raise WeightsError(_mismatch(arch, config, path, state, shapes=shapes))
@@ -223,7 +224,7 @@ def _build(
     try:
         model.load_state_dict(full, strict=True)
     except Exception as exc:  # noqa: BLE001 — any failure here is a checkpoint that does not fit
-        raise WeightsError(f"{path} does not load into {arch} {_fmt(config)}: {_one_line(str(exc))[:300]}") from None
+        raise WeightsError(f"{path} does not load into {arch} {_fmt(config)}: {one_line(exc)[:300]}") from None
     return model, config
 
 

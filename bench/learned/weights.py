@@ -31,12 +31,12 @@ from typing import Any
 
 from bench.learned import zoo
 from bench.core.download import download, sha256_file
-from bench.core.errors import BenchError, CodecError, CodecUnavailable
+from bench.core.errors import BenchError, CodecError, CodecUnavailable, one_line
 
 __all__ = [
     "Checkpoint", "WeightsError", "WeightsSource", "WeightsUnavailable",
     "named_models", "options_of_source", "parse_checkpoint_spec", "points_for",
-    "resolve", "sha256_of", "source_from_options", "user_checkpoint",
+    "resolve", "resolve_with_origin", "sha256_of", "source_from_options", "user_checkpoint",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,13 +143,13 @@ def source_from_options(options: Mapping[str, Any]) -> WeightsSource:
     """The source the learned codecs' options describe (missing keys: not set).
 
     ``checkpoint`` (``[NAME@]ARCH:LABEL=PATH`` strings) and the exports of ``checkpoint_dir`` (see
-    :func:`bench.learned.train.export.checkpoint_specs`) are the user's checkpoints;
+    :func:`bench.learned.exports.checkpoint_specs`) are the user's checkpoints;
     ``weights_mirror`` and ``weights_cache`` override ``BENCH_WEIGHTS_MIRROR`` and the default
     cache; ``BENCH_OFFLINE=1`` skips the zoo's URL (:meth:`WeightsSource.from_env`).
     """
     specs = list(options.get("checkpoint") or ())
     if options.get("checkpoint_dir"):
-        from bench.learned.train.export import checkpoint_specs
+        from bench.learned.exports import checkpoint_specs
 
         specs += checkpoint_specs(options["checkpoint_dir"])
     checkpoints = tuple(parse_checkpoint_spec(spec) for spec in specs)
@@ -233,7 +233,7 @@ def resolve(arch: str, point: str, source: WeightsSource, *, name: str | None = 
     no checkpoint for, or a file whose sha256 does not start with the prefix in its name;
     WeightsUnavailable when no source has it.
     """
-    return _resolve(arch, point, source, name)[0]
+    return resolve_with_origin(arch, point, source, name=name)[0]
 
 
 def user_checkpoint(arch: str, point: str, source: WeightsSource, *, name: str | None = None) -> Checkpoint | None:
@@ -244,7 +244,9 @@ def user_checkpoint(arch: str, point: str, source: WeightsSource, *, name: str |
 # --------------------------------------------------------------------------- resolving
 
 
-def _resolve(arch: str, point: str, source: WeightsSource, name: str | None = None) -> tuple[Path, str]:
+def resolve_with_origin(arch: str, point: str, source: WeightsSource, *, name: str | None = None
+                        ) -> tuple[Path, str]:
+    """:func:`resolve`'s file and where it came from (``checkpoint:<path>``, the cache, the mirror or the zoo)."""
     zoo.check_arch(arch)
     name = name or arch
     for ckpt in _mine(source, arch, name):
@@ -313,7 +315,7 @@ def _resolve(arch: str, point: str, source: WeightsSource, name: str | None = No
             tried.append(f"zoo {url} ({exc})")
 
     message = f"no weights for {arch} {point} ({filename}): tried {'; '.join(tried)}; supply them with {SUPPLY_HINT}"
-    raise WeightsUnavailable(_one_line(message))
+    raise WeightsUnavailable(one_line(message))
 
 
 class _FetchFailed(Exception):
@@ -325,13 +327,13 @@ def _download_verified(url: str, dest: Path, prefix: str) -> None:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WeightsError(f"cannot create the weights cache {dest.parent}: {_one_line(str(exc))}") from None
+        raise WeightsError(f"cannot create the weights cache {dest.parent}: {one_line(exc)}") from None
     staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.unverified")
     try:
         try:
             download(url, staging)
         except BenchError as exc:
-            raise _FetchFailed(_one_line(str(exc).replace(f"download of {url} failed: ", ""))) from None
+            raise _FetchFailed(one_line(str(exc).replace(f"download of {url} failed: ", ""))) from None
         _accept(staging, dest, prefix, what=url)
     finally:
         staging.unlink(missing_ok=True)
@@ -343,7 +345,7 @@ def _copy_verified(src: Path, dest: Path, prefix: str) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".copy")
     except OSError as exc:
-        raise WeightsError(f"cannot write into the weights cache {dest.parent}: {_one_line(str(exc))}") from None
+        raise WeightsError(f"cannot write into the weights cache {dest.parent}: {one_line(exc)}") from None
     staging = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
@@ -352,7 +354,7 @@ def _copy_verified(src: Path, dest: Path, prefix: str) -> None:
             os.fsync(out.fileno())
         _accept(staging, dest, prefix, what=str(src))
     except OSError as exc:
-        raise WeightsError(f"cannot copy {src} into {dest.parent}: {_one_line(str(exc))}") from None
+        raise WeightsError(f"cannot copy {src} into {dest.parent}: {one_line(exc)}") from None
     finally:
         staging.unlink(missing_ok=True)
 
@@ -367,9 +369,5 @@ def _accept(staging: Path, dest: Path, prefix: str, *, what: str) -> None:
     try:
         os.replace(staging, dest)
     except OSError as exc:
-        raise WeightsError(f"cannot move {what} into the weights cache as {dest}: {_one_line(str(exc))}") from None
+        raise WeightsError(f"cannot move {what} into the weights cache as {dest}: {one_line(exc)}") from None
     log.info("stored verified weights %s (from %s)", dest, what)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -1,5 +1,5 @@
 """Command line: ``python -m bench.learned.train <command>`` (or ``python -m bench train <command>``).
-The only module of the package that prints and exits; errors go through :func:`bench.cli.run_main`.
+The only module of the package that prints and exits; errors go through :func:`bench.cli_run.run_main`.
 
 Every setting of :class:`bench.learned.train.recipe.TrainConfig` is also a flag (``--batch-size 8``,
 ``--finetune-lambdas 0.0483,0.013``, ``--no-progress``); flags override ``--config FILE``, which
@@ -19,6 +19,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench.cli_run import run_main
 from bench.learned.train.recipe import TrainConfig, load_config, schedule
 
 _SKIP = {"extra"}
@@ -210,8 +211,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m bench.learned.train") -> int:
-    from bench.cli import run_main
-
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     return run_main(lambda: COMMANDS[args.command](args),
