@@ -111,7 +111,7 @@ train-small: $(STAMP)  ## the recipe shrunk to a few CPU minutes on ../shared/da
 	$(PY) -m bench.learned.train run --config configs/train-small-cpu.json
 
 test: $(STAMP)  ## run the test suite
-	$(PY) -m pytest -q -n $(TEST_JOBS) $(if $(filter-out 0,$(TEST_JOBS)),--dist worksteal,) tests
+	$(PY) -m pytest -q -rs -n $(TEST_JOBS) $(if $(filter-out 0,$(TEST_JOBS)),--dist worksteal,) tests
 
 clean-venv:  ## remove the virtual environment
 	rm -rf $(VENV)
