@@ -182,6 +182,10 @@ def _readers(folder: Path):
     ("[1, 2]", "not a JSON object"),
     (json.dumps({"format_version": RUNS_FORMAT + 1, "run_id": "bad"}), "upgrade the harness"),
     (json.dumps({"format_version": "two"}), "not a version number"),
+    (json.dumps({"run_id": "bad", "codecs": [{"points": ["q50"]}]}), "key 'codecs' is an array"),
+    (json.dumps({"format_version": RUNS_FORMAT, "codecs": {"jpeg": None}}), "key 'codecs.jpeg' is null"),
+    (json.dumps({"codecs": {"jpeg": {"identity": [1]}}}), "key 'codecs.jpeg.identity' is an array"),
+    (json.dumps({"environment": "x"}), "key 'environment' is a string, expected an object"),
 ])
 def test_a_bad_run_file_is_one_store_error_naming_it_everywhere(tmp_path, content, message):
     runs = tmp_path / "runs"

@@ -101,3 +101,55 @@ def test_verify_rebuilds_codecs_from_the_recorded_options(tmp_path):
     assert len(mismatches) == 4 and all("the run measured" in line for line in mismatches), legacy.stdout
     given = verify("--codec-args", "toy-test:offset=7")
     assert given.returncode == 0, given.stdout + given.stderr
+
+
+def test_a_malformed_run_file_is_one_line_naming_it(tmp_path):
+    """Each malformed ``runs/<id>.json``: one line ``error: <file>: <what is wrong>``, exit 2, no traceback."""
+    data, results, bits = tmp_path / "imgs", tmp_path / "r", tmp_path / "bits"
+    data.mkdir()
+    Image.fromarray(natural_image(24, 32)).save(data / "im.png")
+
+    def bench(*args):
+        return run_python("-m", "bench", *args)
+
+    done = bench("run", "--data", str(data), "--codecs", "jpeg", "--points", "q50", "--results", str(results),
+                 "--bitstreams", str(bits), "--no-progress", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    (path,) = (results / "imgs" / "runs").glob("*.json")
+    good = json.loads(path.read_text())
+
+    def changed(edit):
+        meta = json.loads(json.dumps(good))
+        edit(meta)
+        return json.dumps(meta)
+
+    cases = {
+        "codecs as a list": (changed(lambda m: m.update(codecs=list(m["codecs"].values()))),
+                             "run metadata key 'codecs' is an array, expected an object of codec name"),
+        "codecs null": (changed(lambda m: m.update(codecs=None)), "'codecs' is null, expected an object"),
+        "a codec's entry a string": (changed(lambda m: m["codecs"].update(jpeg="q50")),
+                                     "'codecs.jpeg' is a string, expected an object"),
+        "options a list": (changed(lambda m: m["codecs"]["jpeg"].update(options=[])),
+                           "'codecs.jpeg.options' is an array, expected an object"),
+        "command an object": (changed(lambda m: m.update(command={})), "'command' is an object, expected an array"),
+        "the codec of its rows missing": (changed(lambda m: m.update(codecs={"webp": m["codecs"]["jpeg"]})),
+                                          "records codec(s) webp but not jpeg"),
+        "invalid JSON": ('{"codecs": ', "cannot read run metadata"),
+        "not an object": ("[1, 2]", "not a JSON object"),
+        "empty": ("", "cannot read run metadata"),
+    }
+    for case, (text, message) in cases.items():
+        path.write_text(text)
+        checked = bench("verify", "--data", str(data), "--results", str(results), "--bitstreams", str(bits),
+                        "--device", "cpu")
+        lines = checked.stderr.strip().splitlines()
+        assert checked.returncode == 2 and len(lines) == 1, (case, checked.stderr)
+        assert lines[0].startswith(f"error: {path}: ") and message in lines[0], (case, lines[0])
+        assert "restore the file or move it out of the runs folder" in lines[0] and not checked.stdout, case
+
+    # a key the file lacks reads as not recorded (the schema's rule for older files): JPEG has no options
+    # to rebuild from, so its bitstream still decodes as measured
+    path.write_text(changed(lambda m: m.pop("codecs")))
+    lacking = bench("verify", "--data", str(data), "--results", str(results), "--bitstreams", str(bits),
+                    "--device", "cpu")
+    assert lacking.returncode == 0 and "1 identical, 0 with problems" in lacking.stdout, lacking.stderr

@@ -39,6 +39,9 @@ Other rules:
 * EXIF orientation is not applied: pixels are used as stored (a note mentions a non-trivial
   orientation tag), so results do not depend on the viewer's rotation.
 * Embedded ICC profiles are ignored: the stored RGB values are what is measured.
+* An image with a side below :data:`MIN_SIDE` (16) pixels is refused at screening
+  (:func:`check_size`, called by :func:`bench.core.screening.prepare_images`), not by
+  :func:`load_rgb`: it decodes fine, but its rate would be mostly container and padding.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ from PIL import Image, UnidentifiedImageError
 
 from bench.core.errors import ImageError, one_line
 
-__all__ = ["IMAGE_SUFFIXES", "LoadedImage", "load_rgb", "pixel_sha256"]
+__all__ = ["IMAGE_SUFFIXES", "JPEG_FIXED_BYTES", "MIN_SIDE", "LoadedImage", "check_size", "load_rgb",
+           "pixel_sha256", "too_small"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,33 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
     ".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp",
 )
 """File suffixes (lower case, with the dot) that :func:`bench.core.datasets.folder_dataset` picks up."""
+
+MIN_SIDE = 16
+"""The smallest width and height, in pixels, of an image the benchmark measures.
+
+Why: a codec's rate includes what it writes whatever the image (headers, tables) and the padding it
+codes beyond the image's edge, and on a tiny image that is nearly all of it. The JPEG codec (Pillow,
+4:2:0, no optimisation) writes :data:`JPEG_FIXED_BYTES` = 625 bytes before any pixel is coded, 5 000
+bits: over 5 000 bpp on a 1×1 image, enough to lead the mean bpp of hundreds of normal images. Why
+16: that fixed part alone exceeds the raw 8-bit RGB pixels (24 bpp) up to 14 pixels a side
+(5 000 / 14² ≈ 25.5 bpp), and 16 is the side of one 4:2:0 JPEG block (MCU), which a smaller image is
+padded to anyway; the learned models pad to 64 likewise. At 16×16 the fixed part is 19.5 bpp.
+
+This refuses degenerate inputs (icons, 1-pixel strips, placeholders); it does not make sizes
+comparable: on natural content the 625 bytes are still about half of a q50 JPEG file at 96×96 and
+1–2 % at Kodak's 768×512, so a mean bpp over images of very different sizes leans towards the small
+ones. Keep a dataset's images of similar size; ``payload_bytes`` counts the coded data alone.
+
+Such images are **refused** at screening like the other unusable files (listed with the reason and
+the fix; ``--strict`` refuses the run), not measured and left out of the means: a stored row that
+must never be averaged is a trap for every later reader of ``rows.csv``, and refusing is what the
+harness already does with an input it cannot measure meaningfully. Rows of such images stored before
+this check are kept out of averages with :func:`too_small`.
+"""
+
+JPEG_FIXED_BYTES = 625
+"""Bytes of a baseline JPEG file from the JPEG codec that do not depend on the pixels: SOI 2, APP0
+(JFIF) 18, two DQT 2·69, SOF0 19, four standard DHT 33 + 183 + 33 + 183, SOS header 14, EOI 2."""
 
 # Pillow format names accepted by load_rgb; bit depth is checked for each of them.
 _FORMATS = ("PNG", "JPEG", "PPM", "BMP", "TIFF", "WEBP")  # "JPEG" also opens MPO files
@@ -133,6 +164,27 @@ def load_rgb(path: str | Path) -> LoadedImage:
     if note:
         log.debug("%s: %s", path, note)
     return LoadedImage(pixels=pixels, note=note)
+
+
+def too_small(width: int, height: int) -> bool:
+    """Whether a ``width × height`` image is below :data:`MIN_SIDE` on either side (see there for why).
+
+    Also works elementwise on numpy arrays or pandas Series (e.g. the ``width`` and ``height``
+    columns of stored rows), returning a boolean array; a missing (NaN) size is not too small.
+    """
+    small = np.minimum(width, height) < MIN_SIDE
+    return bool(small) if np.ndim(small) == 0 else small
+
+
+def check_size(pixels: np.ndarray, path: str | Path) -> None:
+    """Raise :class:`ImageError` (one line naming ``path`` and the fix) when ``pixels`` is :func:`too_small`."""
+    height, width = pixels.shape[:2]
+    if too_small(width, height):
+        raise ImageError(
+            f"{path}: {width}×{height} pixels, below the {MIN_SIDE}-pixel minimum side (fixed headers would be most "
+            f"of its rate: JPEG's {JPEG_FIXED_BYTES} bytes are {8 * JPEG_FIXED_BYTES / max(width * height, 1):.0f} bpp "
+            f"here); remove it or use an image at least {MIN_SIDE}×{MIN_SIDE}"
+        )
 
 
 def pixel_sha256(pixels: np.ndarray) -> str:

@@ -27,7 +27,8 @@ from bench.core.errors import BenchError, StoreError
 
 __all__ = [
     "CODEC_FILLED", "COLUMNS", "Column", "GENERIC", "LEGACY_VALUES", "NUMERIC", "ROWS_FORMAT", "ROW_COLUMNS",
-    "HostMeta", "RUNS_FORMAT", "RunMeta", "SchemaError", "declared_columns", "parse_run", "read_run", "read_runs", "run_json", "upgrade_run",
+    "HostMeta", "RUNS_FORMAT", "RunMeta", "SchemaError", "check_run", "declared_columns", "parse_run", "read_run",
+    "read_runs", "run_json", "upgrade_run",
 ]
 
 #: Version of the rows format; files without a ``format_version`` column are version 1.
@@ -252,6 +253,45 @@ _RUN_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: The JSON type of each key of :class:`RunMeta` (after :func:`upgrade_run`), checked by :func:`read_run`.
+_RUN_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,), "status": (str, type(None)), "started": (str, type(None)), "command": (list,),
+    "dataset": (dict,), "codecs": (dict,), "settings": (dict,), "averages": (str, type(None)), "rows": (dict,),
+    "environment": (dict,),
+}
+#: The JSON type of each key of a :class:`CodecMeta` that a reader relies on, where present.
+_CODEC_TYPES: dict[str, tuple[type, ...]] = {
+    "identity": (dict,), "options": (dict,), "point_details": (dict,), "points": (list,), "hash": (str,),
+}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", type(None): "null", bool: "true/false",
+               int: "a number", float: "a number"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def check_run(meta: Mapping[str, Any], path: str | Path) -> None:
+    """Raise :class:`StoreError` (one line naming ``path``, the key and what it holds) unless each key of the
+    upgraded ``meta`` has its JSON type: objects where the format has objects (``codecs``: codec name →
+    object), arrays, strings or null elsewhere."""
+    def refuse(key: str, value: Any, wanted: tuple[type, ...]) -> StoreError:
+        expected = " or ".join(dict.fromkeys(_JSON_NAMES[kind] for kind in wanted))
+        expected += " of codec name → its metadata" if key == "codecs" else ""
+        return StoreError(f"{path}: run metadata key {key!r} is {_json_type(value)}, expected {expected}; restore "
+                          "the file or move it out of the runs folder")
+
+    for key, wanted in _RUN_TYPES.items():
+        if key in meta and not isinstance(meta[key], wanted):
+            raise refuse(key, meta[key], wanted)
+    for name, info in meta.get("codecs", {}).items():
+        if not isinstance(info, dict):
+            raise refuse(f"codecs.{name}", info, (dict,))
+        for key, wanted in _CODEC_TYPES.items():
+            if key in info and not isinstance(info[key], wanted):
+                raise refuse(f"codecs.{name}.{key}", info[key], wanted)
+
+
 def upgrade_run(meta: Mapping[str, Any], run_id: str) -> tuple[RunMeta, list[str]]:
     """``meta`` in the current format, and what the upgrade changed (empty for a complete current file).
 
@@ -269,7 +309,8 @@ def upgrade_run(meta: Mapping[str, Any], run_id: str) -> tuple[RunMeta, list[str
         elif settings is None:
             out["settings"] = {"allocator": LEGACY_VALUES["allocator"]}
             changes.append("settings: not recorded; allocator 'system' (glibc's default heap, as its rows)")
-        for name, info in (out.get("codecs") or {}).items():
+        codecs = out.get("codecs")
+        for name, info in (codecs.items() if isinstance(codecs, dict) else ()):  # another type: check_run's
             if isinstance(info, dict) and "point_details" not in info:
                 info["point_details"] = {}
                 changes.append(f"codecs.{name}.point_details: not recorded")
@@ -313,10 +354,14 @@ def parse_run(path: str | Path) -> dict[str, Any]:
 def read_run(path: str | Path) -> RunMeta:
     """One ``runs/<run_id>.json`` in the current format (older versions are upgraded in memory).
 
-    Raises :class:`StoreError`, naming the file and the fix, when it cannot be read or is malformed.
+    Raises :class:`StoreError`, naming the file and the fix, when it cannot be read or is malformed (not
+    JSON, not an object, an unknown version, or a key of the wrong JSON type: :func:`check_run`). A key the
+    file lacks reads as not recorded (:func:`upgrade_run`).
     """
     path = Path(path)
-    return upgrade_run(parse_run(path), path.stem)[0]
+    meta = upgrade_run(parse_run(path), path.stem)[0]
+    check_run(meta, path)
+    return meta
 
 
 def read_runs(folder: str | Path) -> dict[str, RunMeta]:

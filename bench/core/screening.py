@@ -1,7 +1,7 @@
 """Every file of a dataset, loaded and checked before any work starts.
 
-A file that cannot be used (unreadable, refused by the image policy of :mod:`bench.core.images`, or not
-the pixels a named dataset's manifest expects) is listed with its reason; the others are measured, or
+A file that cannot be used (unreadable, refused by the image policy of :mod:`bench.core.images`, smaller
+than :data:`bench.core.images.MIN_SIDE` on a side, or not the pixels a named dataset's manifest expects) is listed with its reason; the others are measured, or
 the run refuses up front (``--strict``, or no usable file at all). The usable files' names and pixel
 hashes are the dataset's identity (:class:`bench.core.manifest.Manifest`).
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.core.datasets import Dataset
 from bench.core.errors import DatasetError, ImageError
-from bench.core.images import load_rgb, pixel_sha256
+from bench.core.images import check_size, load_rgb, pixel_sha256
 from bench.core.manifest import Manifest
 
 __all__ = ["PreparedImage", "Screening", "Unusable", "prepare_images"]
@@ -79,14 +79,15 @@ class Screening:
 def prepare_images(dataset: Dataset) -> Screening:
     """Load and check every file of ``dataset`` before any work starts; a bad file does not stop the others.
 
-    Each file that cannot be used (unreadable, refused by :func:`bench.core.images.load_rgb`, or not
-    the pixels a named dataset's manifest expects) is listed with its reason in ``unusable``.
+    Each file that cannot be used (unreadable, refused by :func:`bench.core.images.load_rgb` or
+    :func:`~bench.core.images.check_size`, or not the pixels a named dataset's manifest expects) is listed with its reason in ``unusable``.
     """
     prepared, unusable = [], []
     for item in dataset.items:
         path = Path(item.path)
         try:
             loaded = load_rgb(path)
+            check_size(loaded.pixels, path)
         except ImageError as exc:
             message = str(exc)
             unusable.append(Unusable(item.name, message.removeprefix(f"{path}: ")))

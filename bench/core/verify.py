@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.core.datasets import Dataset
 from bench.core.environment import REPO_DIR
-from bench.core.errors import BenchError
+from bench.core.errors import BenchError, StoreError
 from bench.core.manifest import load_current_rows
 from bench.core.schema import read_runs
 from bench.core.store import write_text_atomic
@@ -186,7 +186,12 @@ def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
             skipped.append(f"{path}: no row for {codec} {point} {item.name} in {folder / 'rows.csv'}")
             continue
         row = match.sort_values("run_id").iloc[-1]  # the latest run wrote the file
-        options = recorded.get(row["run_id"], {}).get(codec, {})
+        run = recorded.get(row["run_id"], {})
+        if run and codec not in run:  # a run that recorded its codecs records each one its rows name
+            raise StoreError(f"{folder / 'runs' / (str(row['run_id']) + '.json')}: run metadata records codec(s) "
+                             f"{', '.join(sorted(run))} but not {codec}, whose rows this run wrote; restore the "
+                             "file or move it out of the runs folder")
+        options = run.get(codec, {})
         streams.append(StoredBitstream(
             path=path, codec=codec, point=point, image=item.name, image_path=Path(item.path),
             image_sha256=str(row["image_sha256"]), options=options,
