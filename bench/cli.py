@@ -509,9 +509,10 @@ def cmd_complexity(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.analysis.export import export_results
+    from bench.analysis.export import export_compressai
 
-    paths = export_results(args.results, args.dataset, _split(args.codecs) or None, _chosen(args))
+    current = _current_rows(args.results, args.dataset, chosen=_chosen(args))  # says what is left out
+    paths = export_compressai(current.rows, Path(args.results) / args.dataset / "compressai", _split(args.codecs) or None)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
