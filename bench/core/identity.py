@@ -29,8 +29,8 @@ import pandas as pd
 from bench.core.errors import BenchError
 
 __all__ = [
-    "Identity", "IdentityError", "check_measured_once", "check_one_identity", "current_identities", "current_rows",
-    "differences", "identities", "other_lines", "parse_choice",
+    "IDENTITY_COLUMNS", "Identity", "IdentityError", "check_measured_once", "check_one_identity", "current_identities",
+    "current_rows", "describe", "differences", "identities", "other_lines", "parse_choice",
 ]
 
 HASH, WEIGHTS = "codec_hash", "weights_sha256"
@@ -273,5 +273,5 @@ def identities(rows: pd.DataFrame, runs: Mapping[str, Mapping[str, Any] | None],
                 "rows": len(part), "images": int(part["image"].nunique()) if "image" in part else 0,
                 "runs": int(part["_run"].nunique()), "latest_run": str(part["_run"].iloc[-1]), "differs": differs,
             })
-        lines += sorted(parts, key=lambda line: (not line["current"], line["latest_run"]), reverse=False)
+        lines += sorted(parts, key=lambda line: (not line["current"], line["latest_run"]))
     return pd.DataFrame(lines, columns=list(IDENTITY_COLUMNS))
