@@ -83,21 +83,29 @@ def _unusable_lines(unusable: Mapping[str, str], heading: str) -> str:
     return "\n".join([heading, *(f"  {name}: {reason}" for name, reason in unusable.items())])
 
 
-def _current_rows(results: str, dataset: str, *, quiet: bool = False):
-    """The current rows of ``<results>/<dataset>`` (:mod:`bench.core.manifest`); unless ``quiet``, says on
-    stderr how many rows are stale and which files of the dataset were not measured."""
+def _chosen(args: argparse.Namespace) -> dict[str, str]:
+    """``--identity CODEC=HASH`` options as ``{codec: hash prefix}``."""
+    from bench.core.identity import parse_choice
+
+    return parse_choice(getattr(args, "identity", None) or [])
+
+
+def _current_rows(results: str, dataset: str, *, quiet: bool = False, chosen: Mapping[str, str] | None = None):
+    """The current rows of ``<results>/<dataset>`` (:mod:`bench.core.manifest`: the current images, one identity
+    per codec); unless ``quiet``, says on stderr how many rows are stale or of other settings, and which files
+    of the dataset were not measured."""
     from bench.core.manifest import load_current_rows
 
-    current = load_current_rows(Path(results) / dataset)
+    current = load_current_rows(Path(results) / dataset, chosen)
     if not quiet:
         _say_current(current, sys.stderr)
     return current
 
 
 def _say_current(current: Any, stream: Any) -> None:
-    """The stale rows and unusable files behind :func:`_current_rows`'s rows, on ``stream``."""
-    if current.stale:
-        print(current.note, file=stream)
+    """The stale rows, rows of other settings and unusable files behind :func:`_current_rows`'s rows, on ``stream``."""
+    for note in current.notes:
+        print(note, file=stream)
     if current.manifest is not None and current.manifest.unusable:
         unusable = current.manifest.unusable
         print(_unusable_lines(unusable, f"{len(unusable)} of the dataset's files were not measured (unusable):"),
@@ -223,6 +231,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               "complete them")
     if report.stale:
         print(stale_note(report.stale))
+    for note in report.other_notes:
+        print(note)
     failed = int(shown["failed"].sum()) if not shown.empty else 0
     if failed:
         print(f"warning: {failed} rows failed; see the 'note' column of rows.csv", file=sys.stderr)
@@ -257,7 +267,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from bench.core.manifest import load_current_rows
     from bench.core.merge import merge_results
 
-    report = merge_results(args.sources, args.results)
+    report = merge_results(args.sources, args.results, mixed_hosts=args.mixed_hosts)
     for folder in report.folders:
         current = load_current_rows(folder)
         write_summary(folder, current.rows)
@@ -301,13 +311,37 @@ def cmd_summary(args: argparse.Namespace) -> int:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise BenchError(f"no results for the dataset {args.dataset!r} in {args.results}/{hint}; datasets there: "
                          f"{', '.join(present)} (give --dataset NAME)")
-    current = _current_rows(args.results, args.dataset, quiet=True)
+    if args.identities:
+        return _print_identities(args)
+    current = _current_rows(args.results, args.dataset, quiet=True, chosen=_chosen(args))
     print(format_table(summarize(current.rows)))
     print(f"\naverages: {CONVENTION}")
     _say_current(current, sys.stdout)
     others = [name for name in present if name != args.dataset]
     if others:
         print(f"other datasets in {args.results}/: {', '.join(others)} (--dataset NAME)")
+    return 0
+
+
+def _print_identities(args: argparse.Namespace) -> int:
+    """``summary --identities``: every codec's identities, the one averaged first."""
+    from bench.core.identity import identities
+    from bench.core.manifest import current_rows, read_manifest, stale_note
+    from bench.core.schema import read_runs
+    from bench.core.store import load_rows
+
+    folder = Path(args.results) / args.dataset
+    rows, stale = current_rows(load_rows(folder / "rows.csv"), read_manifest(folder))
+    table = identities(rows, read_runs(folder), _chosen(args))
+    print(f"{'codec':<24} {'codec hash':<16} {'weights':<7} {'used':<4} {'rows':>5} {'images':>6} {'runs':>4}  "
+          f"{'latest run':<24} differs from the one used")
+    for r in table.itertuples(index=False):
+        print(f"{r.codec:<24} {r.codec_hash:<16} {r.weights or '—':<7} {'yes' if r.current else 'no':<4} {r.rows:>5d} "
+              f"{r.images:>6d} {r.runs:>4d}  {r.latest_run:<24} {r.differs or '—'}")
+    print("\nused: the identity averaged (the codec's latest run's, or --identity CODEC=HASH); the others are kept "
+          "in rows.csv, never averaged")
+    if stale:
+        print(stale_note(stale))
     return 0
 
 
@@ -368,7 +402,7 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdreport import bd_tables, write_bd_tables
     from bench.analysis.report import load_runs
 
-    rows = _current_rows(args.results, args.dataset).rows
+    rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
     table, study = bd_tables(rows, methods=methods(args), n_boot=args.bootstrap, seed=args.seed, runs=runs,
                              **_bd_choice(args, args.dataset))
@@ -392,6 +426,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     paths = write_report(args.results, args.dataset, args.reports, methods=methods(args),
                          n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None, latex=args.latex,
                          labels=labels, log_rate=args.log_rate, spread=args.spread, delta_panel=args.delta_panel,
+                         identity=_chosen(args),
                          **_bd_choice(args, args.dataset))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -452,9 +487,10 @@ def cmd_complexity(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.analysis.export import export_results
+    from bench.analysis.export import export_compressai
 
-    paths = export_results(args.results, args.dataset, _split(args.codecs) or None)
+    current = _current_rows(args.results, args.dataset, chosen=_chosen(args))  # says what is left out
+    paths = export_compressai(current.rows, Path(args.results) / args.dataset / "compressai", _split(args.codecs) or None)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

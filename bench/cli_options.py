@@ -44,6 +44,9 @@ def _results_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     parent.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
+    parent.add_argument("--identity", action="append", default=[], metavar="CODEC=HASH",
+                        help="use the codec's rows of this identity (a prefix of its codec hash; `summary "
+                             "--identities` lists them) instead of its latest run's; repeatable")
     return parent
 
 
@@ -259,11 +262,17 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", metavar="DIR", help="results folders to merge (their --results)")
     merge.add_argument("--results", default="results", metavar="DIR",
                        help="results folder merged into (default: %(default)s)")
+    merge.add_argument("--mixed-hosts", action="store_true",
+                       help="merge folders whose codecs were timed on other machines (refused by default: each "
+                            "codec's times then come from one host)")
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
 
-    commands.add_parser("summary", help="print the averages of stored results, and which other datasets the "
-                                       "results folder holds", parents=[results])
+    summary = commands.add_parser("summary", help="print the averages of stored results, and which other datasets "
+                                                  "the results folder holds", parents=[results])
+    summary.add_argument("--identities", action="store_true",
+                         help="list every codec's identities (codec hash and weights: settings the rows were "
+                              "measured under) with their rows, images, runs and what differs, instead of averages")
 
     commands.add_parser("fetch", help="download (or verify a local copy of) a dataset", parents=[dataset])
 

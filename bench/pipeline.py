@@ -2,7 +2,7 @@
 
 :func:`evaluate` is what ``python -m bench run`` and the Python API use: the core evaluator
 measures what is missing into ``rows.csv``, then the analysis wing writes ``summary.csv`` from
-the current ones (:mod:`bench.core.manifest`) — also when the run is interrupted, so the summary
+the current ones (:mod:`bench.core.manifest`; of one identity per codec, :mod:`bench.core.identity`) — also when the run is interrupted, so the summary
 always matches the rows on disk.
 """
 
@@ -15,7 +15,7 @@ from bench.analysis.summary import CONVENTION, write_summary
 from bench.core.datasets import Dataset
 from bench.core.evaluator import CodecRun, Evaluation, RunReport, Settings
 from bench.core.screening import Screening
-from bench.core.manifest import current_rows, read_manifest
+from bench.core.manifest import read_manifest, select_current
 
 __all__ = ["CodecRun", "RunReport", "Settings", "evaluate"]
 
@@ -26,7 +26,8 @@ def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path
 
     ``screening`` is :func:`bench.core.screening.prepare_images` of ``dataset`` when the caller did it
     already (to list unusable files first). The summary averages the current rows only (those of the
-    dataset's manifest); ``report.stale`` counts the others. Nothing is written when the dataset is
+    dataset's manifest, of one identity per codec); ``report.stale`` counts the others, ``report.other_notes``
+    describes the rows of other settings. Nothing is written when the dataset is
     refused (unusable files with ``settings.strict``, or another dataset of this name in the results).
     """
     evaluation = Evaluation(dataset, runs, results_dir, settings, metadata={"averages": CONVENTION},
@@ -38,6 +39,7 @@ def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path
         finally:
             report = evaluation.report
             report.rows = evaluation.store.frame()
-            current, report.stale = current_rows(report.rows, read_manifest(evaluation.dir))
-            report.summary = write_summary(evaluation.dir, current)
+            current = select_current(report.rows, read_manifest(evaluation.dir), evaluation.dir)
+            report.stale, report.other_notes = current.stale, list(current.other_notes)
+            report.summary = write_summary(evaluation.dir, current.rows)
     return report

@@ -16,7 +16,8 @@ from bench.analysis.bdformat import CSV_COLUMNS, table_csv, table_markdown
 from bench.analysis.bdreport import bd_tables, write_bd_tables
 from bench.analysis.bdstudy import NOT_RUN, STUDY, study_comparison, study_csv
 from bench.analysis.bdtable import BdTableError, bd_table
-from bench.analysis.curves import CurveError, measured_curves
+from bench.analysis.curves import measured_curves
+from bench.core.identity import IdentityError
 from bench.core.store import load_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "kodak" / "rows.csv"
@@ -148,12 +149,22 @@ def test_published_anchor_has_no_interval(rows: pd.DataFrame) -> None:
     assert entry.ci is None and "published" in entry.ci_reason
 
 
-def test_two_codec_versions_are_refused(rows: pd.DataFrame) -> None:
+def test_rows_of_an_older_codec_version_are_left_out(rows: pd.DataFrame) -> None:
     old = rows[rows["codec"] == "jpeg"].copy()
     old["key"] = old["key"] + "x"
     old["codec_hash"] = "0000000000000000"
-    with pytest.raises(CurveError, match="codec versions"):
-        bd_table(pd.concat([rows, old], ignore_index=True))
+    old["run_id"] = "19990101T000000Z-old"  # an earlier run: the current identity stays the fixture's
+    old["psnr"] -= 3.0
+    mixed = bd_table(pd.concat([old, rows], ignore_index=True), n_boot=50).entry(TEST, "psnr", "cubic")
+    alone = bd_table(rows, n_boot=50).entry(TEST, "psnr", "cubic")
+    assert mixed.rate.value == alone.rate.value
+
+
+def test_an_image_measured_twice_within_one_identity_is_refused(rows: pd.DataFrame) -> None:
+    twice = rows[rows["codec"] == "jpeg"].iloc[:1].copy()
+    twice["key"] = twice["key"] + "x"
+    with pytest.raises(IdentityError, match="store fault"):
+        bd_table(pd.concat([rows, twice], ignore_index=True))
 
 
 def test_study_comparison(rows: pd.DataFrame) -> None:

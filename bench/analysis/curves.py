@@ -1,7 +1,8 @@
 """Rate–quality curves: one :class:`Curve` per codec, measured or published.
 
-* :func:`measured_curves` — one curve per codec from stored rows, averaged by
-  :func:`bench.analysis.summary.summarize` (its convention: mean bpp, mean PSNR, MS-SSIM dB of the mean MS-SSIM).
+* :func:`measured_curves` — one curve per codec from stored rows of one identity (:mod:`bench.core.identity`),
+  averaged by :func:`bench.analysis.summary.summarize` (its convention: mean bpp, mean PSNR, MS-SSIM dB of the
+  mean MS-SSIM).
 * :func:`published_curve` — CompressAI's published Kodak curves shipped in ``bench/data/reference/``
   (see its ``SOURCE.md``), by key (``"jpeg"``, ``"vtm"``, ``"mbt2018"``, ``"mbt2018-8bit"`` …).
 * :func:`reference_to_curve` — any curve read from a file (:mod:`bench.analysis.reference`), named
@@ -27,6 +28,7 @@ import pandas as pd
 from bench.analysis.reference import ReferenceCurve, read_reference
 from bench.analysis.summary import summarize
 from bench.core.errors import BenchError
+from bench.core.identity import check_measured_once, current_rows
 from bench.core.metrics import ms_ssim_db
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "REFERENCE_PREFIX",
     "Curve",
     "CurveError",
-    "check_one_version",
     "dataset_of",
     "measured_curves",
     "published_curve",
@@ -177,31 +178,17 @@ def dataset_of(rows: pd.DataFrame) -> str:
     return names[0]
 
 
-def check_one_version(rows: pd.DataFrame) -> None:
-    """Refuse rows where an image has two successful rows at one codec × point (two codec versions).
-
-    Averaging them would count that image twice, mixing old and new results without a word.
-    """
-    ok = rows[rows["status"] == "ok"]
-    duplicated = ok.duplicated(["codec", "point", "image"], keep=False)
-    if not duplicated.any():
-        return
-    first = ok[duplicated].iloc[0]
-    same = ok[(ok["codec"] == first["codec"]) & (ok["point"] == first["point"]) & (ok["image"] == first["image"])]
-    versions = ", ".join(sorted(set(same["codec_hash"].astype(str))))
-    raise CurveError(
-        f"the results hold {int(duplicated.sum())} rows for images measured twice at the same codec and point "
-        f"(first: {first['image']} × {first['codec']} × {first['point']}, codec versions {versions}); results of "
-        "different codec versions cannot be averaged together: move the old rows.csv away and rerun"
-    )
-
-
 def measured_curves(rows: pd.DataFrame) -> dict[str, Curve]:
-    """One mean curve per codec of one dataset's rows, keyed (and ordered) by codec name."""
+    """One mean curve per codec of one dataset's rows, keyed (and ordered) by codec name.
+
+    Per codec, the rows of one identity (:func:`bench.core.identity.current_rows`: its current settings, unless
+    the caller selected others); an image measured twice within it is refused (a store fault).
+    """
     if rows.empty:
         raise CurveError("the results hold no rows; run `python -m bench run` first")
     dataset = dataset_of(rows)
-    check_one_version(rows)
+    rows = current_rows(rows)[0]
+    check_measured_once(rows)
     summary = summarize(rows)
     curves: dict[str, Curve] = {}
     for codec in sorted(set(summary["codec"])):

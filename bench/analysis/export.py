@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +15,7 @@ import pandas as pd
 from bench.analysis.curves import CurveError, dataset_of, measured_curves
 from bench.analysis.reference import write_reference
 from bench.analysis.summary import CONVENTION
+from bench.core.identity import check_one_identity
 from bench.core.manifest import load_current_rows
 
 __all__ = ["export_compressai", "export_results"]
@@ -23,8 +24,10 @@ def export_compressai(rows: pd.DataFrame, out_dir: str | Path, codecs: Sequence[
     """Write each codec's mean curve to ``out_dir/<codec>.json`` in CompressAI's results format.
 
     Points without a successful row are left out and listed in ``meta.omitted_points``; a quality or
-    time list with a missing value is left out whole and named in ``meta.omitted_keys``.
+    time list with a missing value is left out whole and named in ``meta.omitted_keys``. Rows that mix a
+    codec's identities are refused (:func:`bench.core.identity.check_one_identity`): select one first.
     """
+    check_one_identity(rows, "the rows to export")
     curves = measured_curves(rows)
     dataset = dataset_of(rows)
     names = list(curves) if codecs is None else list(codecs)
@@ -73,9 +76,10 @@ def export_compressai(rows: pd.DataFrame, out_dir: str | Path, codecs: Sequence[
     return written
 
 
-def export_results(results_dir: str | Path, dataset: str = "kodak", codecs: Sequence[str] | None = None) -> list[Path]:
-    """Export the current rows of ``<results>/<dataset>/rows.csv`` (:mod:`bench.core.manifest`) into
-    ``<results>/<dataset>/compressai/<codec>.json``."""
+def export_results(results_dir: str | Path, dataset: str = "kodak", codecs: Sequence[str] | None = None,
+                   chosen: Mapping[str, str] | None = None) -> list[Path]:
+    """Export the current rows of ``<results>/<dataset>/rows.csv`` (:mod:`bench.core.manifest`; per codec its
+    current identity, or the one ``chosen`` names) into ``<results>/<dataset>/compressai/<codec>.json``."""
     folder = Path(results_dir) / dataset
-    return export_compressai(load_current_rows(folder).rows, folder / "compressai", codecs)
+    return export_compressai(load_current_rows(folder, chosen).rows, folder / "compressai", codecs)
 

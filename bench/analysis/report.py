@@ -78,7 +78,7 @@ def _values(series: pd.Series) -> str:
 
 
 def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], results: Path,
-                stale: int = 0) -> list[str]:
+                stale: int = 0, other_notes: Sequence[str] = ()) -> list[str]:
     dataset = dataset_of(rows)
     sources = sorted({str(_get(m, "dataset", "source")) for m in runs.values() if _get(m, "dataset", "source")})
     ok = int((rows["status"] == "ok").sum())
@@ -90,6 +90,8 @@ def _conditions(rows: pd.DataFrame, runs: Mapping[str, dict[str, Any] | None], r
         f"- Results: `{results / 'rows.csv'}`, {len(rows)} rows ({ok} ok, {len(rows) - ok} failed or other)",
         *([f"- Not in this report: {stale_note(stale)} (`{MANIFEST_FILE}` lists the dataset's images)"]
           if stale else []),
+        *(f"- Not in this report: {note} (`python -m bench summary --identities` lists them)"
+          for note in other_notes),
         f"- Averages: {CONVENTION}",
         "",
         "### Runs that produced these rows",
@@ -381,10 +383,12 @@ def report_markdown(
     max_bpp: float | None,
     stale: int = 0,
     references: Sequence[Curve] = (),
+    other_notes: Sequence[str] = (),
 ) -> str:
     """The text of ``REPORT.md``; ``figures`` are file names beside it, ``artifacts`` the sections after
     the BD tables (complexity, visual comparison); ``stale`` rows (of images no longer in the dataset)
-    are left out of ``rows`` and counted."""
+    are left out of ``rows`` and counted; ``other_notes`` say per codec which rows of other settings were
+    left out (:attr:`bench.core.manifest.CurrentRows.other_notes`)."""
     dataset = dataset_of(rows)
     curves = measured_curves(rows)
     lines = [
@@ -394,7 +398,7 @@ def report_markdown(
         "Regenerate it at any time: nothing is encoded again."),
         "",
     ]
-    lines += _conditions(rows, runs, results_path, stale)
+    lines += _conditions(rows, runs, results_path, stale, other_notes)
     lines += ["## Rate–distortion", ""]
     limit = f" (bit-rate axis limited to {max_bpp:g} bpp; every point is in the table)" if max_bpp else ""
     published = " Dashed: CompressAI's published curves." if dataset == PUBLISHED_DATASET else ""
@@ -445,6 +449,7 @@ def write_report(
     log_rate: bool = False,
     spread: str | None = None,
     delta_panel: bool = False,
+    identity: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``, with ``latex`` ``bd-rate.tex``)
     and ``REPORT.md``.
@@ -455,10 +460,11 @@ def write_report(
     compared in the BD tables, where ``codecs``, ``anchor_points`` and ``rate_range`` choose what is
     compared (:func:`bench.analysis.bdtable.bd_table`). Figures: ``labels`` (legend text by curve name),
     ``log_rate``, ``spread`` (``band`` or ``scatter`` of the images) and ``delta_panel`` (quality minus the
-    anchor's, under each RD figure). Returns the files written, ``REPORT.md`` last.
+    anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
+    names (codec → codec-hash prefix; :mod:`bench.core.identity`). Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
-    current = load_current_rows(folder)  # the rows of the dataset's current images (bench.core.manifest)
+    current = load_current_rows(folder, identity)  # current images, one identity per codec (bench.core.manifest)
     rows = current.rows
     if rows.empty:
         raise ReportError(f"{folder / 'rows.csv'} holds no rows; run `python -m bench run` first")
@@ -476,7 +482,7 @@ def write_report(
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
-        references=references,
+        references=references, other_notes=current.other_notes,
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]

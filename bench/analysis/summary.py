@@ -8,8 +8,14 @@ operating point for most codecs, and by 1.2–1.9 dB for JPEG 2000, whose per-im
 varies most at one setting; the BD tables show what that does to BD-rates.) Failed rows
 are counted, never averaged in.
 
-Each mean is over the rows that have its value, and says how many: ``images`` for bpp and PSNR,
-``ms_ssim_images`` for MS-SSIM (an image under 161 px has none), ``timed_images`` for the times.
+Each mean is over the rows that have a finite value of it, and says how many: ``images`` for bpp,
+``psnr_images`` for PSNR (a lossless reconstruction's is inf), ``ms_ssim_images`` for MS-SSIM (an image under
+161 px has none), ``ycbcr_images`` for PSNR-Y and ``psnr_u_images`` … for the others (a grey image's
+chroma is reconstructed exactly: inf), ``timed_images`` for the times. NaN and inf values are neither
+counted nor averaged.
+
+Per codec, only the rows of one identity are averaged (:mod:`bench.core.identity`: the codec's current
+settings and weights); :func:`summarize` selects them itself, so rows of other settings never mix in.
 Times never mix hosts (:func:`bench.core.environment.fingerprint`): per codec they come from the
 host of its most recently timed row (the current machine's after a run), named in ``host``
 (empty: rows written before hosts were recorded).
@@ -22,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.core.identity import current_rows
 from bench.core.metrics import ms_ssim_db
 from bench.core.store import write_text_atomic
 
@@ -32,12 +39,14 @@ CONVENTION = (
 )
 
 SUMMARY_COLUMNS = (
-    "dataset", "codec", "point", "images", "failed", "bpp", "psnr", "ms_ssim_images", "ms_ssim", "ms_ssim_db",
-    "ycbcr_images", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s",
+    "dataset", "codec", "point", "images", "failed", "bpp", "psnr_images", "psnr", "ms_ssim_images", "ms_ssim",
+    "ms_ssim_db", "ycbcr_images", "psnr_y", "psnr_u_images", "psnr_u", "psnr_v_images", "psnr_v", "psnr_yuv_images",
+    "psnr_yuv", "timed_images", "encode_s", "decode_s", "encode_sd_s", "decode_sd_s",
     "encode_ci_s", "decode_ci_s", "repeated_rows", "encode_repeat", "decode_repeat", "derived_images", "host",
 )
-"""``psnr_y`` … ``psnr_yuv``: means of the per-image values over the ``ycbcr_images`` rows that have them
-(rows stored before they were recorded have none); ``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
+"""``images``: successful rows with a finite bpp, ``failed``: the others; ``psnr_images``, ``ms_ssim_images``,
+``ycbcr_images`` (PSNR-Y), ``psnr_u_images``, ``psnr_v_images``, ``psnr_yuv_images``: the rows with a finite
+value of the metric to their right, each mean over them (rows stored before the Y′CbCr columns have none); ``encode_s``/``decode_s``: mean over the timed images of each image's median time; ``*_sd_s``: their
 standard deviation over those images (empty for one image); ``*_ci_s``: the half-width of the 95 % confidence
 interval of the mean time over images (Student's t; empty for one image); ``repeated_rows``: timed rows with several
 values (the repeatability sample, or every row under ``--repeats N``), ``*_repeat``: the median over them of each
@@ -71,10 +80,29 @@ def timing_hosts(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
             for (dataset, codec), group in timed.groupby(["dataset", "codec"], sort=False)}
 
 
+def _finite(group: pd.DataFrame, column: str) -> pd.Series:
+    """The finite values of ``column`` (none when the frame lacks it): NaN and inf are not values to average."""
+    if column not in group:
+        return pd.Series(dtype=np.float64)
+    values = pd.to_numeric(group[column], errors="coerce").astype(np.float64)
+    return values[np.isfinite(values.to_numpy())]
+
+
+def _count_mean(group: pd.DataFrame, column: str) -> tuple[int, float]:
+    """How many finite values ``column`` has, and their mean (NaN when none)."""
+    values = _finite(group, column)
+    return len(values), float(values.mean()) if len(values) else float("nan")
+
+
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per dataset × codec × operating point, sorted by codec then mean bpp."""
+    """One line per dataset × codec × operating point, sorted by codec then mean bpp.
+
+    Per codec, the rows of its current identity only (:func:`bench.core.identity.current_rows`; callers that
+    chose another identity pass its rows); each mean over the finite values of its metric, counted.
+    """
     if rows.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    rows = current_rows(rows)[0]
     hosts = timing_hosts(rows)
     frame = rows.assign(_host=_hosts(rows).to_numpy(), _timed=_timed(rows).to_numpy())
     lines = []
@@ -82,21 +110,30 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         good = group[group["status"] == "ok"]
         host = hosts.get((str(dataset), str(codec)), "")
         times = group[group["_timed"] & (group["_host"] == host)]
-        mean_ms_ssim = good["ms_ssim"].mean()  # over the rows that have it (NaN when none has)
+        counted = {column: _count_mean(good, column)
+                   for column in ("bpp", "psnr", "ms_ssim", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv")}
+        mean_ms_ssim = counted["ms_ssim"][1]
         lines.append(
             {
                 "dataset": dataset,
                 "codec": codec,
                 "point": point,
-                "images": len(good),
+                "images": counted["bpp"][0],
                 "failed": int((group["status"] != "ok").sum()),
-                "bpp": good["bpp"].mean(),
-                "psnr": good["psnr"].mean(),
-                "ms_ssim_images": int(good["ms_ssim"].notna().sum()),
+                "bpp": counted["bpp"][1],
+                "psnr_images": counted["psnr"][0],
+                "psnr": counted["psnr"][1],
+                "ms_ssim_images": counted["ms_ssim"][0],
                 "ms_ssim": mean_ms_ssim,
                 "ms_ssim_db": ms_ssim_db(mean_ms_ssim) if np.isfinite(mean_ms_ssim) else np.nan,
-                "ycbcr_images": int(good["psnr_y"].notna().sum()) if "psnr_y" in good else 0,
-                **{c: good[c].mean() if c in good else np.nan for c in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")},
+                "ycbcr_images": counted["psnr_y"][0],
+                "psnr_y": counted["psnr_y"][1],
+                "psnr_u_images": counted["psnr_u"][0],
+                "psnr_u": counted["psnr_u"][1],
+                "psnr_v_images": counted["psnr_v"][0],
+                "psnr_v": counted["psnr_v"][1],
+                "psnr_yuv_images": counted["psnr_yuv"][0],
+                "psnr_yuv": counted["psnr_yuv"][1],
                 "timed_images": len(times),
                 "encode_s": times["encode_s"].mean(),
                 "decode_s": times["decode_s"].mean(),
@@ -215,12 +252,12 @@ def hosts_line(summary: pd.DataFrame) -> str:
 def format_table(summary: pd.DataFrame) -> str:
     """A fixed-width text table for the terminal; ``n`` columns count the images behind the means to their right;
     ``± sd``: standard deviation over images of the time to its left."""
-    header = (f"{'codec':<24} {'point':<14} {'n':>3} {'fail':>4} {'bpp':>8} {'PSNR':>8} {'n':>3} {'MS-SSIM':>8} "
+    header = (f"{'codec':<24} {'point':<14} {'n':>3} {'fail':>4} {'bpp':>8} {'n':>3} {'PSNR':>8} {'n':>3} {'MS-SSIM':>8} "
               f"{'dB':>7} {'n':>3} {'enc ms':>8} {'± sd':>7} {'dec ms':>8} {'± sd':>7}")
     lines = [header, "-" * len(header)]
     for r in summary.itertuples(index=False):
         lines.append(
-            f"{r.codec:<24} {r.point:<14} {r.images:>3d} {r.failed:>4d} {r.bpp:>8.4f} {r.psnr:>8.3f} "
+            f"{r.codec:<24} {r.point:<14} {r.images:>3d} {r.failed:>4d} {r.bpp:>8.4f} {r.psnr_images:>3d} {r.psnr:>8.3f} "
             f"{r.ms_ssim_images:>3d} {r.ms_ssim:>8.5f} {r.ms_ssim_db:>7.3f} {r.timed_images:>3d} "
             f"{1e3 * r.encode_s:>8.2f} {1e3 * r.encode_sd_s:>7.2f} {1e3 * r.decode_s:>8.2f} {1e3 * r.decode_sd_s:>7.2f}"
         )

@@ -66,6 +66,8 @@ class RunReport:
     timed: int = 0
     reused: int = 0
     stale: int = 0  #: rows of images no longer in the dataset (kept, not averaged; set by the pipeline)
+    #: per codec with rows of other settings than its identity's (kept, not averaged; set by the pipeline)
+    other_notes: list[str] = field(default_factory=list)
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
     scored: int = 0  #: stored rows whose later quality columns were filled (:data:`bench.core.reuse.SCORE`)

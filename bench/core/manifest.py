@@ -10,7 +10,9 @@ Averages, BD-rates, plots, exports and reports use exactly the rows whose ``(ima
 image_sha256)`` is in the current manifest (:func:`current_rows`, :func:`load_current_rows`). The
 other rows, of images deleted or replaced since (same name, other pixels), are *stale*: kept in
 ``rows.csv``, never averaged. A results folder without a manifest (written before manifests
-existed) has every row current.
+existed) has every row current. Of the current images' rows, :func:`load_current_rows` keeps per
+codec those of one identity (:mod:`bench.core.identity`); the rows of other settings are kept and
+counted too.
 
 A dataset name belongs to one dataset: a run whose folder is not the recorded one and whose
 images differ is refused (:func:`check_same_dataset`); images added, removed or replaced in the
@@ -27,12 +29,14 @@ from typing import Any
 
 import pandas as pd
 
+from bench.core import identity
 from bench.core.errors import DatasetError, StoreError, one_line
+from bench.core.schema import read_run
 from bench.core.store import load_rows, write_text_atomic
 
 __all__ = [
     "MANIFEST_FILE", "MANIFEST_FORMAT", "CurrentRows", "Manifest", "check_same_dataset", "current_rows",
-    "load_current_rows", "read_manifest", "stale_note", "write_manifest",
+    "load_current_rows", "read_manifest", "select_current", "stale_note", "write_manifest",
 ]
 
 MANIFEST_FILE = "manifest.json"
@@ -150,21 +154,53 @@ def stale_note(stale: int) -> str:
 
 @dataclass(frozen=True)
 class CurrentRows:
-    """The rows of a results folder that the current manifest accounts for."""
+    """The rows of a results folder that the current manifest accounts for, of one identity per codec."""
 
     rows: pd.DataFrame
     stale: int
     manifest: Manifest | None
+    other: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Rows of the current images under other settings than their codec's identity (kept, not averaged)."""
+    other_notes: tuple[str, ...] = ()
+    """One line per codec with :attr:`other` rows (:func:`bench.core.identity.other_lines`)."""
 
     @property
     def note(self) -> str:
         """:func:`stale_note` of these rows."""
         return stale_note(self.stale)
 
+    @property
+    def notes(self) -> list[str]:
+        """Every line readers print about rows left out: stale images, then other settings per codec."""
+        return [*([self.note] if self.stale else []), *self.other_notes]
 
-def load_current_rows(folder: str | Path) -> CurrentRows:
-    """Current rows of ``<results>/<dataset>`` (:func:`current_rows` of ``rows.csv`` and ``manifest.json``)."""
+
+def _runs(folder: Path, run_ids: set[str]) -> dict[str, Any]:
+    """``run_id → metadata`` of the run files of ``run_ids`` that exist in ``folder/runs``."""
+    found: dict[str, Any] = {}
+    for run_id in sorted(run_ids):
+        path = folder / "runs" / f"{run_id}.json"
+        if run_id and path.is_file():
+            found[run_id] = read_run(path)
+    return found
+
+
+def select_current(rows: pd.DataFrame, manifest: Manifest | None, folder: str | Path,
+                   chosen: Mapping[str, str] | None = None) -> CurrentRows:
+    """The rows of the images in ``manifest`` (:func:`current_rows`), of one identity per codec (the current
+    one, or the one ``chosen`` names: :func:`bench.core.identity.current_rows`); ``folder`` holds the run files
+    that say what differs."""
+    rows, stale = current_rows(rows, manifest)
+    kept, other = identity.current_rows(rows, chosen)
+    notes: list[str] = []
+    if not other.empty:
+        ids = set(rows["run_id"].fillna("").astype(str)) if "run_id" in rows else set()
+        notes = identity.other_lines(rows, other, _runs(Path(folder), ids), chosen)
+    return CurrentRows(kept, stale, manifest, other, tuple(notes))
+
+
+def load_current_rows(folder: str | Path, chosen: Mapping[str, str] | None = None) -> CurrentRows:
+    """Current rows of ``<results>/<dataset>`` (:func:`select_current` of ``rows.csv`` and ``manifest.json``)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
-    rows, stale = current_rows(load_rows(folder / "rows.csv"), manifest)
-    return CurrentRows(rows, stale, manifest)
+    return select_current(load_rows(folder / "rows.csv"), manifest, folder, chosen)

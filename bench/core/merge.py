@@ -4,7 +4,10 @@ Each source is a results folder (``--results`` of one job); every ``<source>/<da
 ``rows.csv`` is merged into ``<target>/<dataset>/``: rows appended under the target's lock (by key,
 so merging twice changes nothing; a later source's row of the same key wins, as in a rerun), run
 metadata copied, and the dataset's manifest checked to be the same in every folder
-(:func:`bench.core.manifest.check_same_dataset`) before anything is written.
+(:func:`bench.core.manifest.check_same_dataset`) before anything is written. So are the codecs'
+identities (:mod:`bench.core.identity`): each folder's current codec hash and weights per point of every
+codec, and the hosts its rows were timed on, must agree across the folders (shards of one command);
+a mix is refused in one line naming the codec and what differs.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from bench.core import identity
 from bench.core.errors import StoreError
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.schema import COLUMNS, Column
+from bench.core.schema import COLUMNS, Column, read_runs
 from bench.core.store import ResultStore
 
 __all__ = ["MergeReport", "merge_results"]
@@ -40,8 +46,13 @@ def _datasets(source: Path) -> list[str]:
     return names
 
 
-def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: float | None = None) -> MergeReport:
-    """Merge the rows, run metadata and manifests of ``sources`` into the results folder ``target``."""
+def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: float | None = None,
+                  mixed_hosts: bool = False) -> MergeReport:
+    """Merge the rows, run metadata and manifests of ``sources`` into the results folder ``target``.
+
+    Refuses (:class:`StoreError`, before anything is written) sources that saw other images, or whose codecs
+    ran with other settings or weights, or were timed on other hosts (unless ``mixed_hosts``).
+    """
     target = Path(target)
     sources = [Path(source) for source in sources]
     if any(source.resolve() == target.resolve() for source in sources):
@@ -51,6 +62,8 @@ def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: fl
         for name in _datasets(source):
             by_dataset.setdefault(name, []).append(source / name)
     report = MergeReport()
+    for folders in by_dataset.values():
+        _check_same_settings(folders, mixed_hosts)
     for name, folders in by_dataset.items():
         manifest = _common_manifest(folders)
         out = ResultStore(target / name / "rows.csv")
@@ -91,3 +104,47 @@ def _common_manifest(folders: Sequence[Path]) -> Manifest | None:
             raise StoreError(f"{folder} and {first_folder} measured different images of dataset {first.name} "
                              "(their manifests differ); merge only the shards of one run")
     return first
+
+
+def _timing_hosts(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """Codec → the hosts its timed rows were timed on (unknown hosts left out)."""
+    if "host" not in rows or rows.empty:
+        return {}
+    timed = rows[(rows["status"] == "ok") & rows["encode_s"].notna() & rows["host"].fillna("").astype(str).ne("")]
+    return {str(codec): frozenset(group["host"].astype(str)) for codec, group in timed.groupby("codec")}
+
+
+def _check_same_settings(folders: Sequence[Path], mixed_hosts: bool) -> None:
+    """Refuse folders of one dataset whose codecs' current identities (codec hash, weights per point) differ,
+    or, unless ``mixed_hosts``, whose codecs were timed on other hosts."""
+    seen: dict[str, tuple[Path, identity.Identity, frozenset[str]]] = {}
+    runs: dict = {}
+    for folder in folders:
+        runs.update(read_runs(folder))
+    for folder in folders:
+        rows = ResultStore(folder / "rows.csv").frame()
+        kept, _ = identity.current_rows(rows)
+        hosts = _timing_hosts(kept)
+        for (_, codec), mine in identity.current_identities(rows).items():
+            if codec not in seen:
+                seen[codec] = (folder, mine, hosts.get(codec, frozenset()))
+                continue
+            first_folder, first, first_hosts = seen[codec]
+            differs = ""
+            if mine.codec_hash != first.codec_hash:
+                differs = identity.differences(codec, first.codec_hash, mine.codec_hash, runs)
+            else:
+                points = [p for p in first.weights if p in mine.weights and first.weights[p] and mine.weights[p]
+                          and first.weights[p] != mine.weights[p]]
+                if points:
+                    differs = ", ".join(f"weights of {p} {first.weights[p][:8]} → {mine.weights[p][:8]}"
+                                        for p in points)
+            if differs:
+                raise StoreError(f"{codec}: {first_folder} and {folder} hold rows of other settings ({differs}); "
+                                 "merge only the shards of one command, run with the same options and weights")
+            mine_hosts = hosts.get(codec, frozenset())
+            if not mixed_hosts and first_hosts and mine_hosts and first_hosts != mine_hosts:
+                raise StoreError(f"{codec}: {first_folder} was timed on host {', '.join(sorted(first_hosts))}, "
+                                 f"{folder} on host {', '.join(sorted(mine_hosts))}; times of other machines are "
+                                 "not one measurement: merge shards timed on one machine, or pass --mixed-hosts "
+                                 "(each codec's times then come from one host; `run` there times the others again)")
