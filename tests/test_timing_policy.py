@@ -9,6 +9,7 @@ and asserts the policy's structure (values, loops, sample flag), never a duratio
 from __future__ import annotations
 
 import math
+import time
 import random
 import shutil
 from collections.abc import Sequence
@@ -369,3 +370,36 @@ def test_a_run_by_duration_retimes_every_row_timed_with_fixed_repeats(by_duratio
     assert list(again.rows["timing_sampled"].astype(int)) == [int(s) for s in is_sampled]
     assert list(again.rows["timing_repeats"]) == [3 if s else 1 for s in is_sampled]
     assert (again.rows["encode_loops"] > 1).all()
+
+
+def test_a_short_call_descheduled_on_its_first_call_is_still_looped():
+    """Real clocks: the first call sleeps 0.15 s (wall time, no CPU: what a descheduled process sees), the
+    others take microseconds. The first call is not taken for a long one: it is called again, then looped."""
+    from bench.core.timing import DESCHEDULED_CPU_SHARE
+
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.15)
+        return len(calls)
+
+    timing = time_call(fn, TimingPolicy())
+    assert DESCHEDULED_CPU_SHARE == 0.5
+    assert timing.loops > 1 and timing.median_s < 0.01
+    assert len(calls) == 2 + timing.loops  # the slept call, its repeat (the calibration), one looped value
+
+
+def test_a_long_call_on_the_cpu_is_one_value_without_a_loop():
+    """Real clocks: a first call that spends its 0.12 s on the CPU is a long call: one value, no loop (a second
+    call only if the machine is so loaded that the process got under half of the wall time)."""
+    def spin():
+        end = time.process_time() + 0.12
+        while time.process_time() < end:
+            pass
+        return 1
+
+    calls = []
+    timing = time_call(lambda: calls.append(1) or spin(), TimingPolicy())
+    assert len(calls) <= 2 and timing.loops == 1 and timing.median_s >= 0.12
