@@ -152,14 +152,21 @@ def test_a_tiny_images_rows_stored_before_the_check_leave_the_means_on_the_next_
     manifest = json.loads((results / "manifest.json").read_text())
     manifest["manifest"]["dot.png"] = stored["image_sha256"]
     (results / "manifest.json").write_text(json.dumps(manifest))
-    before = load_current_rows(results).rows
-    assert too_small(before["width"], before["height"]).tolist() == [img == "dot.png" for img in before.image]
+    stored_rows = pd.read_csv(results / "rows.csv")
+    assert too_small(stored_rows["width"], stored_rows["height"]).tolist() == [i == "dot.png" for i in stored_rows.image]
+    # readers leave it out before any rerun, and say so
+    before = load_current_rows(results)
+    assert "dot.png" not in set(before.rows.image) and before.tiny == 1 and before.stale == 0
+    assert "1 row of images below 16 pixels a side (stored before such images were refused), kept in rows.csv, " \
+           "not averaged" in before.notes
+    summary = bench("summary", "--results", tmp_path / "r", "--dataset", "d")
+    assert summary.returncode == 0 and "1 row of images below 16 pixels a side" in summary.stdout + summary.stderr
 
     again = run(data, tmp_path / "r")
     assert again.returncode == 0, again.stderr
     assert "  dot.png: 1×1 pixels" in again.stderr
     current = load_current_rows(results)
-    assert sorted(current.rows.image) == sorted(OK) and current.stale == 1  # kept in rows.csv, not averaged
+    assert sorted(current.rows.image) == sorted(OK) and current.stale == 1 and current.tiny == 0  # stale now
     assert "dot.png" in {row["image"] for row in read_csv_rows(results / "rows.csv")[1]}
     assert "dot.png" in read_manifest(results).unusable
     expected = np.mean([8 * len(jpeg_bytes(pixels(h, w, seed))) / (h * w) for seed, (h, w) in enumerate(OK.values())])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from bench.core import identity
 from bench.core.errors import DatasetError, StoreError, one_line
+from bench.core.images import MIN_SIDE, too_small
 from bench.core.schema import read_run
 from bench.core.store import load_rows, write_text_atomic
 
@@ -163,6 +164,9 @@ class CurrentRows:
     """Rows of the current images under other settings than their codec's identity (kept, not averaged)."""
     other_notes: tuple[str, ...] = ()
     """One line per codec with :attr:`other` rows (:func:`bench.core.identity.other_lines`)."""
+    tiny: int = 0
+    """Rows of images below :data:`bench.core.images.MIN_SIDE` a side, stored before screening refused them
+    (kept, not averaged)."""
 
     @property
     def note(self) -> str:
@@ -172,7 +176,9 @@ class CurrentRows:
     @property
     def notes(self) -> list[str]:
         """Every line readers print about rows left out: stale images, then other settings per codec."""
-        return [*([self.note] if self.stale else []), *self.other_notes]
+        tiny = (f"{self.tiny} row{'s' if self.tiny != 1 else ''} of images below {MIN_SIDE} pixels a side (stored "
+                "before such images were refused), kept in rows.csv, not averaged")
+        return [*([self.note] if self.stale else []), *([tiny] if self.tiny else []), *self.other_notes]
 
 
 def _runs(folder: Path, run_ids: set[str]) -> dict[str, Any]:
@@ -191,12 +197,16 @@ def select_current(rows: pd.DataFrame, manifest: Manifest | None, folder: str | 
     one, or the one ``chosen`` names: :func:`bench.core.identity.current_rows`); ``folder`` holds the run files
     that say what differs."""
     rows, stale = current_rows(rows, manifest)
+    tiny = 0
+    if {"width", "height"} <= set(rows.columns) and not rows.empty:
+        small = too_small(pd.to_numeric(rows["width"], errors="coerce"), pd.to_numeric(rows["height"], errors="coerce"))
+        tiny, rows = int(small.sum()), rows[~small]
     kept, other = identity.current_rows(rows, chosen)
     notes: list[str] = []
     if not other.empty:
         ids = set(rows["run_id"].fillna("").astype(str)) if "run_id" in rows else set()
         notes = identity.other_lines(rows, other, _runs(Path(folder), ids), chosen)
-    return CurrentRows(kept, stale, manifest, other, tuple(notes))
+    return CurrentRows(kept, stale, manifest, other, tuple(notes), tiny)
 
 
 def load_current_rows(folder: str | Path, chosen: Mapping[str, str] | None = None) -> CurrentRows:
