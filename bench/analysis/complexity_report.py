@@ -385,8 +385,8 @@ def study_markdown(macs: pd.DataFrame) -> list[str]:
          "MACs columns are swapped. Its Context + Hyperprior decodes one Kodak image in "
          f"{low:g}–{high:g} s on an NVIDIA RTX 3080 Ti: the serial per-position loop of CompressAI's reference "
          "decoder (one small convolution and entropy-parameter pass per latent position), which this "
-         "harness's wavefront coder replaces by 141 batched steps with the same weights (README, *The "
-         "wavefront coder*, times both on this CPU and on a GPU)."),
+         "harness's wavefront coder replaces by 141 batched steps with the same weights (docs/wavefront.md "
+         "times both on this CPU and on a GPU)."),
         "",
     ]
     if macs.empty:
