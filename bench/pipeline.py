@@ -8,16 +8,20 @@ always matches the rows on disk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.analysis.summary import CONVENTION, write_summary
 from bench.core.datasets import Dataset
+from bench.core.errors import BenchError, one_line
 from bench.core.evaluator import CodecRun, Evaluation, RunReport, Settings
 from bench.core.screening import Screening
 from bench.core.manifest import current_rows, read_manifest
 
 __all__ = ["CodecRun", "RunReport", "Settings", "evaluate"]
+
+log = logging.getLogger(__name__)
 
 
 def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path = "results",
@@ -33,11 +37,19 @@ def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path
                             screening=screening)
     evaluation.check()
     with evaluation.store.locked(timeout=settings.wait):  # the summary too: another run may be waiting
+        stopped = True
         try:
             evaluation.run()
+            stopped = False
         finally:
             report = evaluation.report
             report.rows = evaluation.store.frame()
             current, report.stale = current_rows(report.rows, read_manifest(evaluation.dir))
-            report.summary = write_summary(evaluation.dir, current)
+            try:
+                report.summary = write_summary(evaluation.dir, current)
+            except (OSError, BenchError) as exc:
+                if not stopped:
+                    raise
+                # the run is stopping on an exception (a full disk, say) that is the one message to give
+                log.debug("summary not written: %s", one_line(exc))
     return report
