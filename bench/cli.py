@@ -9,42 +9,68 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.core import registry
-from bench.core.errors import BenchError, CodecError, CodecUnavailable
+from bench.core.errors import BenchError, CodecError, CodecUnavailable, write_failure
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
 from bench.core.options import Option
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises :class:`KeyboardInterrupt`, so that a command
+    stops the same way: every ``finally`` runs (a run's file is marked ``interrupted``) and the exit status
+    is 143 (128 + SIGTERM)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
+def interrupted_status(exc: KeyboardInterrupt) -> int:
+    """The exit status of a command stopped by ``exc``: 143 for SIGTERM, 130 for Ctrl-C."""
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def run_main(command: Callable[[], int], *, interrupted: str = "interrupted") -> int:
     """Run a command-line ``command`` (the one wrapper of the project's CLIs).
 
-    A :class:`BenchError` becomes one line ``error: …`` on stderr and exit status 2; Ctrl-C prints
-    ``interrupted`` and gives 130.
+    A :class:`BenchError` becomes one line ``error: …`` on stderr and exit status 2, as does an
+    ``OSError`` of a file that cannot be written (permissions, read-only, disk full, file size limit);
+    Ctrl-C prints ``interrupted`` and gives 130; SIGTERM stops the command the same way (143).
     """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return command()
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a folder or file this user may not write (or read): one line, no traceback
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not exc.filename:
+    except OSError as exc:  # a file this user may not write (or read), a full disk: one line, no traceback
+        failure = write_failure(exc)
+        if failure is None or not exc.filename:
             raise
-        print(f"error: {exc.filename}: {(exc.strerror or 'not permitted').lower()}; fix its permissions or "
-              "write elsewhere", file=sys.stderr)
+        cause, fix = failure
+        print(f"error: {exc.filename}: {cause}; {fix.replace('pass another --results', 'write elsewhere')}",
+              file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"\n{interrupted}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"\n{interrupted}{' (SIGTERM)' if isinstance(exc, Terminated) else ''}", file=sys.stderr)
+        return interrupted_status(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class _LogFormatter(logging.Formatter):
@@ -201,7 +227,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry.entry(name)  # unknown names fail before any download or encoding
     options = codec_options(args, names)  # bad option values fail before any download or encoding
     dataset = _dataset(args, progress=not args.no_progress)
-    check_writable(Path(args.results) / dataset.name / "rows.csv")  # a read-only results folder: before any work
+    # a read-only results folder, or a link that would take a write elsewhere: refused before any work
+    check_writable(Path(args.results) / dataset.name / "rows.csv", within=args.results)
     runs = [CodecRun(codec, tuple(points), options[codec.name])
             for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
@@ -220,10 +247,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         "will not be measured (--strict refuses the run instead):"), file=sys.stderr)
     try:
         report = evaluate(dataset, runs, args.results, settings, screening=screening)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished rows are kept in {Path(args.results) / dataset.name}/rows.csv; "
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{how}: finished rows are kept in {Path(args.results) / dataset.name}/rows.csv; "
               "rerun the same command to resume", file=sys.stderr)
-        return 130
+        return interrupted_status(exc)
     shown = report.summary[report.summary["codec"].isin([run.codec.name for run in runs])]
     print(format_table(shown))
     scored = f", {report.scored} given their Y′CbCr PSNR" if report.scored else ""

@@ -14,6 +14,7 @@ import itertools
 import logging
 import multiprocessing as mp
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ import pandas as pd
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
-from bench.core.errors import CodecError
+from bench.core.errors import BenchError, CodecError, one_line
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
@@ -36,7 +37,7 @@ from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.recent import Recent
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
-from bench.core.store import ResultStore, write_text_atomic
+from bench.core.store import ResultStore, refuse_links, write_text_atomic
 from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, lacks_quality, legacy_row_key,
                               reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
@@ -209,6 +210,11 @@ _inherited_pixels: dict[str, np.ndarray] = {}
 
 
 def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
+    # The evaluator alone answers Ctrl-C and SIGTERM (it ends the pool, whose terminate() sends SIGTERM):
+    # a worker ignores SIGINT and dies of SIGTERM at once, without the evaluator's handler, a traceback
+    # or a write to a pipe its parent no longer reads.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     import torch
 
     torch.set_num_threads(1)
@@ -246,10 +252,14 @@ def _derivation_differs(coder: Coder, own: Mapping[str, Any], deriver: Coder, de
 
 def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
     """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image><suffix>``, with
-    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file."""
+    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file.
+
+    Raises :class:`StoreError` when a symbolic link below ``folder`` would take the write elsewhere."""
     if folder is None:
         return None
-    return Path(folder) / codec / point / (image + suffix)
+    path = Path(folder) / codec / point / (image + suffix)
+    refuse_links(path, within=folder)
+    return path
 
 
 def _plugin_file(codec: Codec) -> str:
@@ -417,7 +427,9 @@ class Evaluation:
                      "recomputed": self.report.recomputed, "scored": self.report.scored},
             "environment": {**environment.collect(), "hosts": dict(self._hosts)},
         }
-        write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", run_json(meta))
+        path = self.dir / "runs" / f"{self.run_id}.json"
+        refuse_links(path, within=self.dir)
+        write_text_atomic(path, run_json(meta))
 
     def check(self) -> Manifest:
         """Screen every file and check the dataset's identity, before anything is written; returns its manifest.
@@ -456,7 +468,7 @@ class Evaluation:
         torch.set_num_threads(self.settings.threads)
         started = environment.utc_now()
         self._write_metadata("running", started)
-        status = "interrupted"
+        status, failed = "interrupted", False
         try:
             with self._executor():
                 subset = self.settings.images
@@ -483,12 +495,29 @@ class Evaluation:
                 finally:
                     self._progress.close()
             status = "complete"
+        except BaseException as exc:
+            failed = True
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C and SIGTERM (the CLI's) stay "interrupted"
+                status = "failed"
+            raise
         finally:
-            self.store.compact()
-            self._write_metadata(status, started)
-            self.report.rows = self.store.frame()
             torch.set_num_threads(previous_threads)
+            self._finish(status, started, quiet=failed)
         return self.report
+
+    def _finish(self, status: str, started: str, *, quiet: bool) -> None:
+        """Compact the rows and record the run's ``status``. ``quiet`` (the run is stopping on an exception,
+        which says what happened): a write that fails here (the disk still full) is logged at DEBUG only,
+        so that exception stays the one message; the rows on disk are whole either way."""
+        steps = (self.store.compact, lambda: self._write_metadata(status, started),
+                 lambda: setattr(self.report, "rows", self.store.frame()))
+        for step in steps:
+            try:
+                step()
+            except (OSError, BenchError) as exc:
+                if not quiet:
+                    raise
+                log.debug("while stopping the run: %s", one_line(exc))
 
     @contextmanager
     def _executor(self) -> Iterator[None]:
