@@ -209,12 +209,36 @@ _worker: dict[str, Any] = {}
 _inherited_pixels: dict[str, np.ndarray] = {}
 
 
+def _sending(frame: Any) -> bool:
+    """Whether ``frame`` (or a caller) is writing a message to a multiprocessing pipe."""
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "multiprocessing.connection" and "send" in frame.f_code.co_name:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _worker_exit(signum: int, frame: Any) -> None:
+    """SIGTERM in a pool worker: exit quietly, unwinding first, so that the pool's queue locks it holds are
+    released (a worker killed while holding one leaves ``Pool.terminate`` waiting for it forever). A result
+    being sent is sent whole first (half a message would leave the pool's reader waiting for the rest):
+    the exit is tried again 10 ms later."""
+    if _worker.get("leaving"):  # a second SIGTERM (the group's, then the pool's): already on its way out
+        return
+    if _sending(frame):
+        signal.signal(signal.SIGALRM, _worker_exit)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    _worker["leaving"] = True  # the handler stays: replacing it here races with a SIGTERM already on its way
+    raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback is printed
+
+
 def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
-    # The evaluator alone answers Ctrl-C and SIGTERM (it ends the pool, whose terminate() sends SIGTERM):
-    # a worker ignores SIGINT and dies of SIGTERM at once, without the evaluator's handler, a traceback
-    # or a write to a pipe its parent no longer reads.
+    # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a worker
+    # ignores SIGINT and leaves on SIGTERM (sent by the pool, or to the whole process group) without the
+    # evaluator's handler, a traceback or a write to a pipe its parent no longer reads.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _worker_exit)
     import torch
 
     torch.set_num_threads(1)
