@@ -21,7 +21,7 @@ from typing import Any
 from bench.core import registry
 from bench.core.errors import BenchError, CodecError, CodecUnavailable
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
-from bench.cli_run import run_main
+from bench.cli_run import Terminated, interrupted_status, run_main
 from bench.core.options import Option
 
 
@@ -187,7 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry.entry(name)  # unknown names fail before any download or encoding
     options = codec_options(args, names)  # bad option values fail before any download or encoding
     dataset = _dataset(args, progress=not args.no_progress)
-    check_writable(Path(args.results) / dataset.name / "rows.csv")  # a read-only results folder: before any work
+    # a read-only results folder, or a link that would take a write elsewhere: refused before any work
+    check_writable(Path(args.results) / dataset.name / "rows.csv", within=args.results)
     runs = [CodecRun(codec, tuple(points), options[codec.name])
             for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
@@ -206,10 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         "will not be measured (--strict refuses the run instead):"), file=sys.stderr)
     try:
         report = evaluate(dataset, runs, args.results, settings, screening=screening)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished rows are kept in {Path(args.results) / dataset.name}/rows.csv; "
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{how}: finished rows are kept in {Path(args.results) / dataset.name}/rows.csv; "
               "rerun the same command to resume", file=sys.stderr)
-        return 130
+        return interrupted_status(exc)
     shown = report.summary[report.summary["codec"].isin([run.codec.name for run in runs])]
     print(format_table(shown))
     scored = f", {report.scored} given their Y′CbCr PSNR" if report.scored else ""

@@ -8,16 +8,20 @@ always matches the rows on disk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.analysis.summary import CONVENTION, write_summary
 from bench.core.datasets import Dataset
+from bench.core.errors import BenchError, one_line
 from bench.core.evaluator import CodecRun, Evaluation, RunReport, Settings
 from bench.core.screening import Screening
 from bench.core.manifest import read_manifest, select_current
 
 __all__ = ["CodecRun", "RunReport", "Settings", "evaluate"]
+
+log = logging.getLogger(__name__)
 
 
 def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path = "results",
@@ -34,12 +38,20 @@ def evaluate(dataset: Dataset, runs: Sequence[CodecRun], results_dir: str | Path
                             screening=screening)
     evaluation.check()
     with evaluation.store.locked(timeout=settings.wait):  # the summary too: another run may be waiting
+        stopped = True
         try:
             evaluation.run()
+            stopped = False
         finally:
             report = evaluation.report
             report.rows = evaluation.store.frame()
             current = select_current(report.rows, read_manifest(evaluation.dir), evaluation.dir)
             report.stale, report.other_notes = current.stale, list(current.other_notes)
-            report.summary = write_summary(evaluation.dir, current.rows)
+            try:
+                report.summary = write_summary(evaluation.dir, current.rows)
+            except (OSError, BenchError) as exc:
+                if not stopped:
+                    raise
+                # the run is stopping on an exception (a full disk, say) that is the one message to give
+                log.debug("summary not written: %s", one_line(exc))
     return report

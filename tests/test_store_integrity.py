@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -22,7 +23,7 @@ from PIL import Image
 from bench.cli import main
 from bench.core.lock import folder_lock
 from bench.core.store import ResultStore, load_rows, write_text_atomic
-from conftest import REPO, natural_image, run_python
+from conftest import REPO, image_files, natural_image, run_python
 
 FIXTURE = REPO / "tests" / "fixtures" / "results"
 
@@ -312,3 +313,250 @@ def test_read_only_rows_file_is_refused_and_kept(results, pair, tmp_path, unpriv
                                            "make it writable")
     assert digest(rows) == before
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in (FIXTURE / "kodak").iterdir())
+
+
+# --- a full disk, a non-numeric cell --------------------------------------------------------------
+
+
+def whole_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of ``path`` by the standard library, checked to be whole: every line ended, every row of the
+    header's width, every numeric cell a number."""
+    from bench.core.schema import NUMERIC
+
+    data = path.read_bytes()
+    assert data.endswith(b"\n"), data[-200:]
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, strict=True)
+        header = next(reader)
+        records = list(reader)
+    assert all(len(record) == len(header) for record in records)
+    rows = [dict(zip(header, record)) for record in records]
+    for stored in rows:
+        for column in NUMERIC:
+            if stored.get(column):
+                float(stored[column])
+    return rows
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_only_whole_rows(tmp_path):
+    import re
+    import resource
+    import signal
+
+    images = image_files(tmp_path / "three", [(64, 96), (64, 96), (96, 64)])
+    results = tmp_path / "results"
+    points = "q20,q30,q40,q50,q60,q70"  # 18 rows of ~480 bytes: far more than the limit lets through
+    command = [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", "jpeg", "--points", points,
+               "--results", str(results), "--jobs", "1", "--no-progress"]
+    limit = 6144  # bytes a file of the child may reach (ulimit -f 6); the run's metadata file fits
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    stopped = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=limited,
+                             check=False)
+    rows = results / "three" / "rows.csv"
+    assert stopped.returncode == 2, stopped.stderr
+    assert "Traceback" not in stopped.stderr and stopped.stdout == ""
+    errors = [line for line in stopped.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [stopped.stderr.splitlines()[-1]]
+    said = re.fullmatch(rf"error: cannot write {re.escape(str(rows))}: the file size limit is reached \(EFBIG; see "
+                        rf"ulimit -f\); the row in flight was not stored, {re.escape(str(rows))} holds (\d+) whole rows "
+                        r"\((\d+) stored by this run\); raise the limit \(ulimit -f unlimited\) or pass another "
+                        r"--results, then rerun the same command to resume", errors[0])
+    assert said, errors[0]
+    kept = whole_rows(rows)
+    assert 0 < len(kept) < 18 and int(said[1]) == int(said[2]) == len(kept)
+    assert rows.stat().st_size <= limit and not rows.with_name("rows.csv.malformed").exists()
+
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"18 rows ({18 - len(kept)} measured now" in resumed.stdout
+    final = {r["key"]: r for r in whole_rows(rows)}
+    assert len(final) == 18 and all(final[r["key"]] == r for r in kept)  # the rows kept are the rows reused
+
+
+def set_cell(path: Path, line: int, column: str, value: str) -> str:
+    """Put ``value`` in ``column`` of the row on ``line`` (1-based) of a rows file; returns the row's key."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[line - 1]]))
+    fields[header.index(column)] = value
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    lines[line - 1] = buffer.getvalue()
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return fields[header.index("key")]
+
+
+def test_a_non_numeric_cell_is_skipped_with_one_line_by_every_reader(results, tmp_path):
+    path = results / "kodak" / "rows.csv"
+    original = [r["key"] for r in csv_rows(path)]
+    key = set_cell(path, 6, "psnr", "3x.51")
+    warning = f"warning: {path} line 6: column psnr holds '3x.51', not a number (key {key}); skipped"
+    before = digest(path)
+
+    store = ResultStore(path)
+    assert [r["key"] for r in store.rows()] == [k for k in original if k != key]
+    assert [(p.line, p.reason) for p in store.problems] == [(6, f"column psnr holds '3x.51', not a number (key {key})")]
+    assert load_rows(path)["psnr"].notna().all()
+
+    reports = tmp_path / "reports"
+    for command in (["summary"], ["bd-rate", "--reports", str(reports), "--bootstrap", "20"],
+                    ["report", "--reports", str(reports), "--bootstrap", "20"], ["export"]):
+        done = bench([], *command, "--results", str(results), "--dataset", "kodak")
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr)
+        assert warning in done.stderr.splitlines(), (command, done.stderr)
+    assert digest(path) == before  # readers never write
+
+
+def test_a_run_sets_a_non_numeric_row_aside_and_measures_it_again(pair, tmp_path):
+    results = tmp_path / "results"
+    first = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    path = results / "pair" / "rows.csv"
+    key = set_cell(path, 3, "width", "x9")
+    bad_line = path.read_bytes().split(b"\n")[2]
+
+    again = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert (f"warning: {path} line 3: column width holds 'x9', not a number (key {key}); skipped"
+            in again.stderr.splitlines())
+    assert "4 rows (1 measured now, 0 timed now, 3 reused)" in again.stdout
+    stored = {r["key"]: r for r in whole_rows(path)}
+    assert len(stored) == 4 and stored[key]["width"] in ("64", "96")
+    assert path.with_name("rows.csv.malformed").read_bytes() == bad_line + b"\n"  # nothing is lost
+
+
+def test_a_numeric_extension_column_is_checked_when_declared(tmp_path):
+    from bench.core.schema import Column
+
+    path = tmp_path / "ds" / "rows.csv"
+    store = ResultStore(path)
+    store.declare([Column("gain_db", "float")])
+    store.append(row("a", gain_db=1.5))
+    store.append(row("b", gain_db=2.5))
+    set_cell(path, 3, "gain_db", "two")
+    reader = ResultStore(path)  # the file's extension column is text until a codec declares its kind
+    assert len(reader.rows()) == 2
+    reader.declare([Column("gain_db", "float")])
+    assert [r["key"] for r in reader.rows()] == ["a"] and reader.frame()["gain_db"].tolist() == [1.5]
+    assert [p.line for p in reader.problems] == [3]
+
+
+# --- no write leaves the folder ------------------------------------------------------------------
+
+
+def test_a_linked_lock_file_is_refused_and_its_target_untouched(pair, tmp_path):
+    from bench.core.errors import StoreError
+
+    results = tmp_path / "results"
+    folder = results / "pair"
+    folder.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    before = digest(victim)
+    (folder / ".lock").symlink_to(victim)
+
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        with folder_lock(folder):
+            pass
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        ResultStore(folder / "rows.csv").append(row("a"))
+    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines()[-1] == (f"error: {folder / '.lock'} is a symbolic link; the harness never writes "
+                                           "through links: replace it by a regular file or folder (or remove it), or "
+                                           "pass another --results")
+    assert digest(victim) == before and not (folder / "rows.csv").exists()
+
+    (folder / ".lock").unlink()
+    os.link(victim, folder / ".lock")  # a hard link would be truncated just the same
+    with pytest.raises(StoreError, match="hard-linked"):
+        with folder_lock(folder):
+            pass
+    assert digest(victim)[0] == before[0]
+
+
+def test_a_dangling_rows_link_is_refused_and_nothing_written_at_its_target(pair, tmp_path):
+    from bench.core.errors import StoreError
+
+    results = tmp_path / "results"
+    folder = results / "pair"
+    folder.mkdir(parents=True)
+    target = tmp_path / "elsewhere" / "rows.csv"
+    target.parent.mkdir()
+    (folder / "rows.csv").symlink_to(target)
+
+    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines()[-1].startswith(f"error: {folder / 'rows.csv'} is a symbolic link; ")
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        ResultStore(folder / "rows.csv").append(row("a"))
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    assert (folder / "rows.csv").is_symlink()  # refused, not replaced either
+
+
+def test_a_linked_runs_folder_is_refused_before_any_row(pair, tmp_path):
+    results = tmp_path / "results"
+    folder = results / "pair"
+    folder.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "runs").symlink_to(outside, target_is_directory=True)
+    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines()[-1].startswith(f"error: {folder / 'runs'} is a symbolic link; ")
+    assert list(outside.iterdir()) == [] and not (folder / "rows.csv").exists()
+
+
+def test_merge_refuses_a_linked_run_file(results, tmp_path):
+    source = tmp_path / "shard"
+    shutil.copytree(results, source)
+    runs = source / "kodak" / "runs"
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"not": "a run"}\n')
+    (runs / "20990101T000000Z-linked.json").symlink_to(secret)
+    target = tmp_path / "merged"
+    done = bench([], "merge", str(source), "--results", str(target))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(f"error: {runs / '20990101T000000Z-linked.json'} is a symbolic "
+                                                   "link; merge copies only a results folder's own files")
+    assert not target.exists()
+
+
+# --- SIGTERM ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("whom", ["parent", "group"])
+def test_sigterm_marks_the_run_interrupted_and_keeps_whole_rows(tmp_path, whom):
+    import json
+    import signal
+
+    images = image_files(tmp_path / "six", [(192, 256)] * 6, prefix="im")
+    results = tmp_path / "results"
+    rows = results / "six" / "rows.csv"
+    command = [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", "jpeg", "--results",
+               str(results), "--jobs", "2", "--no-progress"]
+    err = tmp_path / "err"
+    with open(err, "w") as stderr:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if rows.exists() and rows.read_bytes().count(b"\n") > 10:  # in the parallel RD pass (120 rows)
+                break
+            time.sleep(0.005)
+        if whom == "parent":  # as `kill PID`: the workers learn of it from the evaluator
+            os.kill(proc.pid, signal.SIGTERM)
+        else:  # as a scheduler or `timeout` ending a job: every process of the group at once
+            os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143
+    text = err.read_text()
+    assert "Traceback" not in text and "BrokenPipeError" not in text, text
+    assert text.splitlines()[-1] == (f"terminated (SIGTERM): finished rows are kept in {rows}; rerun the same command "
+                                     "to resume")
+    [run_file] = (results / "six" / "runs").glob("*.json")
+    assert json.loads(run_file.read_text())["status"] == "interrupted"
+    kept = whole_rows(rows)
+    assert 0 < len(kept) < 120 and ResultStore(rows).problems == []

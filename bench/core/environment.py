@@ -42,13 +42,17 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str | None:
-    """HEAD of the repository, with ``+dirty`` when tracked files have changes."""
+    """HEAD of the repository, with ``+dirty`` when tracked files have changes.
+
+    Reads only: ``git status`` is told not to refresh the index (``--no-optional-locks``), which would
+    write ``.git/index.lock`` and, were git killed meanwhile (a file size limit), leave it behind.
+    """
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
             cwd=REPO_DIR, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):

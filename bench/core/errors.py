@@ -35,3 +35,25 @@ def one_line(exc: BaseException | str) -> str:
     if isinstance(exc, str):
         return " ".join(exc.split())
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+#: errno → (what went wrong, how to fix it) for a write that failed on the file system's side.
+_WRITE_FAILURES: dict[str, tuple[str, str]] = {
+    "ENOSPC": ("the disk is full (ENOSPC)", "free space on its disk or pass another --results"),
+    "EDQUOT": ("the disk quota is exceeded (EDQUOT)", "free space in your quota or pass another --results"),
+    "EFBIG": ("the file size limit is reached (EFBIG; see ulimit -f)",
+              "raise the limit (ulimit -f unlimited) or pass another --results"),
+    "EROFS": ("the file system is read-only (EROFS)", "remount it read-write or pass another --results"),
+    "EACCES": ("permission denied (EACCES)", "fix its permissions or pass another --results"),
+    "EPERM": ("operation not permitted (EPERM)", "fix its permissions or pass another --results"),
+    "EIO": ("an I/O error (EIO)", "check the disk, then pass another --results"),
+}
+
+
+def write_failure(exc: OSError) -> tuple[str, str] | None:
+    """What a failed write's ``OSError`` means and how to fix it, for the errors a full or locked-down disk
+    gives (disk full, quota, file size limit, read-only, permissions, I/O); ``None`` for any other error."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return _WRITE_FAILURES.get(name)

@@ -14,6 +14,7 @@ import itertools
 import logging
 import multiprocessing as mp
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,14 +29,14 @@ import pandas as pd
 from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
-from bench.core.errors import CodecError
+from bench.core.errors import BenchError, CodecError, one_line
 from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.measure import Reference, later_quality, measure_row, reference_of
 from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
-from bench.core.store import ResultStore, write_text_atomic
+from bench.core.store import ResultStore, refuse_links, write_text_atomic
 from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, legacy_row_key, reuse_rule,
                               row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
@@ -87,7 +88,36 @@ _worker: dict[str, Any] = {}
 _inherited_pixels: dict[str, np.ndarray] = {}
 
 
+def _sending(frame: Any) -> bool:
+    """Whether ``frame`` (or a caller) is writing a message to a multiprocessing pipe."""
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "multiprocessing.connection" and "send" in frame.f_code.co_name:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _worker_exit(signum: int, frame: Any) -> None:
+    """SIGTERM in a pool worker: exit quietly, unwinding first, so that the pool's queue locks it holds are
+    released (a worker killed while holding one leaves ``Pool.terminate`` waiting for it forever). A result
+    being sent is sent whole first (half a message would leave the pool's reader waiting for the rest):
+    the exit is tried again 10 ms later."""
+    if _worker.get("leaving"):  # a second SIGTERM (the group's, then the pool's): already on its way out
+        return
+    if _sending(frame):
+        signal.signal(signal.SIGALRM, _worker_exit)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    _worker["leaving"] = True  # the handler stays: replacing it here races with a SIGTERM already on its way
+    raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback is printed
+
+
 def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
+    # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a worker
+    # ignores SIGINT and leaves on SIGTERM (sent by the pool, or to the whole process group) without the
+    # evaluator's handler, a traceback or a write to a pipe its parent no longer reads.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_exit)
     import torch
 
     torch.set_num_threads(1)
@@ -275,7 +305,9 @@ class Evaluation:
                      "recomputed": self.report.recomputed, "scored": self.report.scored},
             "environment": {**environment.collect(), "hosts": dict(self._hosts)},
         }
-        write_text_atomic(self.dir / "runs" / f"{self.run_id}.json", run_json(meta))
+        path = self.dir / "runs" / f"{self.run_id}.json"
+        refuse_links(path, within=self.dir)
+        write_text_atomic(path, run_json(meta))
 
     def check(self) -> Manifest:
         """Screen every file and check the dataset's identity, before anything is written; returns its manifest.
@@ -314,7 +346,7 @@ class Evaluation:
         torch.set_num_threads(self.settings.threads)
         started = environment.utc_now()
         self._write_metadata("running", started)
-        status = "interrupted"
+        status, failed = "interrupted", False
         try:
             with self._executor():
                 subset = self.settings.images
@@ -341,12 +373,29 @@ class Evaluation:
                 finally:
                     self._progress.close()
             status = "complete"
+        except BaseException as exc:
+            failed = True
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C and SIGTERM (the CLI's) stay "interrupted"
+                status = "failed"
+            raise
         finally:
-            self.store.compact()
-            self._write_metadata(status, started)
-            self.report.rows = self.store.frame()
             torch.set_num_threads(previous_threads)
+            self._finish(status, started, quiet=failed)
         return self.report
+
+    def _finish(self, status: str, started: str, *, quiet: bool) -> None:
+        """Compact the rows and record the run's ``status``. ``quiet`` (the run is stopping on an exception,
+        which says what happened): a write that fails here (the disk still full) is logged at DEBUG only,
+        so that exception stays the one message; the rows on disk are whole either way."""
+        steps = (self.store.compact, lambda: self._write_metadata(status, started),
+                 lambda: setattr(self.report, "rows", self.store.frame()))
+        for step in steps:
+            try:
+                step()
+            except (OSError, BenchError) as exc:
+                if not quiet:
+                    raise
+                log.debug("while stopping the run: %s", one_line(exc))
 
     @contextmanager
     def _executor(self) -> Iterator[None]:

@@ -61,10 +61,13 @@ def _text(rows: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with text ``_hash``, ``_weights``, ``_run`` columns, in run order (file order breaks ties)."""
+    """``rows`` with text ``_hash``, ``_weights``, ``_run`` columns, in run order: by the UTC second that starts
+    the run id, then file order (rows are appended as measured), so two runs started within one second
+    are ordered as they wrote, not by their ids' random suffixes."""
+    runs = _text(rows, "run_id")
     frame = rows.assign(_hash=_text(rows, HASH).to_numpy(), _weights=_text(rows, WEIGHTS).to_numpy(),
-                        _run=_text(rows, "run_id").to_numpy())
-    return frame.sort_values("_run", kind="stable")
+                        _run=runs.to_numpy(), _started=runs.str.split("-", n=1).str[0].to_numpy())
+    return frame.sort_values("_started", kind="stable")
 
 
 def parse_choice(specs: Iterable[str]) -> dict[str, str]:
@@ -267,7 +270,7 @@ def identities(rows: pd.DataFrame, runs: Mapping[str, Mapping[str, Any] | None],
             else:
                 same_hash = codec_hash == identity.codec_hash
                 weights = "other" if same_hash else ("" if (part["_weights"] == "").all() else "other")
-                differs = describe(part.drop(columns=["_hash", "_weights", "_run", "_current"]), current, runs)
+                differs = describe(part.drop(columns=["_hash", "_weights", "_run", "_started", "_current"]), current, runs)
             parts.append({
                 "codec": str(codec), "codec_hash": str(codec_hash), "weights": weights, "current": bool(is_current),
                 "rows": len(part), "images": int(part["image"].nunique()) if "image" in part else 0,

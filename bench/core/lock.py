@@ -3,14 +3,18 @@
 The lock file holds the PID and purpose of the holder (``1234 run``), so a second writer can say
 whom it waits for. It is never deleted (deleting a lock file races with the next taker). The lock is
 re-entrant within a process: nested :func:`folder_lock` calls on the same folder share it. The
-kernel drops it when the holder dies, so a killed run never leaves a stale lock behind.
+kernel drops it when the holder dies, so a killed run never leaves a stale lock behind. The lock
+file is opened without following a symbolic link and must be a regular file with no other hard link,
+so taking the lock never truncates or writes another file.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,11 +54,25 @@ def holder(folder: str | Path) -> str:
 
 
 def _open(path: Path) -> int:
+    """A descriptor of the lock file ``path``, a regular file of its own (:class:`StoreError` otherwise)."""
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except PermissionError:
-        # a lock file another user created: flock works on a read-only descriptor too
-        return os.open(path, os.O_RDONLY)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        except PermissionError:
+            # a lock file another user created: flock works on a read-only descriptor too
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(f"{path} is a symbolic link; the lock file must be a regular file of the results "
+                             f"folder: remove the link (rm {path}) and rerun") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        what = "not a regular file" if not stat.S_ISREG(info.st_mode) else "hard-linked to another file"
+        raise StoreError(f"{path} is {what}; the lock file must be a file of its own: remove it (rm {path}) "
+                         "and rerun")
+    return fd
 
 
 @contextmanager

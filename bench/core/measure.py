@@ -138,9 +138,12 @@ def measure_row(
         row["status"] = "failed"
         notes.append("PSNR is not a number")
     row["note"] = "; ".join(notes)
-    if reco_path is not None:
+    if reco_path is not None:  # atomically, never through a link (write_bytes_atomic)
+        import io
+
         from PIL import Image
 
-        reco_path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(recon, "RGB").save(reco_path)
+        png = io.BytesIO()
+        Image.fromarray(recon, "RGB").save(png, format="PNG")
+        write_bytes_atomic(reco_path, png.getvalue())
     return row

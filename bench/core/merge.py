@@ -7,12 +7,15 @@ metadata copied, and the dataset's manifest checked to be the same in every fold
 (:func:`bench.core.manifest.check_same_dataset`) before anything is written. So are the codecs'
 identities (:mod:`bench.core.identity`): each folder's current codec hash and weights per point of every
 codec, and the hosts its rows were timed on, must agree across the folders (shards of one command);
-a mix is refused in one line naming the codec and what differs.
+a mix is refused in one line naming the codec and what differs. A run file that is a symbolic link (or
+lies in a linked ``runs`` folder) is refused before anything is written: merge copies only the sources'
+own files, and writes only inside the target (never through a link).
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ from bench.core import identity
 from bench.core.errors import StoreError
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
 from bench.core.schema import COLUMNS, Column, read_runs
-from bench.core.store import ResultStore
+from bench.core.store import ResultStore, check_writable, refuse_links, write_bytes_atomic
 
 __all__ = ["MergeReport", "merge_results"]
 
@@ -61,11 +64,16 @@ def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: fl
     for source in sources:
         for name in _datasets(source):
             by_dataset.setdefault(name, []).append(source / name)
+    run_files = {folder: _run_files(folder) for folders in by_dataset.values() for folder in folders}
     report = MergeReport()
     for folders in by_dataset.values():
         _check_same_settings(folders, mixed_hosts)
     for name, folders in by_dataset.items():
         manifest = _common_manifest(folders)
+        check_writable(target / name / "rows.csv", within=target)
+        for folder in folders:
+            for run_file in run_files[folder]:
+                refuse_links(target / name / "runs" / run_file.name, within=target)
         out = ResultStore(target / name / "rows.csv")
         with out.locked(timeout=wait, purpose="merge"):
             if manifest is not None:
@@ -80,16 +88,42 @@ def merge_results(sources: Sequence[str | Path], target: str | Path, *, wait: fl
                         continue
                     out.append({column: value for column, value in row.items() if column != "format_version"})
                     added += 1
-                for run_file in sorted((folder / "runs").glob("*.json")):
-                    destination = out.path.parent / "runs" / run_file.name
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(run_file, destination)
+                for run_file in run_files[folder]:
+                    write_bytes_atomic(out.path.parent / "runs" / run_file.name, _read_own(run_file))
             if manifest is not None:
                 write_manifest(out.path.parent, manifest)
             out.compact()
         report.added[name], report.unchanged[name] = added, unchanged
         report.folders.append(out.path.parent)
     return report
+
+
+def _run_files(folder: Path) -> list[Path]:
+    """The run files of a source's ``<dataset>`` folder; a symbolic link among them (or as ``runs``) is refused."""
+    runs = folder / "runs"
+    refuse_links(runs)
+    files = sorted(runs.glob("*.json"))
+    for path in files:
+        if path.is_symlink():
+            raise StoreError(f"{path} is a symbolic link; merge copies only a results folder's own files: replace "
+                             "it by the file it points to (or remove it) and merge again")
+    return files
+
+
+def _read_own(path: Path) -> bytes:
+    """The bytes of the regular file ``path``, opened without following a link (one swapped in meanwhile)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read it as a regular file ({exc.strerror or exc}); restore it or "
+                         "merge without it") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoreError(f"{path} is not a regular file; merge copies only run files: remove it and merge again")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def _common_manifest(folders: Sequence[Path]) -> Manifest | None:

@@ -236,7 +236,7 @@ class RunMeta(TypedDict):
 
     format_version: int
     run_id: str
-    status: str | None  #: running, complete or interrupted
+    status: str | None  #: running, complete, interrupted (Ctrl-C, SIGTERM) or failed (stopped by an error)
     started: str | None  #: UTC, ISO 8601
     command: list[str]  #: sys.argv
     dataset: DatasetMeta

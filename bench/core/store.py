@@ -1,21 +1,28 @@
 """Append-only, crash-safe store of per-image result rows (one CSV per dataset).
 
-Each row is written with a single ``write`` on a file opened in append mode, so a killed run
-loses at most the row in flight. A row is identified by ``key``, a hash of everything that
-produced it; when a key appears more than once the last row wins (a retried failure, timings
-added by a later pass). :meth:`ResultStore.compact` rewrites the file atomically with one row per
-key.
+Why a CSV file and not SQLite: ``rows.csv`` is the committed, diffable format of the published
+results, and other code (the fixtures, the reports' readers, users' own scripts) reads it as CSV.
+What SQLite would give is done here instead: an append is all or nothing (a short write is
+completed, a failed one cut back to the file's previous size, so a full disk, a file size limit or
+an interruption never leaves half a line, and :class:`StoreError` names the file and the cause);
+a row whose numeric cell does not parse is quarantined like a malformed line, never a
+``ValueError``; and no write follows a symbolic link (``O_NOFOLLOW``, :func:`refuse_links`).
+
+A row is identified by ``key``, a hash of everything that produced it; when a key appears more than
+once the last row wins (a retried failure, timings added by a later pass). :meth:`ResultStore.compact`
+rewrites the file atomically with one row per key.
 
 One writer at a time: every write happens under the folder's lock (:mod:`bench.core.lock`), and
 compaction re-reads the file under it, so rows another process wrote are never lost. Reading
 never writes: a line that does not parse into the header's fields (a stray quote, a torn last
-line) is skipped and reported (:attr:`ResultStore.problems`, and a logged warning naming the file
+line, a numeric cell that is not a number) is skipped and reported (:attr:`ResultStore.problems`, and a logged warning naming the file
 and line); the next writer moves such lines to ``rows.csv.malformed`` before it rewrites the file.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import logging
 import math
@@ -30,13 +37,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.core.errors import StoreError
-from bench.core.lock import folder_lock
+from bench.core.errors import StoreError, write_failure
+from bench.core.lock import LOCK_FILE, folder_lock
 from bench.core.schema import COLUMNS, LEGACY_VALUES, NUMERIC, ROWS_FORMAT, Column
 
 __all__ = [
     "COLUMNS", "LEGACY_VALUES", "NUMERIC", "ResultStore", "RowProblem", "StoreError", "check_writable", "load_rows",
-    "rows_frame",
+    "refuse_links", "rows_frame",
     "write_bytes_atomic", "write_text_atomic",
 ]
 
@@ -74,6 +81,7 @@ class _Parsed:
     header: tuple[str, ...] = ()
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[RowProblem] = field(default_factory=list)
+    lines: dict[str, tuple[int, bytes]] = field(default_factory=dict)  #: key → its row's line number and bytes
 
 
 _reported: set[tuple[str, int, str]] = set()
@@ -97,11 +105,25 @@ def _fields(text: str) -> list[str] | None:
     return records[0] if len(records) == 1 else None
 
 
-def _parse(data: bytes, path: Path) -> _Parsed:
+def _not_a_number(row: Mapping[str, str], numeric: Iterable[str]) -> str:
+    """Why a row is not a row of numbers where ``numeric`` columns hold them (empty: it is one)."""
+    for column in numeric:
+        value = row.get(column)
+        if value in ("", None):
+            continue
+        try:
+            float(value)  # type: ignore[arg-type]
+        except ValueError:
+            return f"column {column} holds {value!r}, not a number (key {row.get('key', '')})"
+    return ""
+
+
+def _parse(data: bytes, path: Path, numeric: Iterable[str] = NUMERIC) -> _Parsed:
     """Rows of a rows file, line by line: a line that is not a valid row is skipped, never more.
 
     A field may hold line ends (the writer quotes it); such a record spans the lines up to the next
-    one that closes the quote, and is kept only if it is one valid record of the header's width.
+    one that closes the quote, and is kept only if it is one valid record of the header's width and
+    its ``numeric`` cells parse as numbers (else an earlier row of its key, if any, stays current).
     """
     parsed = _Parsed()
     complete = data.rfind(b"\n") + 1
@@ -152,11 +174,17 @@ def _parse(data: bytes, path: Path) -> _Parsed:
             i += 1  # only this line: the next one is read as a row of its own
             continue
         row = dict(zip(header, fields))  # type: ignore[arg-type]
+        reason = _not_a_number(row, numeric)
+        if reason:  # a whole record (all its lines) that is not a row of numbers
+            parsed.problems.append(RowProblem(path, i + 1, reason, b"\n".join(raw_lines[i:end + 1])))
+            i = end + 1
+            continue
         version = row.get("format_version", "")
         if version.isdigit() and int(version) > ROWS_FORMAT:
             raise StoreError(f"{path} holds rows of format {version}, this harness reads up to "
                              f"{ROWS_FORMAT}; upgrade the harness")
         parsed.rows[row["key"]] = row
+        parsed.lines[row["key"]] = (i + 1, b"\n".join(raw_lines[i:end + 1]))
         i = end + 1
     return parsed
 
@@ -204,6 +232,8 @@ class ResultStore:
         self._numeric: tuple[str, ...] = NUMERIC
         self._declared: dict[str, Column] = {}
         self._rows: dict[str, dict[str, str]] = {}
+        self._lines: dict[str, tuple[int, bytes]] = {}  # key → line number and bytes of its row as last read
+        self._written: set[str] = set()  # keys this store appended (the rows this process stored)
         self._depth = 0  # nesting of this store's hold on the folder's lock
         self._read()
 
@@ -221,7 +251,7 @@ class ResultStore:
     def _read(self) -> bytes | None:
         """Load the file into memory (it is not modified); returns its bytes."""
         data = self._bytes()
-        parsed = _parse(data, self.path) if data else _Parsed()
+        parsed = _parse(data, self.path, self._numeric) if data else _Parsed()
         self._adopt(parsed)
         self.problems = parsed.problems
         _report(parsed.problems)
@@ -238,18 +268,36 @@ class ResultStore:
         absent |= {name: self._declared[name].legacy for name in declared}
         self._rows = {key: {column: row.get(column) or "" for column in self.columns} | absent
                       for key, row in parsed.rows.items()}
+        self._lines = parsed.lines
 
     def declare(self, columns: Iterable[Column]) -> None:
-        """Accept extension columns (a plug-in's new ones); rows that predate one hold its ``legacy``."""
+        """Accept extension columns (a plug-in's new ones); rows that predate one hold its ``legacy``.
+
+        A numeric column the file already has is checked now: a row whose cell is not a number is
+        skipped (and reported) as when it is read.
+        """
         for column in columns:
             if column.kind != "str" and column.name not in self._numeric:
                 self._numeric += (column.name,)
+                self._quarantine((column.name,))
             if column.name in self.columns:
                 continue
             self._declared[column.name] = column
             self.columns += (column.name,)
             for row in self._rows.values():
                 row[column.name] = column.legacy
+
+    def _quarantine(self, numeric: tuple[str, ...]) -> None:
+        """Skip the rows in memory whose ``numeric`` cells are not numbers, as :func:`_parse` would."""
+        problems = []
+        for key, row in list(self._rows.items()):
+            reason = _not_a_number(row, numeric)
+            if reason:
+                line, raw = self._lines.get(key, (0, b""))
+                problems.append(RowProblem(self.path, line, reason, raw))
+                del self._rows[key]
+        self.problems += problems
+        _report(problems)
 
     def __contains__(self, key: str) -> bool:
         return key in self._rows
@@ -304,10 +352,14 @@ class ResultStore:
                 self._depth -= 1
 
     def append(self, row: Mapping[str, Any]) -> None:
-        """Write one row durably enough to survive the process being killed.
+        """Write one row durably enough to survive the process being killed, all of it or nothing.
 
         The row is stamped with the current rows format (``format_version``). Under the lock: a torn
-        last line is moved aside first, and a file whose header differs is compacted first.
+        last line is moved aside first, and a file whose header differs is compacted first. A short
+        write is completed; a write that fails (disk full, file size limit, read-only, an
+        interruption) is cut back to the file's previous size, so every line on disk stays a whole
+        row, and raises :class:`StoreError` naming the file, the cause and the rows kept (an
+        interruption is re-raised as it is). The row counts as stored only once all of it is written.
         """
         unknown = set(row) - set(self.columns)
         if unknown:
@@ -317,7 +369,10 @@ class ResultStore:
             size, header, torn = self._disk_state()
             if size and torn and not header:  # nothing but a torn first line
                 self._set_aside([RowProblem(self.path, 1, "incomplete first line", torn)])
-                os.truncate(self.path, 0)
+                try:
+                    os.truncate(self.path, 0)
+                except OSError as exc:
+                    raise self._failed(exc) from None
             elif size and (torn or header != self.columns):
                 self.compact()  # from the file on disk: keeps every row, moves the torn line aside
             new_file = not self.path.exists() or self.path.stat().st_size == 0
@@ -327,12 +382,26 @@ class ResultStore:
             if new_file:
                 writer.writerow(self.columns)
             writer.writerow(values)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, buffer.getvalue().encode("utf-8"))
-            finally:
-                os.close(fd)
-            self._rows[str(row["key"])] = dict(zip(self.columns, values))
+                _append_all(self.path, buffer.getvalue().encode("utf-8"))
+            except OSError as exc:
+                raise self._failed(exc) from None
+            key = str(row["key"])
+            self._rows[key] = dict(zip(self.columns, values))
+            self._written.add(key)
+
+    @property
+    def written(self) -> int:
+        """Rows (distinct keys) this store has appended, every one of them whole on disk."""
+        return len(self._written)
+
+    def _failed(self, exc: OSError, path: Path | None = None, lost: str = "the row in flight was not stored"
+                ) -> StoreError:
+        """The one-line :class:`StoreError` of a write to ``path`` (default: the rows file) that failed."""
+        path = path or self.path
+        cause, fix = write_failure(exc) or (" ".join(str(exc).split()), "fix the cause or pass another --results")
+        return StoreError(f"cannot write {path}: {cause}; {lost}, {self.path} holds {len(self._rows)} whole rows "
+                          f"({self.written} stored by this run); {fix}, then rerun the same command to resume")
 
     def _disk_state(self) -> tuple[int, tuple[str, ...], bytes]:
         """The file's size, header (empty: no complete first line) and torn tail (bytes after the last line end)."""
@@ -369,30 +438,101 @@ class ResultStore:
             writer.writerows(self._rows.values())
             text = buffer.getvalue().encode("utf-8")
             if text != data:
-                _atomic_write(self.path, text)
+                try:
+                    _atomic_write(self.path, text)
+                except OSError as exc:
+                    raise self._failed(exc, lost="its compaction was not written (the file is as it was)") from None
             self.problems = []
 
     def _set_aside(self, problems: list[RowProblem]) -> None:
         """Append skipped lines to ``rows.csv.malformed`` (nothing is lost), and say so."""
         aside = self.path.with_name(self.path.name + MALFORMED_SUFFIX)
-        fd = os.open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, b"".join(problem.raw + b"\n" for problem in problems))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            _append_all(aside, b"".join(problem.raw + b"\n" for problem in problems), sync=True)
+        except OSError as exc:
+            raise self._failed(exc, aside, lost="the lines to set aside stay where they were") from None
         numbers = ", ".join(str(problem.line) for problem in problems)
         log.warning("%s: moved %d line(s) that are not rows (line %s) to %s; fix and append them back if they "
                     "hold results", self.path, len(problems), numbers, aside)
 
 
-def check_writable(path: str | Path) -> None:
+def _link_refusal(path: Path) -> StoreError:
+    return StoreError(f"{path} is a symbolic link; the harness never writes through links: replace it by a "
+                      "regular file or folder (or remove it), or pass another --results")
+
+
+def refuse_links(path: str | Path, *, within: str | Path | None = None) -> None:
+    """Raise :class:`StoreError` when a write to ``path`` would follow a symbolic link.
+
+    ``path`` itself must not be a link; with ``within`` (a folder above it), neither may any folder
+    between the two, so the write cannot resolve outside ``within``. Missing components pass (they are
+    created as real folders and files). Writes nothing.
+    """
+    path = Path(path)
+    components = [path]
+    if within is not None:
+        try:
+            relative = path.relative_to(within)
+        except ValueError:
+            raise StoreError(f"{path} is not inside {within}; write it there or pass another --results") from None
+        if ".." in relative.parts:
+            raise StoreError(f"{path} leaves {within} (it holds '..'); give a path inside it")
+        components = [Path(within).joinpath(*relative.parts[:n]) for n in range(1, len(relative.parts) + 1)]
+    for component in components:
+        try:
+            mode = os.lstat(component).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError:
+            continue  # unreadable: the write itself says why
+        if stat.S_ISLNK(mode):
+            raise _link_refusal(component)
+
+
+def _append_all(path: Path, data: bytes, *, sync: bool = False) -> None:
+    """Append all of ``data`` to ``path`` (created 0644), never through a symbolic link, or nothing.
+
+    A short write is continued; when a write fails or is interrupted (any exception), the file is cut
+    back to its size before the call, and the exception propagates. The caller holds the folder's lock,
+    so nothing else appends meanwhile.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _link_refusal(path) from None
+        raise
+    try:
+        start = os.fstat(fd).st_size
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(fd, data[done:])
+            if sync:
+                os.fsync(fd)
+        except BaseException:
+            if done:
+                try:
+                    os.ftruncate(fd, start)  # shrinking needs no space and stays under any size limit
+                except OSError:
+                    pass  # the torn tail is skipped by readers and moved aside by the next writer
+            raise
+    finally:
+        os.close(fd)
+
+
+def check_writable(path: str | Path, *, within: str | Path | None = None) -> None:
     """Raise :class:`StoreError` (one line, naming the fix) unless a rows file can be written at ``path``.
 
     Writes nothing: a missing folder passes when the nearest existing folder above it is writable. A
-    folder or file without any write bit counts as read-only, for root too.
+    folder or file without any write bit counts as read-only, for root too. The rows file, its lock
+    and its ``.malformed`` file must not be symbolic links, nor (with ``within``, the results folder)
+    any folder between ``within`` and the rows file.
     """
     path = Path(path)
+    refuse_links(path, within=within)
+    for sibling in (LOCK_FILE, path.name + MALFORMED_SUFFIX):
+        refuse_links(path.with_name(sibling))
     folder = path.parent
     existing = folder
     while not existing.exists() and existing != existing.parent:
@@ -449,7 +589,12 @@ def datasets_in(results_dir: str | Path) -> list[str]:
 
 
 def _atomic_write(path: Path, content: str | bytes) -> None:
-    """Replace ``path`` by a new file; an existing file's permissions (and, where allowed, owner) are kept."""
+    """Replace ``path`` by a new file; an existing file's permissions (and, where allowed, owner) are kept.
+
+    A symbolic link at ``path`` is refused (:class:`StoreError`), not replaced nor followed. A write that
+    fails leaves ``path`` as it was and no temporary file behind; its ``OSError`` propagates.
+    """
+    refuse_links(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         existing: os.stat_result | None = path.stat()

@@ -15,6 +15,7 @@ from bench.core.measure import Reference, later_quality, measure_row, reference_
 from bench.core.recent import Recent
 from bench.core.reuse import lacks_quality
 from bench.core.screening import PreparedImage
+from bench.core.store import refuse_links
 from bench.core.timing import TimingPolicy, WarmUps, time_call
 
 __all__ = ["CodecRun", "PointWorker", "REFERENCES_BUDGET", "Row", "Settings", "artifact_path", "time_row", "warm_up"]
@@ -143,10 +144,14 @@ def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[
 
 def artifact_path(folder: Path | None, codec: str, point: str, image: str, suffix: str) -> Path | None:
     """Where a reconstruction or bitstream of one row goes: ``folder/codec/point/<image><suffix>``, with
-    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file."""
+    the image's full relative file name (``img.png.bin``, ``img.jpg.bin``), so no two rows share a file.
+
+    Raises :class:`StoreError` when a symbolic link below ``folder`` would take the write elsewhere."""
     if folder is None:
         return None
-    return Path(folder) / codec / point / (image + suffix)
+    path = Path(folder) / codec / point / (image + suffix)
+    refuse_links(path, within=folder)
+    return path
 
 
 def warm_up(coder: Coder, point: str, image: PreparedImage, warmed: WarmUps) -> None:
