@@ -379,8 +379,10 @@ class Evaluation:
                 status = "failed"
             raise
         finally:
-            torch.set_num_threads(previous_threads)
-            self._finish(status, started, quiet=failed)
+            try:
+                self._finish(status, started, quiet=failed)  # the run's hosts: under the run's thread count
+            finally:
+                torch.set_num_threads(previous_threads)
         return self.report
 
     def _finish(self, status: str, started: str, *, quiet: bool) -> None:
