@@ -215,8 +215,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     shown = report.summary[report.summary["codec"].isin([run.codec.name for run in runs])]
     print(format_table(shown))
     scored = f", {report.scored} given their Y′CbCr PSNR" if report.scored else ""
-    print(f"\n{len(report.rows)} rows ({report.measured} measured now, {report.timed} timed now{scored}, "
-          f"{report.reused} reused) in {report.results_dir}/rows.csv")
+    derived = f", {report.derived} of them derived" if report.derived else ""
+    print(f"\n{len(report.rows)} rows ({report.measured} measured now{derived}, {report.timed} re-timed{scored}, "
+          f"{report.reused} reused; {report.timed_now} timed in this run) in {report.results_dir}/rows.csv")
     for reason, count in report.reasons.items():
         print(f"  {count} {reason}")
     print(f"averages: {CONVENTION}; written to {report.results_dir}/summary.csv")

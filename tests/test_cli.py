@@ -66,7 +66,7 @@ def test_run_prints_summary_and_writes_files(image_folder, tmp_path):
     caching = bench("run", "--data", str(image_folder), "--points", "q20,q80", "--results", str(tmp_path),
                     "--no-progress", "--allocator", "caching")  # another heap policy: timed again, RD kept
     assert caching.returncode == 0, caching.stderr
-    assert "6 timed now" in caching.stdout and "0 measured now" in caching.stdout
+    assert "6 re-timed" in caching.stdout and "6 timed in this run" in caching.stdout and "0 measured now" in caching.stdout
     assert set(ResultStore(tmp_path / "synthetic/rows.csv").frame().allocator) == {"caching"}
 
 

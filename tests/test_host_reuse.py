@@ -106,7 +106,7 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
         return len(log.read_text().splitlines())
 
     first = run()
-    assert "12 rows (12 measured now, 0 timed now, 0 reused)" in first and "  12 measured (new, or failed before)" in first
+    assert "12 rows (12 measured now, 0 re-timed, 0 reused; 12 timed in this run)" in first and "  12 measured (new, or failed before)" in first
     assert rd_lines() == 6
     host, fingerprint = host_of()
     header, before = read_csv_rows(rows_path)
@@ -120,7 +120,7 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     # the same rows as another machine left them
     write_csv_rows(rows_path, header, [{**r, "host": "0123456789ab"} for r in before])
     other = run()
-    assert "12 rows (6 measured now, 6 timed now, 0 reused)" in other
+    assert "12 rows (6 measured now, 6 re-timed, 0 reused; 12 timed in this run)" in other
     assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from another host)"
             in other)
     assert ("  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from another host)"
@@ -138,7 +138,7 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     header, rows = read_csv_rows(rows_path)
     write_csv_rows(rows_path, [c for c in header if c not in ("host", "format_version")], rows)
     legacy = run()
-    assert "12 rows (6 measured now, 6 timed now, 0 reused)" in legacy
+    assert "12 rows (6 measured now, 6 re-timed, 0 reused; 12 timed in this run)" in legacy
     assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown host: "
             "written before hosts were recorded)" in legacy)
     assert "  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from an unknown host" in legacy
@@ -157,7 +157,7 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
     done = run_python("-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir,
                       "--results", results, "--repeats", "1", "--no-progress")
     assert done.returncode == 0, done.stderr
-    assert f"{len(copied)} rows (0 measured now, 48 timed now, 0 reused)" in done.stdout
+    assert f"{len(copied)} rows (0 measured now, 48 re-timed, 0 reused; 48 timed in this run)" in done.stdout
     assert ("  48 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown "
             "host: written before hosts were recorded)" in done.stdout)
     _, old_rows = read_csv_rows(committed / "rows.csv")

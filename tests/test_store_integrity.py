@@ -423,7 +423,7 @@ def test_a_run_sets_a_non_numeric_row_aside_and_measures_it_again(pair, tmp_path
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
     assert (f"warning: {path} line 3: column width holds 'x9', not a number (key {key}); skipped"
             in again.stderr.splitlines())
-    assert "4 rows (1 measured now, 0 timed now, 3 reused)" in again.stdout
+    assert "4 rows (1 measured now, 0 re-timed, 3 reused; 1 timed in this run)" in again.stdout
     stored = {r["key"]: r for r in whole_rows(path)}
     assert len(stored) == 4 and stored[key]["width"] in ("64", "96")
     assert path.with_name("rows.csv.malformed").read_bytes() == bad_line + b"\n"  # nothing is lost

@@ -102,7 +102,7 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
     write_csv_rows(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
                                    for row in stored])
     out = run()
-    assert "(1 measured now, 0 timed now, 5 given their Y′CbCr PSNR, 0 reused)" in out
+    assert "(1 measured now, 0 re-timed, 5 given their Y′CbCr PSNR, 0 reused; 1 timed in this run)" in out
     assert "6 Y′CbCr PSNR added" in out and "measured again: encoder gave" in out
     _, after = read_csv_rows(rows_path)
     by_key = {row["key"]: row for row in first}
@@ -115,7 +115,7 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
             assert (row["encode_s"], row["run_id"], row["bytes"]) == (old["encode_s"], old["run_id"], old["bytes"])
         else:  # its stored bytes were not what the codec makes: measured again
             assert row["bytes"] == old["bytes"] and row["run_id"] != old["run_id"]
-    assert "0 measured now, 0 timed now, 6 reused" in run()
+    assert "0 measured now, 0 re-timed, 6 reused; 0 timed in this run" in run()
 
 
 def _rows(psnr_y: bool) -> pd.DataFrame:
