@@ -52,7 +52,7 @@ def doc_run(tmp_path):
     made = run_python("-c", "import runpy, sys; sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[2]); "
                             "runpy.run_path(sys.argv[0], run_name='__main__')", str(script), str(weights), str(plugins))
     assert made.returncode == 0, made.stderr
-    assert sorted(p.name for p in weights.iterdir()) == ["tiny-lambda0.0130.pth", "tiny-lambda0.0483.pth"]
+    assert sorted(p.name for p in weights.iterdir()) == [f"tiny-lambda{lam}.pth" for lam in ("0.0067", "0.0130", "0.0250", "0.0483")]
     env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
     reco = tmp_path / "reco"
     done = run_python("-m", "bench", "run", "--data", str(photos), "--codecs", "png-palette,tiny-factorized",
@@ -72,8 +72,9 @@ def test_both_example_codecs_give_real_rows(doc_run):
     rows, photos, reco = doc_run
     assert sorted(set(zip(rows["codec"], rows["point"]))) == [
         ("png-palette", "c128"), ("png-palette", "c32"), ("png-palette", "c8"),
-        ("tiny-factorized", "lambda0.0130"), ("tiny-factorized", "lambda0.0483")]
-    assert len(rows) == 10 and (rows["status"] == "ok").all(), rows[["codec", "point", "note"]]
+        ("tiny-factorized", "lambda0.0067"), ("tiny-factorized", "lambda0.0130"), ("tiny-factorized", "lambda0.0250"),
+        ("tiny-factorized", "lambda0.0483")]
+    assert len(rows) == 14 and (rows["status"] == "ok").all(), rows[["codec", "point", "note"]]
     assert rows["note"].isna().all()  # the latent check passed and the rate estimate agrees
     assert rows["ms_ssim"].between(0, 1).all()
     assert rows["encode_s"].gt(0).all() and rows["decode_s"].gt(0).all()
@@ -91,7 +92,7 @@ def test_both_example_codecs_give_real_rows(doc_run):
             assert len(np.unique(decoded.reshape(-1, 3), axis=0)) <= int(row.point[1:])
     tiny = rows[rows["codec"] == "tiny-factorized"]
     assert (tiny["padding"] == "replicate-4").all() and (tiny["device"] == "cpu").all()
-    assert tiny["weights_sha256"].nunique() == 2  # one hash per point's weights
+    assert tiny["weights_sha256"].nunique() == 4  # one hash per point's weights
     assert (tiny["payload_bytes"] < tiny["bytes"]).all()  # the container's header is counted in bytes
     assert np.isfinite(tiny["bpp_estimated"]).all()
 
