@@ -551,4 +551,26 @@ def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    if args.command in RESULTS_COMMANDS:
+        args.dataset = _results_dataset(args.results, args.dataset)
     return COMMANDS[args.command](args)
+
+
+RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export")
+"""The commands that read stored results: their ``--dataset`` defaults to :func:`_results_dataset`'s."""
+
+
+def _results_dataset(results: str, given: str | None) -> str:
+    """``--dataset`` as given; else ``kodak`` when the results hold it (or nothing), else their only dataset
+    (said on stderr); several without kodak are refused, listed."""
+    from bench.core.store import datasets_in
+
+    if given is not None:
+        return given
+    present = datasets_in(results)
+    if not present or "kodak" in present:
+        return "kodak"
+    if len(present) == 1:
+        print(f"dataset: {present[0]} (the only one in {results}/)", file=sys.stderr)
+        return present[0]
+    raise BenchError(f"{results}/ holds several datasets and no kodak: {', '.join(present)}; give --dataset NAME")

@@ -43,7 +43,8 @@ def _results_parent() -> argparse.ArgumentParser:
     """Which stored results: ``<results>/<dataset>/``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
-    parent.add_argument("--dataset", default="kodak", help="dataset name in the results (default: %(default)s)")
+    parent.add_argument("--dataset", help="dataset name in the results (default: kodak, or the results' only "
+                                          "dataset when they hold no kodak)")
     parent.add_argument("--identity", action="append", default=[], metavar="CODEC=HASH",
                         help="use the codec's rows of this identity (a prefix of its codec hash; `summary "
                              "--identities` lists them) instead of its latest run's; repeatable")

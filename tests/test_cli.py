@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import pytest
 from PIL import Image
@@ -106,3 +107,27 @@ def test_run_main_turns_errors_into_exit_statuses(capsys):
     assert capsys.readouterr().err == "\nstopped; rerun to resume\n"
     with pytest.raises(ValueError):  # a bug is not a user error: its traceback stays
         run_main(lambda: int("x"))
+
+
+def test_results_commands_take_the_only_dataset_there(tmp_path):
+    """After `run --data photos`, summary, bd-rate and export read results/photos without --dataset."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, (h, w) in enumerate([(48, 64), (64, 48)]):
+        Image.fromarray(natural_image(h, w, seed=i)).save(photos / f"p{i}.png")
+    results = tmp_path / "results"
+    done = bench("run", "--data", str(photos), "--codecs", "jpeg,webp", "--points", "q20,q40,q60,q80",
+                 "--results", str(results), "--no-progress", "--jobs", "1", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    summary = bench("summary", "--results", str(results))
+    assert summary.returncode == 0 and "dataset: photos (the only one in" in summary.stderr
+    assert {"jpeg", "webp"} <= {line.split()[0] for line in summary.stdout.splitlines() if line.strip()}
+    rated = bench("bd-rate", "--results", str(results), "--reports", str(tmp_path / "reports"), "--anchor", "jpeg")
+    assert rated.returncode == 0, rated.stderr
+    assert "photos" in (tmp_path / "reports" / "bd-rate.csv").read_text().splitlines()[1]
+    exported = bench("export", "--results", str(results))
+    assert exported.returncode == 0 and (results / "photos" / "compressai").is_dir()
+
+    shutil.copytree(results / "photos", results / "more")
+    assert_one_line_error(bench("bd-rate", "--results", str(results)), "holds several datasets and no kodak: more, photos",
+                          "--dataset NAME")
