@@ -547,11 +547,16 @@ def test_sigterm_marks_the_run_interrupted_and_keeps_whole_rows(tmp_path, whom):
             if rows.exists() and rows.read_bytes().count(b"\n") > 10:  # in the parallel RD pass (120 rows)
                 break
             time.sleep(0.005)
-        if whom == "parent":  # as `kill PID`: the workers learn of it from the evaluator
-            os.kill(proc.pid, signal.SIGTERM)
-        else:  # as a scheduler or `timeout` ending a job: every process of the group at once
-            os.killpg(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=120) == 143
+        try:
+            if whom == "parent":  # as `kill PID`: the workers learn of it from the evaluator
+                os.kill(proc.pid, signal.SIGTERM)
+            else:  # as a scheduler or `timeout` ending a job: every process of the group at once
+                os.killpg(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=120) == 143
+        finally:
+            if proc.poll() is None:  # hung: leave no process behind
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     text = err.read_text()
     assert "Traceback" not in text and "BrokenPipeError" not in text, text
     assert text.splitlines()[-1] == (f"terminated (SIGTERM): finished rows are kept in {rows}; rerun the same command "

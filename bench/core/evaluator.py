@@ -13,6 +13,7 @@ import inspect
 import itertools
 import logging
 import multiprocessing as mp
+import os
 import secrets
 import signal
 import sys
@@ -88,28 +89,35 @@ _worker: dict[str, Any] = {}
 _inherited_pixels: dict[str, np.ndarray] = {}
 
 
-def _sending(frame: Any) -> bool:
-    """Whether ``frame`` (or a caller) is writing a message to a multiprocessing pipe."""
+def _queue_call(frame: Any) -> str:
+    """``"send"`` while ``frame`` (or a caller) puts on a multiprocessing queue or writes to its pipe (its write
+    lock may be held), ``"receive"`` while it reads one (its read lock may be held), else ``""``."""
     while frame is not None:
-        if frame.f_globals.get("__name__") == "multiprocessing.connection" and "send" in frame.f_code.co_name:
-            return True
+        if frame.f_globals.get("__name__") in ("multiprocessing.queues", "multiprocessing.connection"):
+            name = frame.f_code.co_name
+            if "put" in name or "send" in name:
+                return "send"
+            if "get" in name or "recv" in name:
+                return "receive"
         frame = frame.f_back
-    return False
+    return ""
 
 
 def _worker_exit(signum: int, frame: Any) -> None:
-    """SIGTERM in a pool worker: exit quietly, unwinding first, so that the pool's queue locks it holds are
-    released (a worker killed while holding one leaves ``Pool.terminate`` waiting for it forever). A result
-    being sent is sent whole first (half a message would leave the pool's reader waiting for the rest):
-    the exit is tried again 10 ms later."""
-    if _worker.get("leaving"):  # a second SIGTERM (the group's, then the pool's): already on its way out
-        return
-    if _sending(frame):
+    """SIGTERM in a pool worker (sent by ``Pool.terminate`` or to the whole process group): leave at once,
+    quietly, without holding a lock of the pool's queues (a worker killed holding one leaves the evaluator's
+    ``Pool.terminate`` waiting for it forever). Reading a task: the exit unwinds the read first (releasing
+    its lock); sending a result: the result is sent whole first and the exit tried again 10 ms later;
+    otherwise (measuring, exiting already): ``os._exit`` at once, as the default action would."""
+    call = "" if _worker.get("leaving") else _queue_call(frame)
+    if call == "send":
         signal.signal(signal.SIGALRM, _worker_exit)
         signal.setitimer(signal.ITIMER_REAL, 0.01)
         return
-    _worker["leaving"] = True  # the handler stays: replacing it here races with a SIGTERM already on its way
-    raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback is printed
+    if call == "receive":
+        _worker["leaving"] = True
+        raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback
+    os._exit(128 + signal.SIGTERM)
 
 
 def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
