@@ -182,7 +182,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = _split(args.codecs)
     if not names:
         raise CodecError(f"no codec named; known codecs: {', '.join(registry.names())}")
-    define_variants(args)  # codecs that options define (named models) are known from here
+    defined = define_variants(args)  # codecs that options define (named models) are known from here
+    unused = [name for name in defined if name not in names]
+    if unused:
+        raise CodecError(f"the options define {', '.join(unused)} (e.g. --checkpoint {unused[0]}@…), but --codecs "
+                         f"does not name {'them' if len(unused) > 1 else 'it'}: add {', '.join(unused)} to --codecs, "
+                         "or drop those checkpoints")
     for name in names:
         registry.entry(name)  # unknown names fail before any download or encoding
     options = codec_options(args, names)  # bad option values fail before any download or encoding

@@ -149,14 +149,15 @@ def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     return {dest[len(_FLAG_DEST):]: value for dest, value in vars(args).items() if dest.startswith(_FLAG_DEST)}
 
 
-def define_variants(args: argparse.Namespace) -> None:
+def define_variants(args: argparse.Namespace) -> dict[str, str]:
     """Register the codecs that the given option values define (:func:`bench.core.registry.expand`, e.g.
-    the named models of ``--checkpoint NAME@ARCH:…``), so that their names work from here on."""
+    the named models of ``--checkpoint NAME@ARCH:…``), so that their names work from here on; returns them,
+    ``{name: base}``."""
     declared = registry.declared()
     specs = [spec for spec in getattr(args, "codec_args", []) if spec.partition(":")[0].strip() in declared]
     given = parse_codec_args(specs, declared)  # --codec-args of a variant itself are read once it exists
     flags = flag_values(args)
-    registry.expand({name: layered(options, flags, given.get(name, {})) for name, options in declared.items()})
+    return registry.expand({name: layered(options, flags, given.get(name, {})) for name, options in declared.items()})
 
 
 def codec_options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -341,3 +341,17 @@ def test_complexity_counts_the_checkpoints_configuration(shared_dir, tmp_path, m
     assert (memory["config"], memory["weights"], memory["points"]) == ("N=128, M=192", path.name, point)
     steps = read_csv(out / "complexity-time-steps.csv")
     assert steps and {(row["config"], row["weights"]) for row in steps} == {("N=128, M=192", path.name)}
+
+
+def test_a_named_checkpoint_that_no_codec_uses_is_an_error_naming_it(tmp_path: Path, capsys) -> None:
+    """`--checkpoint NAME@ARCH:…` with NAME not in --codecs: refused in one line before any work."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "a.png")
+    status = main(["run", "--data", str(folder), "--codecs", "jpeg", "--checkpoint",
+                   f"mine@bmshj2018-factorized:lambda0.0130={tmp_path / 'never-read.pth'}", "--results",
+                   str(tmp_path / "results"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "error: the options define mine (e.g. --checkpoint mine@…), but --codecs does not name it" in err
+    assert not (tmp_path / "results").exists()
