@@ -420,3 +420,15 @@ def test_run_records_its_options_and_verify_needs_no_weights_flags(checkpoints, 
     out = capsys.readouterr().out
     assert status == 0, out
     assert "1 bitstreams decoded twice: 1 identical, 0 with problems" in out
+
+
+def test_an_unknown_architecture_says_the_close_one_and_how_to_add_ones_own():
+    from bench.learned.zoo import check_arch
+
+    with pytest.raises(CodecError) as info:
+        check_arch("mbt2018-means")
+    message = str(info.value)
+    assert "(did you mean 'mbt2018-mean'?)" in message and "BENCH_CODEC_PATH" in message and "\n" not in message
+    with pytest.raises(CodecError) as info:
+        check_arch("my-model")
+    assert "did you mean" not in str(info.value) and "BENCH_CODEC_PATH" in str(info.value)

@@ -16,6 +16,7 @@ source is read without being run (:func:`_read_zoo_tables`), since importing Com
 from __future__ import annotations
 
 import ast
+import difflib
 import functools
 import importlib
 import importlib.util
@@ -90,8 +91,11 @@ class ZooPoint:
 def check_arch(arch: str) -> str:
     """Return ``arch`` if it is a known architecture; else raise CodecError listing them."""
     if arch not in ARCHITECTURES:
+        close = difflib.get_close_matches(arch, ARCHITECTURES, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise CodecError(
-            f"unknown CompressAI architecture {arch!r}; known: {', '.join(ARCHITECTURES)}"
+            f"unknown CompressAI architecture {arch!r}{hint}; known: {', '.join(ARCHITECTURES)}; a model of your own "
+            "is a codec plug-in: put its file in a folder on BENCH_CODEC_PATH (docs/plugins.md)"
         )
     return arch
 
