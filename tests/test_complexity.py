@@ -358,3 +358,19 @@ def test_study_figures_beside_our_counts():
     assert "7.08e+10" in text and "104–252.63 s" in text and "swapped" in text
     assert "| a | N=1 | 3.00 M | 7.08e+10 | 1.00 |" in text
     assert "| b | N=2 | 1.50 M | 4.20e+10 | 0.59 |" in text
+
+
+def test_memory_takes_paths_relative_to_the_callers_folder(tmp_path, monkeypatch):
+    """The children run in the repository; an image path relative to the caller's folder still works,
+    and a missing one is one error naming it before any child starts."""
+    from PIL import Image
+
+    from bench.learned.memory import measure_memory
+
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (64, 48), (90, 120, 30)).save(tmp_path / "photos" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    result = measure_memory("bmshj2018-factorized", {"N": 8, "M": 12}, image="photos/a.png", phases=("encode",))
+    assert result["encode"].peak_bytes > 0
+    with pytest.raises(ComplexityError, match=r"photos/b.png: no such image file \(relative to "):
+        measure_memory("bmshj2018-factorized", {"N": 8, "M": 12}, image="photos/b.png")

@@ -106,9 +106,14 @@ def measure_memory(
         raise ComplexityError(f"unknown device {device!r}; use cpu or cuda")
     if threads < 1:
         raise ComplexityError(f"threads must be at least 1, got {threads}")
+    # the children run in the repository: paths relative to this process's folder are made absolute first
+    for what, path in (("image", image), ("checkpoint", checkpoint)):
+        if path is not None and not Path(path).is_file():
+            raise ComplexityError(f"{path}: no such {what} file (relative to {Path.cwd()})")
     spec: dict[str, Any] = {
-        "arch": arch, "config": dict(config or {}), "checkpoint": str(checkpoint) if checkpoint else None,
-        "point": point, "image": str(image) if image is not None else None,
+        "arch": arch, "config": dict(config or {}),
+        "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
+        "point": point, "image": str(Path(image).resolve()) if image is not None else None,
         "size": list(size) if size is not None else None, "device": device, "threads": int(threads),
     }
     results: dict[str, MemoryResult] = {}
