@@ -644,24 +644,27 @@ class Evaluation:
         timing pass.
 
         By duration, a long call's timed value is its RD call, so measuring a row here costs its calls
-        ``c`` and its untimed work ``s`` (reference, scores, checks); the parallel path costs
-        ``(c + s) / jobs`` and then ``c`` again to time it. Here wins when ``c > s · (jobs − 1)``
-        (AVIF and HEIC on this project's 2-core machine; never JPEG, whose rows are mostly MS-SSIM).
+        ``c`` and its untimed work ``s`` (scores, checks); the parallel path costs ``(c + s) / jobs`` and
+        then ``c`` again to time it. Here wins when ``c > s · (jobs − 1)`` (AVIF and HEIC on this
+        project's 2-core machine; never JPEG, whose rows are mostly MS-SSIM). ``c`` is the timed row's
+        encode and decode; ``c + s`` is the same row's untimed RD pass, timed once more here as a whole
+        (taking ``s`` as the timed row's wall time less its loops misread it on a loaded machine).
         With ``--repeats N`` every call is repeated anyway: always the parallel path.
         """
         if self.settings.repeats is not None:
             return False
         first = [i for i, (_, image, _) in enumerate(missing) if image.sha256 == missing[0][1].sha256]
-        row, wall = self._rd_sequential(run, coders, [missing.pop(first[len(first) // 2])])  # a middle point
+        point, image, base = missing.pop(first[len(first) // 2])  # a middle point
+        references: list[Reference] = []
+        row, _ = self._rd_sequential(run, coders, [(point, image, base)],
+                                     after=lambda *args: references.append(args[3]))
         self._progress.skip()  # the probe's second unit (it is timed already)
         if row.get("status") != "ok" or not missing:
             return False
         calls = row["encode_s"] + row["decode_s"]
-        in_calls = 0.0  # of the row's wall time (its image's reference and its warm-up are apart)
-        for side in ("encode", "decode"):
-            loops = int(row[f"{side}_loops"])
-            in_calls += row[f"{side}_s"] * (row["timing_repeats"] * loops + (loops > 1))  # + a loop's calibration
-        scoring = max(0.0, wall - in_calls)
+        started = time.perf_counter()
+        measure_row(coders[point], image, references[0], timed=False)  # the parallel path's work for this row
+        scoring = max(0.0, time.perf_counter() - started - calls)
         log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
         return calls > scoring * (self.settings.jobs - 1)
 
