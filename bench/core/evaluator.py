@@ -712,13 +712,20 @@ class Evaluation:
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         _inherited_pixels.clear()
         _inherited_pixels.update({image.sha256: image.pixels for _, image, _ in missing})
-        with context.Pool(jobs, initializer=_worker_init,
-                          initargs=(run.codec.name, dict(run.options), self.settings)) as pool, \
-                self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
-            for point, name, row in pool.imap_unordered(_worker_row, tasks):
-                self._check_columns(run, point, row)
-                yield bases[(point, name)], row
-                bar.update()
+        pool = context.Pool(jobs, initializer=_worker_init, initargs=(run.codec.name, dict(run.options), self.settings))
+        try:
+            with self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
+                for point, name, row in pool.imap_unordered(_worker_row, tasks):
+                    self._check_columns(run, point, row)
+                    yield bases[(point, name)], row
+                    bar.update()
+        except BaseException:
+            pool.terminate()  # stopped early (an error, Ctrl-C, SIGTERM): the workers get SIGTERM (_worker_exit)
+            raise
+        # every task done: the workers leave on the pool's end-of-work sentinels, no signal sent (a SIGTERM
+        # arriving just before a worker blocks on the task queue's lock is only seen at the next signal)
+        pool.close()
+        pool.join()
 
     def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder],
                    untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
