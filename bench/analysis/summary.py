@@ -80,17 +80,22 @@ def timing_hosts(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
             for (dataset, codec), group in timed.groupby(["dataset", "codec"], sort=False)}
 
 
-def _finite(group: pd.DataFrame, column: str) -> pd.Series:
-    """The finite values of ``column`` (none when the frame lacks it): NaN and inf are not values to average."""
-    if column not in group:
-        return pd.Series(dtype=np.float64)
-    values = pd.to_numeric(group[column], errors="coerce").astype(np.float64)
-    return values[np.isfinite(values.to_numpy())]
+AVERAGED = ("bpp", "psnr", "ms_ssim", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
+"""The quality and rate columns :func:`summarize` averages, each over its finite values."""
 
 
-def _count_mean(group: pd.DataFrame, column: str) -> tuple[int, float]:
-    """How many finite values ``column`` has, and their mean (NaN when none)."""
-    values = _finite(group, column)
+def _finite(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` as float64 with NaN where it is not a finite number (all NaN when the frame lacks it):
+    NaN and inf are not values to average."""
+    if column not in rows:
+        return np.full(len(rows), np.nan)
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _count_mean(values: pd.Series) -> tuple[int, float]:
+    """How many values (finite, from :func:`_finite`) there are, and their mean (NaN when none)."""
+    values = values.dropna()
     return len(values), float(values.mean()) if len(values) else float("nan")
 
 
@@ -104,14 +109,14 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     rows = current_rows(rows)[0]
     hosts = timing_hosts(rows)
-    frame = rows.assign(_host=_hosts(rows).to_numpy(), _timed=_timed(rows).to_numpy())
+    frame = rows.assign(_host=_hosts(rows).to_numpy(), _timed=_timed(rows).to_numpy(),
+                        **{f"_finite_{column}": _finite(rows, column) for column in AVERAGED})  # once, not per group
     lines = []
     for (dataset, codec, point), group in frame.groupby(["dataset", "codec", "point"], sort=False):
         good = group[group["status"] == "ok"]
         host = hosts.get((str(dataset), str(codec)), "")
         times = group[group["_timed"] & (group["_host"] == host)]
-        counted = {column: _count_mean(good, column)
-                   for column in ("bpp", "psnr", "ms_ssim", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv")}
+        counted = {column: _count_mean(good[f"_finite_{column}"]) for column in AVERAGED}
         mean_ms_ssim = counted["ms_ssim"][1]
         lines.append(
             {
