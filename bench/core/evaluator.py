@@ -656,8 +656,7 @@ class Evaluation:
         first = [i for i, (_, image, _) in enumerate(missing) if image.sha256 == missing[0][1].sha256]
         point, image, base = missing.pop(first[len(first) // 2])  # a middle point
         references: list[Reference] = []
-        row, _ = self._rd_sequential(run, coders, [(point, image, base)],
-                                     after=lambda *args: references.append(args[3]))
+        row = self._rd_sequential(run, coders, [(point, image, base)], after=lambda *args: references.append(args[3]))
         self._progress.skip()  # the probe's second unit (it is timed already)
         if row.get("status") != "ok" or not missing:
             return False
@@ -670,14 +669,12 @@ class Evaluation:
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                       after: Any = None) -> tuple[dict[str, Any], float]:
-        """Measure ``missing`` here, each row's calls timed; returns the last row and the seconds its
-        :func:`measure_row` took (warm-up and image reference apart). ``after(point, image, row,
+                       after: Any = None) -> dict[str, Any]:
+        """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image, row,
         reference)`` is called after each row is stored."""
         codec = run.codec
         warmed = self._warmed.setdefault(id(run), WarmUps())
         row: dict[str, Any] = {}
-        seconds = 0.0
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
@@ -686,7 +683,6 @@ class Evaluation:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
                 warm_up(coder, point, image, warmed)
-                started = time.perf_counter()
                 row = measure_row(
                     coder, image, last[1], timed=True, policy=self.settings.timing,
                     sampled=bool(base["timing_sampled"]), synchronize=sync,
@@ -694,7 +690,6 @@ class Evaluation:
                     bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
-                seconds = time.perf_counter() - started
                 self._check_columns(run, point, row)
                 self.store.append({**base, **row})
                 self.report.measured += 1
@@ -702,7 +697,7 @@ class Evaluation:
                 bar.update()
                 if after is not None:
                     after(point, image, row, last[1])
-        return row, seconds
+        return row
 
     def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
                      ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
