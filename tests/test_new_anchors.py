@@ -162,6 +162,16 @@ def test_jpegli_payload_is_its_one_scan():
     assert coder.verify(image, data, coder.decode(data)) == {"payload_bytes": len(data) - 2 - header_end}
 
 
+def test_mozjpeg_without_memfd_writes_the_same_file(monkeypatch):
+    import os
+
+    image = natural_image(64, 96)
+    coder = registry.create("mozjpeg").coder("q75")
+    in_memory = coder.encode(image)
+    monkeypatch.delattr(os, "memfd_create")  # as on macOS: a temporary file instead
+    assert coder.encode(image) == in_memory and in_memory[:2] == b"\xff\xd8"
+
+
 @pytest.mark.parametrize("point", ["q5", "q50", "q95"])
 def test_mozjpeg_decodes_as_its_own_decoder(kodak_dir, tmp_path, point):
     """The codec decodes with Pillow's libjpeg-turbo; MozJPEG 4.0.3's own decoder (jpeglib) gives the same pixels."""
