@@ -109,22 +109,29 @@ class JpegliCoder(JpegFileCoder):
         return np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
 
 
-class MozjpegCodec(Codec):
-    """MozJPEG 4.0.3 (jpeglib), its default profile, quality 1–100 (labels ``q1`` … ``q100``), 4:2:0."""
+class JpegEncoderCodec(Codec):
+    """A JPEG encoder at quality 1–100 (labels ``q1`` … ``q100``); by default ``jpeg``'s points."""
 
-    name = "mozjpeg"
     parallel_safe = True
-    deterministic_across_hosts = True  # C code without SIMD or runtime dispatch, given identity()'s versions
     columns = ("payload_bytes",)
-
-    def __init__(self) -> None:
-        self.jpeglib = _require("jpeglib", self.name, "jpeglib==1.0.2").__version__
+    coder_class: type[JpegFileCoder]
 
     def default_points(self) -> list[str]:
         return list(study.JPEG_POINTS)
 
-    def coder(self, point: str) -> MozjpegCoder:
-        return MozjpegCoder(quality_of(self.name, point))
+    def coder(self, point: str) -> JpegFileCoder:
+        return self.coder_class(quality_of(self.name, point))
+
+
+class MozjpegCodec(JpegEncoderCodec):
+    """MozJPEG 4.0.3 (jpeglib), its default profile, 4:2:0."""
+
+    name = "mozjpeg"
+    deterministic_across_hosts = True  # C code without SIMD or runtime dispatch, given identity()'s versions
+    coder_class = MozjpegCoder
+
+    def __init__(self) -> None:
+        self.jpeglib = _require("jpeglib", self.name, "jpeglib==1.0.2").__version__
 
     def identity(self) -> dict[str, Any]:
         from PIL import features
@@ -140,22 +147,15 @@ class MozjpegCodec(Codec):
         return f"MozJPEG 4.0.3 (jpeglib {self.jpeglib}, no SIMD), default profile, 4:2:0, q5…q100"
 
 
-class JpegliCodec(Codec):
-    """jpegli (pyjpegli), its defaults, quality 1–100 (labels ``q1`` … ``q100``), 4:2:0."""
+class JpegliCodec(JpegEncoderCodec):
+    """jpegli (pyjpegli), its defaults, 4:2:0."""
 
     name = "jpegli"
-    parallel_safe = True
     deterministic_across_hosts = False  # floating point with per-CPU SIMD: not promised bit-exact
-    columns = ("payload_bytes",)
+    coder_class = JpegliCoder
 
     def __init__(self) -> None:
         self.pyjpegli = _require("pyjpegli", self.name, "pyjpegli==0.3.2").__version__
-
-    def default_points(self) -> list[str]:
-        return list(study.JPEG_POINTS)
-
-    def coder(self, point: str) -> JpegliCoder:
-        return JpegliCoder(quality_of(self.name, point))
 
     def identity(self) -> dict[str, Any]:
         return {
