@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.analysis.curves import (
-    BD_METRICS, METRICS, REFERENCE_PREFIX, Curve, dataset_of, measured_curves, published_curve, published_for,
+    BD_METRICS, METRICS, Curve, dataset_of, measured_curves, published_curve, published_for,
 )
 from bench.analysis.figstyle import SCREEN, WIDTHS, FigureStyle
 from bench.analysis.styles import Style, assign_styles
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_FORMATS", "FORMATS", "SPREADS", "PlotError", "delta_quality", "figure_bytes", "image_quality",
-    "figure_curves", "jpeg_vs_published_figure", "rd_figure", "relabel", "save_figure", "write_figure", "write_rd_plots",
+    "figure_curves", "figure_format", "jpeg_vs_published_figure", "rd_figure", "relabel", "save_figure", "write_figure", "write_rd_plots",
 ]
 
 FORMATS = ("png", "svg")
@@ -231,22 +231,28 @@ def _draw_delta(axes, plan: _Plan, anchor: Curve, metric: str, styles: Mapping[s
     # the anchor inside the panel, so that the y-label stays short enough for the panel's height
     axes.set_ylabel(f"Δ{_SHORT[metric]} [dB]")
     axes.text(0.01, 0.96, f"vs {anchor.label}", transform=axes.transAxes, ha="left", va="top",
-              fontsize=look.font_size - 1)
+              fontsize=look.font_size - 1, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     axes.set_xlabel(RATE_LABEL + (" (log scale)" if log_rate else ""))
     axes.grid(True, which="major", alpha=0.4)
 
 
 def _legend(figure, axes, lines: Sequence, hidden: Sequence[str], look: FigureStyle) -> None:
-    """The legend of the curves drawn (inside the axes, or under them in columns), and under the figure the
-    curves with no point in range, named with why."""
+    """The legend of the curves drawn (inside the axes, or under them in columns) and, under the axes, the
+    curves with no point in range named with why (on paper the heading of the legend below the axes: two
+    texts in the figure's bottom margin would overlap)."""
+    import textwrap
+
+    note = "not shown: " + "; ".join(hidden) if hidden else None
+    if note is not None:  # about 0.5 em per character
+        note = textwrap.fill(note, width=int(look.width * 72 / (0.5 * (look.font_size - 1))))
+    if lines and look.legend_below:
+        figure.legend(handles=list(lines), loc="outside lower center", ncols=look.legend_columns(), frameon=False,
+                      handlelength=2.2, columnspacing=1.2, title=note, title_fontsize=look.font_size - 1)
+        return
     if lines:
-        if look.legend_below:
-            figure.legend(handles=list(lines), loc="outside lower center", ncols=look.legend_columns(),
-                          frameon=False, handlelength=2.2, columnspacing=1.2)
-        else:
-            axes.legend(handles=list(lines), loc="lower right", fontsize="small")
-    if hidden:
-        figure.supxlabel("not shown: " + "; ".join(hidden), fontsize=look.font_size - 1, wrap=True)
+        axes.legend(handles=list(lines), loc="lower right", fontsize="small")
+    if note is not None:
+        figure.supxlabel(note, fontsize=look.font_size - 1)
 
 
 def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
@@ -277,7 +283,7 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
     styles = assign_styles([*(c.name for c in curves), *([delta_anchor.name] if delta_anchor else [])])
     rows_of_legend = -(-len(plan.shown) // look.legend_columns()) if look.legend_below else 0
     size = look.size(panels=1 if delta_anchor is None else 2, legend_rows=rows_of_legend,
-                     notes=1 + len(" ".join(plan.hidden)) // 70 if plan.hidden else 0)
+                     notes=1 + len(" ".join(plan.hidden)) * look.font_size // (72 * look.width) if plan.hidden else 0)
     with _rc(look):
         figure = _new_figure(size)
         if delta_anchor is None:
@@ -340,30 +346,33 @@ def save_figure(figure: Figure, stem: str | Path, formats: Sequence[str] = FORMA
     return [write_figure(figure, Path(f"{stem}.{fmt}"), look) for fmt in formats]
 
 
-def write_figure(figure: Figure, path: str | Path, look: FigureStyle = SCREEN) -> Path:
-    """Write the figure to ``path`` in the format its extension names (``.png``, ``.svg``, ``.pdf``)."""
+def figure_format(path: str | Path) -> str:
+    """The format a figure file's extension names (``png``, ``svg``, ``pdf``); any other raises."""
     path = Path(path)
     fmt = path.suffix.lower().removeprefix(".")
     if fmt not in ALL_FORMATS:
         raise PlotError(f"{path}: unknown figure format {path.suffix or '(no extension)'!r}; end the name "
                         f"with {', '.join('.' + f for f in ALL_FORMATS)}")
-    write_bytes_atomic(path, figure_bytes(figure, fmt, look))
-    return path
+    return fmt
+
+
+def write_figure(figure: Figure, path: str | Path, look: FigureStyle = SCREEN) -> Path:
+    """Write the figure to ``path`` in the format its extension names (:func:`figure_format`)."""
+    write_bytes_atomic(Path(path), figure_bytes(figure, figure_format(path), look))
+    return Path(path)
 
 
 def relabel(curves: Sequence[Curve], labels: Mapping[str, str]) -> list[Curve]:
     """``curves`` with the legend labels given by curve name (``jpeg``, ``ref:VTM`` or just ``VTM``,
-    ``published:vtm``); a label that names no curve raises."""
-    def key(curve: Curve) -> str | None:
-        short = curve.name.removeprefix(REFERENCE_PREFIX)
-        return curve.name if curve.name in labels else short if short in labels else None
+    ``published:vtm``: :func:`bench.analysis.labels.label_key`); a label that names no curve raises."""
+    from bench.analysis.labels import label_key
 
-    used = {key(c) for c in curves} - {None}
+    used = {label_key(c.name, labels) for c in curves} - {None}
     unknown = [name for name in labels if name not in used]
     if unknown:
         raise PlotError(f"--label for {', '.join(unknown)}: no such curve in the figure; curves: "
                         f"{', '.join(c.name for c in curves)}")
-    return [replace(c, label=labels[k]) if (k := key(c)) is not None else c for c in curves]
+    return [replace(c, label=labels[k]) if (k := label_key(c.name, labels)) is not None else c for c in curves]
 
 
 def figure_curves(rows: pd.DataFrame, *, references: Sequence[str] | None = None, overlays: Sequence[Curve] = (),
