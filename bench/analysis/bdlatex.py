@@ -3,8 +3,8 @@
 For the table's first method, each codec's BD-rate [%] per metric (PSNR, MS-SSIM and, where the rows have it,
 PSNR-Y), with its bootstrap interval unless left out, rounded as in the Markdown (exact values and the
 other method, BD-quality and the points used: ``bd-rate.md`` and ``bd-rate.csv``); a value that is
-undefined is ``---`` (the reason is in the Markdown and the CSV). Text from the data (codec names, the anchor's) is escaped, so any
-name compiles. Needs ``\\usepackage{booktabs}`` in the preamble.
+undefined is ``---`` (the reason is in the Markdown and the CSV). Text from the data (codec names, the
+anchor's) is escaped, so any name compiles. Needs ``\\usepackage{booktabs}`` in the preamble.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_FORMATS", "FORMATS", "SPREADS", "PlotError", "delta_quality", "figure_bytes", "image_quality",
-    "figure_curves", "figure_format", "jpeg_vs_published_figure", "rd_figure", "relabel", "save_figure", "write_figure", "write_rd_plots",
+    "figure_curves", "figure_format", "jpeg_vs_published_figure", "rd_figure", "relabel", "save_figure",
+    "write_figure", "write_rd_plots",
 ]
 
 FORMATS = ("png", "svg")
@@ -83,7 +84,7 @@ def _plan(curves: Sequence[Curve], metric: str, rate_range: tuple[float | None, 
     for curve in curves:
         rate, quality = curve.rate(), curve.quality(metric)
         valid = np.isfinite(rate) & np.isfinite(quality)
-        inside = valid & (rate >= (low if low is not None else -np.inf)) & (rate <= (high if high is not None else np.inf))
+        inside = valid & (rate >= (-np.inf if low is None else low)) & (rate <= (np.inf if high is None else high))
         if inside.any():
             shown.append(curve)
         elif not valid.any():
@@ -231,7 +232,8 @@ def _draw_delta(axes, plan: _Plan, anchor: Curve, metric: str, styles: Mapping[s
     # the anchor inside the panel, so that the y-label stays short enough for the panel's height
     axes.set_ylabel(f"Δ{_SHORT[metric]} [dB]")
     axes.text(0.01, 0.96, f"vs {anchor.label}", transform=axes.transAxes, ha="left", va="top",
-              fontsize=look.font_size - 1, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+              fontsize=look.font_size - 1,
+              bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     axes.set_xlabel(RATE_LABEL + (" (log scale)" if log_rate else ""))
     axes.grid(True, which="major", alpha=0.4)
 

@@ -464,8 +464,8 @@ def write_report(
     compared in the BD tables, where ``codecs``, ``anchor_points`` and ``rate_range`` choose what is
     compared (:func:`bench.analysis.bdtable.bd_table`). ``labels``: the names codecs and curves are shown
     by, in figures and BD tables alike (:mod:`bench.analysis.labels`). Figures, in the ``look`` of a paper
-    column by default (:mod:`bench.analysis.figstyle`): ``log_rate``, ``spread`` (``band`` or ``scatter`` of the images) and ``delta_panel`` (quality minus the
-    anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
+    column by default (:mod:`bench.analysis.figstyle`): ``log_rate``, ``spread`` (``band`` or ``scatter`` of
+    the images) and ``delta_panel`` (quality minus the anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
     names (codec → codec-hash prefix; :mod:`bench.core.identity`). Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
