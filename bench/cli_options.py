@@ -334,8 +334,8 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                       help="quality axis: psnr (RGB), ms_ssim_db (MS-SSIM in dB) or psnr_y (BT.709 luma) "
                            "(default: %(default)s)")
     plot.add_argument("--codecs", metavar="A,B",
-                      help="the curves to draw, by codec, curve or label (ref:NAME, published:KEY) (default: every "
-                           "measured codec, its published curve on Kodak, and the --reference curves)")
+                      help="the curves to draw, by codec, curve or label (published:KEY) (default: every measured "
+                           "codec and its published curve on Kodak); --reference curves are drawn as well")
     plot.add_argument("--reference", action="append", default=[], metavar="FILE|GLOB|published:KEY",
                       help="a reference curve to draw as well (as for report); repeatable")
     plot.add_argument("--no-published", action="store_true",

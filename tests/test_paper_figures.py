@@ -12,7 +12,6 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -199,7 +198,7 @@ def _latex_rows(tex: str) -> list[list[str]]:
 
 def test_one_combined_table_equal_to_the_csv(table) -> None:
     tex = table_latex(table)
-    assert tex.count("\\begin{table}") == tex.count("\\begin{tabular}") == 1
+    assert tex.count("\\begin{table*}") == tex.count("\\begin{tabular}") == 1  # page-wide with intervals
     assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 1
     header = [line for line in tex.splitlines() if line.startswith(" & \\multicolumn")][0]
     assert re.findall(r"\\multicolumn\{2\}\{c\}\{([^}]*)\}", header) == ["PSNR", "MS-SSIM", "PSNR-Y"]
@@ -214,7 +213,7 @@ def test_one_combined_table_equal_to_the_csv(table) -> None:
             assert row[1 + 2 * i] == f"${float(record['bd_rate']):+.2f}$"
             assert row[2 + 2 * i] == f"[${float(record['ci_low']):+.1f}$, ${float(record['ci_high']):+.1f}$]"
     bare = table_latex(table, ci=False)
-    assert [len(row) for row in _latex_rows(bare)] == [4] and "CI" not in bare
+    assert [len(row) for row in _latex_rows(bare)] == [4] and "CI" not in bare and "\\begin{table}" in bare
 
 
 def test_label_renames_the_codec_in_markdown_csv_and_latex(table) -> None:

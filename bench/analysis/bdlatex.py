@@ -49,7 +49,7 @@ _METRIC = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM", "psnr_y": "PSNR-Y"}
 def table_latex(table: BdTable, *, ci: bool = True) -> str:
     """The BD-rates as LaTeX source: a comment line, then one booktabs ``table`` with a row per codec and, side
     by side, a column (with ``ci``, two: value and interval) per metric the table has (PSNR, MS-SSIM, PSNR-Y),
-    of the table's first method."""
+    of the table's first method. With intervals the table spans the page (``table*``), else one column."""
     pct = round(100 * table.level)
     method = table.methods[0]
     anchor = latex_escape(table.anchor.label if table.anchor.published else table.anchor.name)
@@ -57,10 +57,11 @@ def table_latex(table: BdTable, *, ci: bool = True) -> str:
     metrics = [m for m in BD_METRICS if any(metric == m for _, metric in entries)]
     codecs = list(dict.fromkeys(codec for codec, _ in entries))
     width = 2 if ci else 1
+    env = "table*" if ci else "table"  # with intervals, too wide for one column of a two-column paper
     interval = f" In brackets: {pct}\\,\\% bootstrap confidence interval over the images." if ci else ""
     lines = [f"% BD-rate vs {anchor} on {latex_escape(table.dataset)}; made by `python -m bench bd-rate "
              "--latex`; needs \\usepackage{booktabs}", "",
-             "\\begin{table}[t]",
+             f"\\begin{{{env}}}[t]",
              "\\centering",
              (f"\\caption{{BD-rate [\\%] against {anchor} on {latex_escape(table.dataset)}, {_METHOD[method]}; "
               f"negative: fewer bits at equal quality.{interval} ---: no value (the reason is in bd-rate.md).}}"),
@@ -82,5 +83,5 @@ def table_latex(table: BdTable, *, ci: bool = True) -> str:
             if ci:
                 cells.append("---" if entry is None else _interval(entry))
         lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\end{{{env}}}", ""]
     return "\n".join(lines)

@@ -60,10 +60,13 @@ def plot_figure(rows: pd.DataFrame, metric: str = "psnr", *, codecs: Sequence[st
                 spread: str | None = None, delta_anchor: str | None = None, look: FigureStyle = SCREEN,
                 title: str | None = None) -> Figure:
     """The RD figure of ``rows``: ``metric`` against bpp for the curves ``codecs`` names (default: all, with the
-    measured codecs' published curves unless ``published`` is false, and ``overlays``); ``delta_anchor`` names
-    the curve of the Δ panel (it need not be among ``codecs``). Other options: :func:`rd_figure`'s."""
+    measured codecs' published curves unless ``published`` is false), and the ``overlays`` (curves the user
+    gave, always drawn); ``delta_anchor`` names the curve of the Δ panel (it need not be among ``codecs``).
+    Other options: :func:`rd_figure`'s."""
     _, every = figure_curves(rows, references=None if published else [], overlays=overlays, labels=labels)
+    given = {c.name for c in overlays}
     chosen = choose_curves(every, codecs)
+    chosen += [c for c in every if c.name in given and c not in chosen]
     anchor = _anchor(every, delta_anchor) if delta_anchor is not None else None
     return rd_figure(chosen, metric, title=title, rate_range=rate_range, log_rate=log_rate, spread=spread,
                      rows=rows, delta_anchor=anchor, look=look)
