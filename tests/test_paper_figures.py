@@ -241,3 +241,23 @@ def test_the_combined_table_compiles(table, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 0
+
+
+def test_cli_label_reaches_csv_and_latex_and_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+    from bench.cli import main
+
+    reports = tmp_path / "bd"
+    code = main(["bd-rate", "--results", str(RESULTS), "--reports", str(reports), "--method", "cubic",
+                 "--bootstrap", "20", "--latex", "--latex-no-ci", "--label", "bmshj2018-factorized=Ours"])
+    assert code == 0, capsys.readouterr().err
+    assert {r["codec"] for r in csv.DictReader((reports / "bd-rate.csv").open())} == {"Ours"}
+    assert [row[0] for row in _latex_rows((reports / "bd-rate.tex").read_text())] == ["Ours"]
+    capsys.readouterr()
+    for argv, named in ((["bd-rate", "--label", "nope=x"], "nope"),
+                        (["plot", "-o", str(tmp_path / "rd.jpg")], "rd.jpg"),
+                        (["plot", "--codecs", "nope", "-o", str(tmp_path / "rd.pdf")], "nope")):
+        assert main([*argv, "--results", str(RESULTS), "--reports" if argv[0] == "bd-rate" else "--style",
+                     str(reports) if argv[0] == "bd-rate" else "paper"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and named in err[0], err
+    assert not (tmp_path / "rd.jpg").exists() and not (tmp_path / "rd.pdf").exists()
