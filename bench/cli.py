@@ -408,13 +408,16 @@ def _rate_range(text: str | None) -> tuple[float, float] | None:
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdreport import bd_tables, write_bd_tables
+    from bench.analysis.labels import parse_labels, relabel_table
     from bench.analysis.report import load_runs
 
+    labels = parse_labels(args.label)
     rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
     table, study = bd_tables(rows, methods=methods(args), n_boot=args.bootstrap, seed=args.seed, runs=runs,
                              **_bd_choice(args, args.dataset))
-    paths = write_bd_tables(table, study, args.reports, latex=args.latex)
+    paths = write_bd_tables(relabel_table(table, labels), study, args.reports, latex=args.latex,
+                            latex_ci=not args.latex_no_ci)
     for path in paths:
         if path.suffix == ".md":
             print(path.read_text())
@@ -422,21 +425,41 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _look(args: argparse.Namespace):
+    """The figure style of ``--style``, ``--width``, ``--figsize`` and ``--font-size``."""
+    from bench.analysis.figstyle import figure_style
+
+    return figure_style(args.style, width=args.width, figsize=args.figsize, font_size=args.font_size)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from bench.analysis.labels import parse_labels
     from bench.analysis.report import write_report
 
-    labels = {}
-    for spec in args.label:
-        name, sep, text = spec.partition("=")
-        if not sep or not name.strip():
-            raise BenchError(f"--label {spec!r}: expected CURVE=TEXT, e.g. jpeg=\"JPEG (libjpeg-turbo)\"")
-        labels[name.strip()] = text
     paths = write_report(args.results, args.dataset, args.reports, methods=methods(args),
                          n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None, latex=args.latex,
-                         labels=labels, log_rate=args.log_rate, spread=args.spread, delta_panel=args.delta_panel,
-                         identity=_chosen(args),
+                         latex_ci=not args.latex_no_ci, labels=parse_labels(args.label), log_rate=args.log_rate,
+                         spread=args.spread, delta_panel=args.delta_panel, identity=_chosen(args), look=_look(args),
                          **_bd_choice(args, args.dataset))
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.analysis.labels import parse_labels
+    from bench.analysis.rdplot import plot_figure, write_plot
+    from bench.analysis.refcurves import reference_curves
+
+    look = _look(args)
+    rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
+    rate_range = _rate_range(args.rate_range)
+    figure = plot_figure(rows, args.metric, codecs=_split(args.codecs) or None, published=not args.no_published,
+                         overlays=reference_curves(args.reference, args.dataset), labels=parse_labels(args.label),
+                         rate_range=rate_range, log_rate=args.log_rate, spread=args.spread,
+                         delta_anchor=args.anchor if args.delta_panel else None, look=look, title=args.title)
+    paths = write_plot(figure, args.output, look)
+    width, height = figure.get_size_inches()
+    print(f"wrote {', '.join(str(p) for p in paths)} ({width:g} × {height:g} in)")
     return 0
 
 
@@ -524,7 +547,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
             "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train,
-            "merge": cmd_merge}
+            "merge": cmd_merge, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
@@ -556,12 +579,13 @@ def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting for PDF, line by line
     if args.command in RESULTS_COMMANDS:
         args.dataset = _results_dataset(args.results, args.dataset)
     return COMMANDS[args.command](args)
 
 
-RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export")
+RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export", "plot")
 """The commands that read stored results: their ``--dataset`` defaults to :func:`_results_dataset`'s."""
 
 

@@ -55,22 +55,23 @@ def bd_tables(
     return table, study
 
 
-def bd_files(table: BdTable, study: Sequence[StudyRow] | None, *, latex: bool = False) -> dict[str, str]:
+def bd_files(table: BdTable, study: Sequence[StudyRow] | None, *, latex: bool = False,
+             latex_ci: bool = True) -> dict[str, str]:
     """File name → content: ``bd-rate.md``, ``bd-rate.csv``, with a study comparison ``bd-rate-study.csv``,
-    and with ``latex`` ``bd-rate.tex`` (:func:`bench.analysis.bdlatex.table_latex`)."""
+    and with ``latex`` ``bd-rate.tex`` (:func:`bench.analysis.bdlatex.table_latex`, intervals with ``latex_ci``)."""
     files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study), "bd-rate.csv": table_csv(table)}
     if study is not None:
         files["bd-rate-study.csv"] = study_csv(study)
     if latex:
-        files["bd-rate.tex"] = table_latex(table)
+        files["bd-rate.tex"] = table_latex(table, ci=latex_ci)
     return files
 
 
 def write_bd_tables(table: BdTable, study: Sequence[StudyRow] | None, reports_dir: str | Path, *,
-                    latex: bool = False) -> list[Path]:
+                    latex: bool = False, latex_ci: bool = True) -> list[Path]:
     """Write :func:`bd_files` of :func:`bd_tables`' results into ``reports_dir``; returns the paths."""
     written = []
-    for name, text in bd_files(table, study, latex=latex).items():
+    for name, text in bd_files(table, study, latex=latex, latex_ci=latex_ci).items():
         write_text_atomic(Path(reports_dir) / name, text)
         written.append(Path(reports_dir) / name)
     return written

@@ -21,6 +21,8 @@ from bench.analysis.bdreport import bd_report_markdown, bd_tables, write_bd_tabl
 from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve
+from bench.analysis.figstyle import PAPER, FigureStyle
+from bench.analysis.labels import relabel_table
 from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.analysis.provenance import codec_records, non_zoo_codecs, weights_origin
 from bench.core.schema import RunMeta, read_run
@@ -445,11 +447,13 @@ def write_report(
     anchor_points: Sequence[str] | None = None,
     rate_range: tuple[float, float] | None = None,
     latex: bool = False,
+    latex_ci: bool = True,
     labels: Mapping[str, str] | None = None,
     log_rate: bool = False,
     spread: str | None = None,
     delta_panel: bool = False,
     identity: Mapping[str, str] | None = None,
+    look: FigureStyle = PAPER,
 ) -> list[Path]:
     """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``, with ``latex`` ``bd-rate.tex``)
     and ``REPORT.md``.
@@ -458,9 +462,10 @@ def write_report(
     (PNG is the one ``REPORT.md`` shows). Reads ``<results_dir>/<dataset>/``; includes ``complexity.md`` and ``visual-*.png`` (with their
     JSON) already in ``reports_dir``. ``references`` (curves from files or shipped) are drawn dashed and
     compared in the BD tables, where ``codecs``, ``anchor_points`` and ``rate_range`` choose what is
-    compared (:func:`bench.analysis.bdtable.bd_table`). Figures: ``labels`` (legend text by curve name),
-    ``log_rate``, ``spread`` (``band`` or ``scatter`` of the images) and ``delta_panel`` (quality minus the
-    anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
+    compared (:func:`bench.analysis.bdtable.bd_table`). ``labels``: the names codecs and curves are shown
+    by, in figures and BD tables alike (:mod:`bench.analysis.labels`). Figures, in the ``look`` of a paper
+    column by default (:mod:`bench.analysis.figstyle`): ``log_rate``, ``spread`` (``band`` or ``scatter`` of
+    the images) and ``delta_panel`` (quality minus the anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
     names (codec → codec-hash prefix; :mod:`bench.core.identity`). Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
@@ -477,8 +482,10 @@ def write_report(
                              rate_range=rate_range)
     overlays = [*references, *([table.anchor] if table.anchor.published else [])]
     written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats, overlays=overlays, labels=labels,
-                             log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None)
-    written += write_bd_tables(table, study, reports, latex=latex)
+                             log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None,
+                             look=look)
+    table = relabel_table(table, labels or {}, strict=False)
+    written += write_bd_tables(table, study, reports, latex=latex, latex_ci=latex_ci)
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
