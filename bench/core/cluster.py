@@ -36,7 +36,7 @@ from distributed.scheduler import KilledWorker
 from bench.core import environment, registry
 from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, ImageError
-from bench.core.tasks import CodecRun, PointWorker, Settings
+from bench.core.tasks import CodecRun, PointWorker, Row, Settings
 from bench.core.images import pixel_sha256
 from bench.core.recent import Recent
 from bench.core.reuse import LATER_QUALITY, codec_hash
@@ -289,23 +289,23 @@ class DaskExecutor:
             if pending:  # interrupted: the tasks left would otherwise still run
                 self.client.cancel(pending)
 
-    def rd_rows(self, run: CodecRun, missing: Sequence[tuple[str, PreparedImage, dict[str, Any]]]
-                ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    def rd_rows(self, run: CodecRun, missing: Sequence[Row]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(base, RD values) of each missing row, computed on the workers, as they complete."""
         spec = CodecSpec.of(run)
-        futures = self._map(rd_task, run, [(base, base, (point, self._image(image)))
-                                           for point, image, base in missing],
+        futures = self._map(rd_task, run, [(task.fields, task.fields, (task.point, self._image(task.image)))
+                                           for task in missing],
                             timing=False, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 
-    def timings(self, run: CodecRun, untimed: Sequence[tuple[str, PreparedImage, dict[str, Any]]]
-                ) -> Iterator[tuple[tuple[str, PreparedImage, dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]]:
-        """((point, image, row), timing columns, conditions) of each row to time, as they complete; submitted
-        image by image (a timing worker runs them in that order, each image checked once)."""
+    def timings(self, run: CodecRun, untimed: Sequence[Row]
+                ) -> Iterator[tuple[Row, tuple[dict[str, Any], dict[str, Any]]]]:
+        """(row, (timing columns, conditions)) of each row to time, as they complete; submitted image by image
+        (a timing worker runs them in that order, each image checked once)."""
         spec = CodecSpec.of(run)
-        ordered = sorted(untimed, key=lambda item: item[1].name)
-        futures = self._map(timing_task, run, [((point, image, row), row, (point, self._image(image), _stored_values(row)))
-                                               for point, image, row in ordered],
+        ordered = sorted(untimed, key=lambda task: task.image.name)
+        futures = self._map(timing_task, run,
+                            [(task, task.fields, (task.point, self._image(task.image), _stored_values(task.fields)))
+                             for task in ordered],
                             timing=True, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 

@@ -18,7 +18,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 
 EXECUTORS = ("local", "dask")
+
+AfterRow = Callable[[str, PreparedImage, dict[str, Any], Reference], None]
+"""Called by a sequential RD pass after each row is stored: its point, image, row and MS-SSIM reference."""
 
 
 def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
@@ -454,14 +457,14 @@ class Evaluation:
                     action, reason = REUSE, "reused as stored (derived rows are not timed)"
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
             if action == MEASURE:
-                missing.append((point, image, base))
+                missing.append(Row(point, image, base))
                 if existing is not None and existing["status"] == "ok":
                     self.report.recomputed += 1
             elif action == TIME:
-                untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"],
-                                               "timing_sampled": base["timing_sampled"]}))
+                untimed.append(Row(point, image, {**existing, "run_id": self.run_id, "host": base["host"],
+                                                  "timing_sampled": base["timing_sampled"]}))
             elif action == SCORE:
-                unscored.append((point, image, base))
+                unscored.append(Row(point, image, base))
             else:
                 self.report.reused += 1
         return missing, untimed, unscored
@@ -495,7 +498,7 @@ class Evaluation:
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 if row["status"] == "ok":
-                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                    untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 else:
                     self._progress.skip()  # a failed row is not timed
         else:
@@ -503,8 +506,7 @@ class Evaluation:
         self._time_rows(run, coders, untimed)
 
     def _run_on_cluster(self, run: CodecRun, images: list[PreparedImage],
-                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                        untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+                        missing: list[Row], untimed: list[Row]) -> None:
         """The RD pass of every missing row on the Dask workers, then the timings (``timing=1`` per machine);
         each row is appended here, by this process alone, as its task completes."""
         codec = run.codec
@@ -515,26 +517,26 @@ class Evaluation:
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 if row["status"] == "ok":
-                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                    untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 bar.update()
         with self._bar(len(untimed), f"{codec.name} (timing, Dask)") as bar:
-            for (point, image, row), (update, taken) in self._cluster.timings(run, untimed):
-                host = self._host(row, taken["hardware"], taken["threads"], taken["allocator"])
-                self._store_timing(codec.name, point, image, row, update,
+            for task, (update, taken) in self._cluster.timings(run, untimed):
+                host = self._host(task.fields, taken["hardware"], taken["threads"], taken["allocator"])
+                self._store_timing(codec.name, task, update,
                                    threads=taken["threads"], allocator=taken["allocator"], host=host)
                 bar.update()
 
-    def _store_timing(self, codec: str, point: str, image: PreparedImage, row: dict[str, Any],
-                      update: dict[str, Any], **conditions: Any) -> None:
-        """Append a row with the timing columns of :func:`time_row` and the ``conditions`` they were taken
-        under (threads, allocator, host); a failed timing keeps the row's conditions."""
+    def _store_timing(self, codec: str, task: Row, update: dict[str, Any], **conditions: Any) -> None:
+        """Append ``task``'s row with the timing columns of :func:`time_row` and the ``conditions`` they were
+        taken under (threads, allocator, host); a failed timing keeps the row's conditions."""
+        row = task.fields
         if "encode_s" not in update:
             self.store.append({**row, **update})
             return
         update = {**update, **conditions}
         self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
         self.report.timed += 1
-        self._note_noise(codec, point, image.name, update)
+        self._note_noise(codec, task.point, task.image.name, update)
 
     def _stored(self, base: dict[str, Any], legacy_key: str) -> dict[str, str] | None:
         """The stored row of ``base``'s measurement, if any.
@@ -556,8 +558,9 @@ class Evaluation:
         to be measured again."""
         again: list[Row] = []
         with self._bar(len(bases), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
-            for point, image, base in bases:
-                coder, row = coders[point], self.store.get(base["key"])
+            for task in bases:
+                point, image = task.point, task.image
+                coder, row = coders[point], self.store.get(task.fields["key"])
                 try:
                     data = coder.encode(image.pixels)
                     recon = coder.decode(data)
@@ -571,7 +574,7 @@ class Evaluation:
                 bar.update()
                 if problem is not None:
                     log.warning("%s %s %s: measured again: %s", run.codec.name, point, image.name, problem)
-                    again.append((point, image, base))
+                    again.append(task)
                     self.report.recomputed += 1
                     continue
                 self.store.append({**row, **values})
@@ -591,8 +594,8 @@ class Evaluation:
         """
         if not self.settings.derive or not missing:
             return missing
-        rest = [row for row in missing if row[1].sha256 not in self._checked]
-        points = list(dict.fromkeys(point for point, _, _ in rest))
+        rest = [task for task in missing if task.image.sha256 not in self._checked]
+        points = list(dict.fromkeys(task.point for task in rest))
         derivers = {point: run.codec.derivation(point) for point in points} if rest else {}
         if not derivers or any(deriver is None for deriver in derivers.values()):
             return missing
@@ -609,7 +612,7 @@ class Evaluation:
             checked.add(point)
 
         checked: set[str] = set()
-        self._rd_sequential(run, coders, [row for row in missing if row[1].sha256 in self._checked], after=check)
+        self._rd_sequential(run, coders, [task for task in missing if task.image.sha256 in self._checked], after=check)
         sample = [image for image in self.screening.images if image.sha256 in self._checked]
         for point in points:
             if point not in checked and sample and not problems:  # its sample rows were stored before
@@ -627,12 +630,12 @@ class Evaluation:
                                       f"{len(checked)} point(s) of {len(sample)} sample image(s)")
         last: tuple[str, Reference] | None = None
         with self._bar(len(rest), f"{name} (derived: {label})") as bar:
-            for point, image, base in rest:
-                if last is None or last[0] != image.sha256:
-                    last = (image.sha256, reference_of(image.pixels))
-                row = measure_row(derivers[point], image, last[1], timed=False)
-                self._check_columns(run, point, row)
-                self.store.append({**base, **row, "derived": label})
+            for task in rest:
+                if last is None or last[0] != task.image.sha256:
+                    last = (task.image.sha256, reference_of(task.image.pixels))
+                row = measure_row(derivers[task.point], task.image, last[1], timed=False)
+                self._check_columns(run, task.point, row)
+                self.store.append({**task.fields, **row, "derived": label})
                 self.report.measured += 1
                 self.report.derived += 1
                 bar.update()
@@ -653,23 +656,22 @@ class Evaluation:
         """
         if self.settings.repeats is not None:
             return False
-        first = [i for i, (_, image, _) in enumerate(missing) if image.sha256 == missing[0][1].sha256]
-        point, image, base = missing.pop(first[len(first) // 2])  # a middle point
+        first = [i for i, task in enumerate(missing) if task.image.sha256 == missing[0].image.sha256]
+        probe = missing.pop(first[len(first) // 2])  # a middle point
         references: list[Reference] = []
-        row = self._rd_sequential(run, coders, [(point, image, base)], after=lambda *args: references.append(args[3]))
+        row = self._rd_sequential(run, coders, [probe], after=lambda *args: references.append(args[3]))
         self._progress.skip()  # the probe's second unit (it is timed already)
         if row.get("status") != "ok" or not missing:
             return False
         calls = row["encode_s"] + row["decode_s"]
         started = time.perf_counter()
-        measure_row(coders[point], image, references[0], timed=False)  # the parallel path's work for this row
+        measure_row(coders[probe.point], probe.image, references[0], timed=False)  # the parallel path's work for this row
         scoring = max(0.0, time.perf_counter() - started - calls)
         log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
         return calls > scoring * (self.settings.jobs - 1)
 
-    def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
-                       missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                       after: Any = None) -> dict[str, Any]:
+    def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row],
+                       after: AfterRow | None = None) -> dict[str, Any]:
         """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image, row,
         reference)`` is called after each row is stored."""
         codec = run.codec
@@ -678,20 +680,21 @@ class Evaluation:
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
-            for point, image, base in missing:
+            for task in missing:
+                point, image = task.point, task.image
                 if last is None or last[0] != image.sha256:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
                 warm_up(coder, point, image, warmed)
                 row = measure_row(
                     coder, image, last[1], timed=True, policy=self.settings.timing,
-                    sampled=bool(base["timing_sampled"]), synchronize=sync,
+                    sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
                     reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
                     bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
                 self._check_columns(run, point, row)
-                self.store.append({**base, **row})
+                self.store.append({**task.fields, **row})
                 self.report.measured += 1
                 self._note_noise(codec.name, point, image.name, row)
                 bar.update()
@@ -699,14 +702,13 @@ class Evaluation:
                     after(point, image, row, last[1])
         return row
 
-    def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
-                     ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        tasks = [(point, image.name, str(image.path), image.sha256) for point, image, _ in missing]
-        bases = {(point, image.name): base for point, image, base in missing}
+    def _rd_parallel(self, run: CodecRun, missing: list[Row]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        tasks = [(task.point, task.image.name, str(task.image.path), task.image.sha256) for task in missing]
+        bases = {(task.point, task.image.name): task.fields for task in missing}
         jobs = min(self.settings.jobs, len(tasks))
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         _inherited_pixels.clear()
-        _inherited_pixels.update({image.sha256: image.pixels for _, image, _ in missing})
+        _inherited_pixels.update({task.image.sha256: task.image.pixels for task in missing})
         pool = context.Pool(jobs, initializer=_worker_init, initargs=(run.codec.name, dict(run.options), self.settings))
         try:
             with self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
@@ -722,16 +724,15 @@ class Evaluation:
         pool.close()
         pool.join()
 
-    def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder],
-                   untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+    def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder], untimed: list[Row]) -> None:
         """Sequential timing of rows whose RD metrics came from a parallel pass or were kept (:func:`reuse_rule`)."""
         codec = run.codec
         sync = codec.synchronize()
         warmed = WarmUps()
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
-            for point, image, row in untimed:
-                update = time_row(coders[point], point, image, stored=row, policy=self.settings.timing,
-                                  synchronize=sync, warmed=warmed)
-                self._store_timing(codec.name, point, image, row, update, threads=self._threads(),
-                                   allocator=self.settings.allocator, host=row["host"])
+            for task in untimed:
+                update = time_row(coders[task.point], task.point, task.image, stored=task.fields,
+                                  policy=self.settings.timing, synchronize=sync, warmed=warmed)
+                self._store_timing(codec.name, task, update, threads=self._threads(),
+                                   allocator=self.settings.allocator, host=task.fields["host"])
                 bar.update()

@@ -20,8 +20,13 @@ from bench.core.timing import TimingPolicy, WarmUps, time_call
 
 __all__ = ["CodecRun", "PointWorker", "REFERENCES_BUDGET", "Row", "Settings", "artifact_path", "time_row", "warm_up"]
 
-Row = tuple[str, PreparedImage, dict[str, Any]]
-"""One row to measure or time: operating point, image, the row's fields so far."""
+@dataclass(frozen=True)
+class Row:
+    """One row to measure, time or score: its operating point, its image and the row's fields so far."""
+
+    point: str
+    image: PreparedImage
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True)
