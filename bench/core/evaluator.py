@@ -38,8 +38,7 @@ from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, refuse_links, write_text_atomic
-from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, legacy_row_key, reuse_rule,
-                              row_key)
+from bench.core.reuse import METRICS_VERSION, Action, codec_hash, legacy_row_key, reuse_rule, row_key
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
 from bench.core.tasks import CodecRun, PointWorker, Row, Settings, artifact_path, time_row, warm_up
@@ -75,7 +74,7 @@ class RunReport:
     other_notes: list[str] = field(default_factory=list)
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
-    scored: int = 0  #: stored rows whose later quality columns were filled (:data:`bench.core.reuse.SCORE`)
+    scored: int = 0  #: stored rows whose later quality columns were filled (:attr:`bench.core.reuse.Action.SCORE`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
     """Rows timed now whose encode or decode spread (several values) exceeds 10 % of the median ("codec point image: …")."""
@@ -450,20 +449,21 @@ class Evaluation:
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
                                         codec.deterministic_across_hosts, self.settings.repeats,
                                         sampled=base["timing_sampled"] == 1)
-            if action != MEASURE and existing is not None and existing.get("derived"):
+            if action != Action.MEASURE and existing is not None and existing.get("derived"):
                 if not self.settings.derive:
-                    action, reason = MEASURE, "measured by the codec's own coder (stored row derived; --derive off)"
-                elif action == TIME:  # a derived row has no times by design: its codec's sample has them
-                    action, reason = REUSE, "reused as stored (derived rows are not timed)"
+                    action = Action.MEASURE
+                    reason = "measured by the codec's own coder (stored row derived; --derive off)"
+                elif action == Action.TIME:  # a derived row has no times by design: its codec's sample has them
+                    action, reason = Action.REUSE, "reused as stored (derived rows are not timed)"
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
-            if action == MEASURE:
+            if action == Action.MEASURE:
                 missing.append(Row(point, image, base))
                 if existing is not None and existing["status"] == "ok":
                     self.report.recomputed += 1
-            elif action == TIME:
+            elif action == Action.TIME:
                 untimed.append(Row(point, image, {**existing, "run_id": self.run_id, "host": base["host"],
                                                   "timing_sampled": base["timing_sampled"]}))
-            elif action == SCORE:
+            elif action == Action.SCORE:
                 unscored.append(Row(point, image, base))
             else:
                 self.report.reused += 1
@@ -665,7 +665,7 @@ class Evaluation:
             return False
         calls = row["encode_s"] + row["decode_s"]
         started = time.perf_counter()
-        measure_row(coders[probe.point], probe.image, references[0], timed=False)  # the parallel path's work for this row
+        measure_row(coders[probe.point], probe.image, references[0], timed=False)  # the parallel path's work for it
         scoring = max(0.0, time.perf_counter() - started - calls)
         log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
         return calls > scoring * (self.settings.jobs - 1)
