@@ -38,7 +38,7 @@ from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, ImageError
 from bench.core.tasks import CodecRun, PointWorker, Row, Settings
 from bench.core.images import pixel_sha256
-from bench.core.recent import Recent
+from bench.core.lru import SizedLru
 from bench.core.reuse import LATER_QUALITY, codec_hash
 from bench.core.screening import PreparedImage
 
@@ -120,7 +120,7 @@ IMAGES_BUDGET = 256 * 2**20
 
 def _image(payload: ImagePayload) -> PreparedImage:
     """The payload's image; checked once per worker thread and image while it is kept (:data:`IMAGES_BUDGET`)."""
-    images = _state.__dict__.setdefault("images", Recent(IMAGES_BUDGET, lambda image: image.pixels.nbytes))
+    images = _state.__dict__.setdefault("images", SizedLru(IMAGES_BUDGET, lambda image: image.pixels.nbytes))
     return images.get(payload.sha256, payload.unpack)
 
 

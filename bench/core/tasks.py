@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.core.codec import Codec, Coder
 from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
-from bench.core.recent import Recent
+from bench.core.lru import SizedLru
 from bench.core.reuse import lacks_quality
 from bench.core.screening import PreparedImage
 from bench.core.store import refuse_links
@@ -98,7 +98,7 @@ class PointWorker:
         self.settings = settings
         self.coders: dict[str, Coder] = {}
         self.warmed = WarmUps()
-        self.references: Recent[Any] = Recent(REFERENCES_BUDGET, _reference_size)
+        self.references: SizedLru[Reference] = SizedLru(REFERENCES_BUDGET, _reference_size)
 
     def coder(self, point: str) -> Coder:
         if point not in self.coders:
