@@ -23,14 +23,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
+from distributed import Client, Future, Nanny, Scheduler, SpecCluster, Worker, as_completed
 from distributed.scheduler import KilledWorker
 
 from bench.core import environment, registry
@@ -140,7 +140,7 @@ def worker_hardware() -> dict[str, Any]:
     return dict(_machine)
 
 
-def dask_setup(worker: Any) -> None:
+def dask_setup(worker: Worker) -> None:
     """Run at a worker's start by ``dask worker --preload bench.core.cluster`` (the local cluster's workers
     too): torch imported and the machine facts read then, all workers at once, not by a first task."""
     worker_hardware()
@@ -309,7 +309,7 @@ class DaskExecutor:
                             timing=True, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 
-    def _map(self, function: Any, run: CodecRun, tasks: Sequence[tuple[Any, Mapping[str, Any], tuple[Any, ...]]],
+    def _map(self, function: Callable[..., Any], run: CodecRun, tasks: Sequence[tuple[Any, Mapping[str, Any], tuple[Any, ...]]],
              *, timing: bool, **common: Any) -> dict[Future, Any]:
         """Submit ``function(*arguments, **common)`` for each (what it is for, its row, arguments) of
         ``tasks``, in order: one message to the scheduler per group of tasks that hold the same

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ _worker: dict[str, Any] = {}
 _inherited_pixels: dict[str, np.ndarray] = {}
 
 
-def _queue_call(frame: Any) -> str:
+def _queue_call(frame: FrameType | None) -> str:
     """``"send"`` while ``frame`` (or a caller) puts on a multiprocessing queue or writes to its pipe (its write
     lock may be held), ``"receive"`` while it reads one (its read lock may be held), else ``""``."""
     while frame is not None:
@@ -105,7 +106,7 @@ def _queue_call(frame: Any) -> str:
     return ""
 
 
-def _worker_exit(signum: int, frame: Any) -> None:
+def _worker_exit(signum: int, frame: FrameType | None) -> None:
     """SIGTERM in a pool worker (sent by ``Pool.terminate`` or to the whole process group): leave at once,
     quietly, without holding a lock of the pool's queues (a worker killed holding one leaves the evaluator's
     ``Pool.terminate`` waiting for it forever). Reading a task: the exit unwinds the read first (releasing

@@ -5,7 +5,7 @@ timing). The evaluator and the cluster both import from here; the cluster never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ class PointWorker:
 
 
 def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], policy: TimingPolicy,
-             synchronize: Any, warmed: WarmUps) -> dict[str, Any]:
+             synchronize: Callable[[], None] | None, warmed: WarmUps) -> dict[str, Any]:
     """Time one row after its warm-up (under ``policy``; more values when the ``stored`` row's
     ``timing_sampled`` is 1): the timing columns, or ``status`` failed and a ``note`` (a codec fault, or a
     bitstream whose length differs from the ``stored`` row's ``bytes``). A stored row from before the
