@@ -16,13 +16,17 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.core import registry
 from bench.core.errors import BenchError, CodecError, CodecUnavailable
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
 from bench.cli_run import Terminated, interrupted_status, run_main
 from bench.core.options import Option
+
+if TYPE_CHECKING:
+    from bench.core.manifest import CurrentRows
+    from bench.core.screening import Screening
 
 
 class _LogFormatter(logging.Formatter):
@@ -90,7 +94,8 @@ def _chosen(args: argparse.Namespace) -> dict[str, str]:
     return parse_choice(getattr(args, "identity", None) or [])
 
 
-def _current_rows(results: str, dataset: str, *, quiet: bool = False, chosen: Mapping[str, str] | None = None):
+def _current_rows(results: str, dataset: str, *, quiet: bool = False,
+                  chosen: Mapping[str, str] | None = None) -> CurrentRows:
     """The current rows of ``<results>/<dataset>`` (:mod:`bench.core.manifest`: the current images, one identity
     per codec); unless ``quiet``, says on stderr how many rows are stale or of other settings, and which files
     of the dataset were not measured."""
@@ -102,7 +107,7 @@ def _current_rows(results: str, dataset: str, *, quiet: bool = False, chosen: Ma
     return current
 
 
-def _say_current(current: Any, stream: Any) -> None:
+def _say_current(current: CurrentRows, stream: TextIO) -> None:
     """The stale rows, rows of other settings and unusable files behind :func:`_current_rows`'s rows, on ``stream``."""
     for note in current.notes:
         print(note, file=stream)
@@ -257,7 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subset(spec: str | None, screening: Any, *, strict: bool) -> tuple[str, ...] | None:
+def _subset(spec: str | None, screening: Screening, *, strict: bool) -> tuple[str, ...] | None:
     """The images of ``run --images spec`` (None: all); a dataset the run would refuse is refused first."""
     if spec is None:
         return None

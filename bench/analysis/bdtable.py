@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -204,7 +204,10 @@ Memo = dict[tuple, Any]
 by what they depend on: :func:`bd_table` passes one through its pairs so that each is computed once."""
 
 
-def _memoized(memo: Memo | None, key: tuple, compute: Callable[[], Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _memoized(memo: Memo | None, key: tuple, compute: Callable[[], _T]) -> _T:
     if memo is None:
         return compute()
     if key not in memo:

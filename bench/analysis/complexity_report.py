@@ -53,7 +53,7 @@ class ComplexityTables:
     """Parts against the whole call per side (:func:`parts_check` of the step timings; empty without them)."""
 
 
-def _cell(column: str, text: str) -> Any:
+def _cell(column: str, text: str) -> int | float:
     if text == "":
         return math.nan
     return int(text) if column in _INTEGERS else float(text)  # Python's float(): the written value, bit for bit
