@@ -238,3 +238,37 @@ def test_an_unknown_name_and_a_missing_checkpoint_are_one_line_each(tmp_path, mo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gone.pth" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_memory_child_builds_the_codec_in_the_callers_folder(tmp_path, monkeypatch):
+    """The child's work, in this process (the fresh process is the same code): the codec is built from its
+    options in the caller's folder (a relative checkpoint), encodes the image, and decodes what it wrote."""
+    import torch
+
+    from bench.core import registry
+    from bench.learned import zoo
+    from bench.learned.memory import _main
+
+    registry.names()  # plug-ins loaded first, so that only the variant is forgotten afterwards
+    monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+    torch.manual_seed(1)
+    model = zoo.model_class("bmshj2018-factorized")(N=8, M=12).eval()
+    model.update(force=True)
+    torch.save(model.state_dict(), tmp_path / "mine.pth")
+    Image.fromarray(natural_image(40, 56)).save(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path.parent)  # the child moves to the folder the spec names
+    options = {"checkpoint": ["mine@bmshj2018-factorized:lambda0.0130=mine.pth"], "device": "cpu"}
+    for codec, point, opts, weights, config in (("mine", "lambda0.0130", options, "mine.pth", {"N": 8, "M": 12}),
+                                                ("jpeg", "q75", {}, "-", {})):
+        spec = {"codec": codec, "arch": codec, "options": opts, "point": point, "cwd": str(tmp_path),
+                "image": str(tmp_path / "a.png"), "device": "cpu", "threads": 1}
+        stream = tmp_path / f"{codec}.bin"
+        encoded = _main({**spec, "phase": "encode", "write": str(stream)})
+        decoded = _main({**spec, "phase": "decode", "read": str(stream)})
+        assert Path.cwd() == tmp_path
+        for result in (encoded, decoded):
+            assert (result["arch"], result["weights"], result["config"]) == (codec, weights, config)
+            assert (result["height"], result["width"]) == (40, 56)
+            assert result["peak_bytes"] >= result["baseline_bytes"] > 0
+        assert (encoded["phase"], decoded["phase"]) == ("encode", "decode")
+        assert stream.stat().st_size > 0
