@@ -28,6 +28,10 @@ What is counted, and how:
   (the context model's mask, CDF tables, GDN pedestals) are not. This is the convention of the published
   sizes: factorized 3.00 M / 7.03 M, hyperprior 5.08 M / 11.82 M, mbt2018 14.13 M / 25.50 M.
 
+Any other module (a plug-in's network, :func:`count_module`) is counted the same way when it has ``g_a`` and
+``g_s``; without them, on its whole ``forward()`` per child module, with no coding side. Every child
+module's parameters are reported, the parts' and the others' (the entropy bottleneck) alike.
+
 torch, compressai and fvcore are imported only when counting.
 """
 

@@ -18,7 +18,10 @@ allocated through PyTorch's caching allocator; the CUDA context and cuDNN worksp
 baseline is ``memory_allocated`` with the model on the device.
 
 Models are random-initialised with a given configuration (``update(force=True)``), or loaded from a
-checkpoint: then the configuration is the one its tensors hold, and that is what the result records. Images are padded right and bottom to the model's multiple by replication, as the harness's
+checkpoint: then the configuration is the one its tensors hold, and that is what the result records.
+Any other registered codec (a plug-in, a named model, JPEG) is measured by :func:`measure_codec_memory`:
+the child builds it from its option values in the caller's folder and times nothing but its whole
+``encode`` (or ``decode``) call, bitstream container included. Images are padded right and bottom to the model's multiple by replication, as the harness's
 adapter does.
 """
 
