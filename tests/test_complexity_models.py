@@ -144,21 +144,22 @@ def _tiny_module(work: Path, point: str):
 
 
 def _rows(macs: list[dict[str, str]], arch: str) -> dict[str, dict[str, str]]:
-    return {row["part"]: row for row in macs if row["arch"] == arch}
+    """``arch``'s rows by part name; totals as ``total:NAME`` (a child may be called ``encoder`` too)."""
+    return {("total:" if row["row"] == "total" else "") + row["part"]: row for row in macs if row["arch"] == arch}
 
 
 def test_the_docs_tiny_network_is_counted_per_part(measured):
     work, out = measured
     model = _tiny_module(work, "lambda0.0067")
     rows = _rows(read_csv(out / "complexity-macs.csv"), "tiny-factorized")
-    assert rows["model"]["points"] == "lambda0.0067 lambda0.0130 lambda0.0250 lambda0.0483"  # one structure
-    assert int(rows["model"]["params"]) == sum(p.numel() for p in model.parameters()) == 60_163
+    assert rows["total:model"]["points"] == "lambda0.0067 lambda0.0130 lambda0.0250 lambda0.0483"  # one structure
+    assert int(rows["total:model"]["params"]) == sum(p.numel() for p in model.parameters()) == 60_163
     for child, module in model.named_children():
         assert int(rows[child]["params"]) == sum(p.numel() for p in module.parameters())
     x = (1, 3, *KODAK)
     y = (1, 32, KODAK[0] // 4, KODAK[1] // 4)
-    assert int(rows["g_a"]["macs"]) == fvcore_macs(model.g_a, x) == int(rows["encoder"]["macs"])
-    assert int(rows["g_s"]["macs"]) == fvcore_macs(model.g_s, y) == int(rows["decoder"]["macs"])
+    assert int(rows["g_a"]["macs"]) == fvcore_macs(model.g_a, x) == int(rows["total:encoder"]["macs"])
+    assert int(rows["g_s"]["macs"]) == fvcore_macs(model.g_s, y) == int(rows["total:decoder"]["macs"])
     # by hand: two 5×5 stride-2 convolutions and the GDN's 1×1 convolution of x² (32×32 per position)
     n, (h, w) = 32, KODAK
     assert int(rows["g_a"]["macs"]) == (conv_macs(h // 2, w // 2, n, 3, 5) + n * n * (h // 2) * (w // 2)
@@ -181,16 +182,21 @@ def test_a_network_without_g_a_and_g_s_is_counted_on_its_forward(measured):
     torch.manual_seed(0)
     model = namespace["renamed_network"]().eval()
     rows = _rows(read_csv(out / "complexity-macs.csv"), "tiny-renamed")
-    assert set(rows) == {"entropy_bottleneck", "encoder", "decoder", "forward", "model"}
-    assert int(rows["model"]["params"]) == sum(p.numel() for p in model.parameters())
+    assert set(rows) == {"entropy_bottleneck", "encoder", "decoder", "total:forward", "total:model"}
+    assert int(rows["total:model"]["params"]) == sum(p.numel() for p in model.parameters())
     n, (h, w) = 8, KODAK
     encoder = conv_macs(h // 2, w // 2, n, 3, 5) + n * n * (h // 2) * (w // 2) + conv_macs(h // 4, w // 4, n, n, 5)
     assert int(rows["encoder"]["macs"]) == fvcore_macs(model.encoder, (1, 3, h, w)) == encoder
     assert int(rows["decoder"]["macs"]) == fvcore_macs(model.decoder, (1, n, h // 4, w // 4))
     assert {rows[p]["sides"] for p in ("encoder", "decoder", "entropy_bottleneck")} == {"fwd"}
-    assert int(rows["forward"]["macs"]) == fvcore_macs(model, (1, 3, h, w))  # the likelihoods' few MACs included
+    assert int(rows["total:forward"]["macs"]) == fvcore_macs(model, (1, 3, h, w))  # the likelihoods' few MACs included
+    for child, module in model.named_children():
+        assert int(rows[child]["params"]) == sum(p.numel() for p in module.parameters())
     steps = read_csv(out / "complexity-time-steps.csv")
     assert {row["step"] for row in steps if row["codec"] == "tiny-renamed"} == {"total"}
+    text = (out / "complexity.md").read_text()  # the child `encoder` is a part, not the encoder side's total
+    assert "| tiny-renamed | Renamed | seed0 | 0.01 M | — | — | — | — |" in text
+    assert "| tiny-renamed | Renamed | encoder | fwd | 3×512×768 |" in text
 
 
 def test_a_named_model_is_counted_as_its_checkpoint(measured):
@@ -202,8 +208,8 @@ def test_a_named_model_is_counted_as_its_checkpoint(measured):
     model = zoo.model_class("bmshj2018-factorized")(N=8, M=12).eval()
     model.load_state_dict(torch.load(work / "mine.pth", weights_only=True), strict=False)
     rows = _rows(read_csv(out / "complexity-macs.csv"), "mine")
-    assert (rows["model"]["config"], rows["model"]["points"]) == ("N=8, M=12", "lambda0.0130")
-    assert int(rows["model"]["params"]) == sum(p.numel() for p in model.parameters())
+    assert (rows["total:model"]["config"], rows["total:model"]["points"]) == ("N=8, M=12", "lambda0.0130")
+    assert int(rows["total:model"]["params"]) == sum(p.numel() for p in model.parameters())
     assert int(rows["g_a"]["macs"]) == fvcore_macs(model.g_a, (1, 3, *KODAK))
     assert int(rows["g_s"]["macs"]) == fvcore_macs(model.g_s, (1, 12, KODAK[0] // 16, KODAK[1] // 16))
     steps = read_csv(out / "complexity-time-steps.csv")

@@ -25,7 +25,7 @@ from bench.learned.complexity.tables import parts_check
 __all__ = ["ComplexityTables", "ar_loop_rates", "ar_loop_text", "complexity_markdown", "read_tables", "render_complexity"]
 
 _TOTALS = ("encoder", "decoder", "model")
-"""Rows of the MACs table that sum parts."""
+"""Rows of the MACs table that sum parts, in tables written before its ``row`` column said so."""
 _INTEGERS = {"threads", "images", "height", "width", "params", "macs", "effective_macs", "gdn_macs",
              "gdn_elementwise_ops", "peak_bytes", "baseline_bytes", "delta_bytes", "imports_bytes", "repeats"}
 """Integer columns (an empty cell is NaN); the other numeric columns are the ``*_s`` and ``*_per_pixel`` floats."""
@@ -106,6 +106,13 @@ def _g(value: float, scale: float, digits: int = 2) -> str:
     return "—" if value is None or pd.isna(value) else f"{value / scale:.{digits}f}"
 
 
+def _totals_and_parts(group: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The total rows and the part (and child) rows of one model's MACs table, each by name."""
+    records = group.to_dict("records")
+    total = [r.get("row") == "total" if "row" in group else r["part"] in _TOTALS for r in records]
+    return ({r["part"]: r for r, t in zip(records, total) if t}, {r["part"]: r for r, t in zip(records, total) if not t})
+
+
 def _u(value: Any, scale: float, unit: str, digits: int = 2) -> str:
     """``value / scale`` with its unit, or ``—`` alone when there is no value."""
     text = _g(value, scale, digits)
@@ -174,7 +181,7 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
     if macs.empty:
         return ["No counts.", ""]
     ar_loop = ar_loop_text(macs, split if split is not None else pd.DataFrame())
-    models = [(arch, config, {r["part"]: r for r in group.to_dict("records")})
+    models = [(arch, config, *_totals_and_parts(group))
               for (arch, config), group in macs.groupby(["arch", "config"], sort=False)]
     h, w = int(macs["height"].iloc[0]), int(macs["width"].iloc[0])
     lines += [
@@ -189,12 +196,12 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     forward_only = []
-    for arch, config, rows in models:
+    for arch, config, rows, parts in models:
         model = rows["model"]
         enc, dec = rows.get("encoder", _NO_SIDE), rows.get("decoder", _NO_SIDE)
         pixels = model["height"] * model["width"]
         used = ", ".join(p.removeprefix("lambda") for p in model["points"].split())
-        ctx = rows.get("context_prediction")
+        ctx = parts.get("context_prediction")
         ctx_text = f"{_g(ctx['macs'], 1e9)} G / {_g(ctx['effective_macs'], 1e9)} G" if ctx else "—"
         lines.append(
             f"| {arch} | {config} | {used} | {_u(model['params'], 1e6, 'M')} | "
@@ -220,10 +227,8 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
         "GDN element-wise ops¹ |"),
         "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for arch, config, rows in models:
-        for name, part in rows.items():
-            if name in _TOTALS:
-                continue
+    for arch, config, _, parts in models:
+        for name, part in parts.items():
             pixels = part["height"] * part["width"]
             lines.append(
                 f"| {arch} | {config} | {name} | {part['sides']} | {'×'.join(part['input_shape'].split('x')[1:])} | "
@@ -420,10 +425,10 @@ def study_markdown(macs: pd.DataFrame) -> list[str]:
         return lines
     rows = []
     for (arch, config), group in macs.groupby(["arch", "config"], sort=False):
-        parts = {r["part"]: r for r in group.to_dict("records")}
-        if {"encoder", "decoder", "model"} <= parts.keys():
-            total = parts["encoder"]["macs"] + parts["decoder"]["macs"]
-            rows.append(f"| {arch} | {config} | {_g(parts['model']['params'], 1e6)} M | {total:.2e} | "
+        totals, _ = _totals_and_parts(group)
+        if {"encoder", "decoder", "model"} <= totals.keys():
+            total = totals["encoder"]["macs"] + totals["decoder"]["macs"]
+            rows.append(f"| {arch} | {config} | {_g(totals['model']['params'], 1e6)} M | {total:.2e} | "
                         f"{total / study.STUDY_PARAMS_CELL:.2f} |")
     if rows:
         lines += ["| model | config | params (here) | encode + decode MACs (here) | MACs / the study's \"Params\" |",

@@ -111,18 +111,9 @@ def measure_memory(
     return _phases(spec, phases, python, timeout_s)
 
 
-def measure_codec_memory(
-    codec: str,
-    options: Mapping[str, Any],
-    point: str,
-    *,
-    image: str | Path,
-    device: str = "cpu",
-    threads: int = 1,
-    phases: Sequence[str] = PHASES,
-    python: str = sys.executable,
-    timeout_s: float = 600.0,
-) -> dict[str, MemoryResult]:
+def measure_codec_memory(codec: str, options: Mapping[str, Any], point: str, *, image: str | Path,
+                         device: str = "cpu", threads: int = 1, phases: Sequence[str] = PHASES,
+                         python: str = sys.executable, timeout_s: float = 600.0) -> dict[str, MemoryResult]:
     """Peak memory of the whole ``encode`` and ``decode`` calls of any registered codec at ``point``, each
     phase in a fresh process that builds the codec as ``registry.create(codec, options)`` (``options``:
     resolved option values, JSON-serialisable) in this process's folder and environment, so relative

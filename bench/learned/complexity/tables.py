@@ -175,7 +175,8 @@ def parts_check(steps: pd.DataFrame) -> pd.DataFrame:
 def macs_frame(counts: Sequence[ModelCount], points: Mapping[tuple[str, str], Sequence[str]] | None = None
                ) -> pd.DataFrame:
     """One row per part, per other child with parameters (no MACs), plus the ``encoder`` and ``decoder``
-    (or, for a model counted on ``forward()`` alone, ``forward``) and ``model`` totals, per model and config.
+    (or, for a model counted on ``forward()`` alone, ``forward``) and ``model`` totals, per model and config;
+    the column ``row`` says which (``part``, ``child``, ``total``: a child may be called ``encoder`` too).
 
     ``points`` maps (arch, config label) to the operating points that use the configuration.
     """
@@ -185,27 +186,27 @@ def macs_frame(counts: Sequence[ModelCount], points: Mapping[tuple[str, str], Se
         used = " ".join((points or {}).get((c.arch, c.config_label), ()))
         base = {"arch": c.arch, "config": c.config_label, "points": used, "height": c.height, "width": c.width}
         for part in c.parts.values():
-            rows.append({**base, "part": part.part, "sides": "+".join(short[s] for s in part.sides),
+            rows.append({**base, "part": part.part, "row": "part", "sides": "+".join(short[s] for s in part.sides),
                          "input_shape": "x".join(map(str, part.input_shape)), "params": part.params,
                          "macs": part.macs, "effective_macs": part.effective_macs, "gdn_macs": part.gdn_macs,
                          "gdn_elementwise_ops": part.gdn_elementwise_ops,
                          "not_counted": " ".join(part.not_counted)})
         for child, params in c.children.items():
             if child not in c.parts:
-                rows.append({**base, "part": child, "sides": "", "input_shape": "", "params": params,
+                rows.append({**base, "part": child, "row": "child", "sides": "", "input_shape": "", "params": params,
                              "macs": math.nan, "effective_macs": math.nan, "gdn_macs": math.nan,
                              "gdn_elementwise_ops": math.nan, "not_counted": "not a coding network: no MACs"})
         for side in SIDES:
             parts = c.side(side)
             if not parts:
                 continue
-            rows.append({**base, "part": side, "sides": short[side],
+            rows.append({**base, "part": side, "row": "total", "sides": short[side],
                          "input_shape": "", "params": c.total(side, "params"),
                          "macs": c.total(side), "effective_macs": c.total(side, "effective_macs"),
                          "gdn_macs": c.total(side, "gdn_macs"),
                          "gdn_elementwise_ops": c.total(side, "gdn_elementwise_ops"),
                          "not_counted": "parts: " + " ".join(parts)})
-        rows.append({**base, "part": "model", "sides": "", "input_shape": "", "params": c.params_total,
+        rows.append({**base, "part": "model", "row": "total", "sides": "", "input_shape": "", "params": c.params_total,
                      "macs": math.nan, "effective_macs": math.nan, "gdn_macs": math.nan,
                      "gdn_elementwise_ops": math.nan,
                      "not_counted": "; ".join([f"all nn.Parameters (entropy bottleneck {c.params_entropy}); "
