@@ -499,18 +499,27 @@ def cmd_visual(args: argparse.Namespace) -> int:
 
 
 def cmd_complexity(args: argparse.Namespace) -> int:
+    from bench import study
     from bench.analysis.complexity_plot import read_bd_rates
     from bench.analysis.complexity_report import render_complexity
+    from bench.learned.complexity.registered import prepare_codecs, split_names
     from bench.learned.complexity.run import run_complexity
     from bench.learned.weights import source_from_options
 
-    archs = _split(args.archs)
-    source = source_from_options(codec_options(args, archs[:1])[archs[0]] if archs else {})
+    define_variants(args)  # named models (--checkpoint NAME@ARCH:…) are codecs from here on
+    archs, others = split_names(_split(args.archs))
+    points = _split(args.points) if args.points else None
+    options = codec_options(args, [*archs[:1], *others])
+    for name in others:  # where a learned codec runs is --device's choice
+        if any(option.name == "device" for option in registry.entry(name).options):
+            options[name]["device"] = args.device
+    source = source_from_options(options[archs[0]] if archs else {})
     dataset = _dataset(args, progress=False)
+    codecs = prepare_codecs(others, options, points)  # weights loaded: a missing file fails before any work
     rows = Path(args.results) / dataset.name / "rows.csv"
     bd_path = Path(args.bd_rate)
     paths = run_complexity(
-        args.reports, archs=archs, points=_split(args.points), source=source,
+        args.reports, archs=archs, points=points or study.POINTS, codecs=codecs, source=source,
         rows_path=rows if rows.exists() else None,
         images=[item.path for item in dataset.items[: max(args.images, 0)]],
         device=args.device, threads=args.threads, repeats=args.repeats, allocator=_use_allocator(args.allocator),

@@ -357,17 +357,25 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     visual.add_argument("--size", type=int, default=256, help="crop side when --crop gives no size (default: 256)")
     visual.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
 
-    # a learned-wing tool: it takes the learned codecs' weights options, and its own --device
-    weights = _codec_parent(only=("weights_mirror", "checkpoint", "checkpoint_dir", "weights_cache"),
-                            codec_args=False)
-    complexity = commands.add_parser("complexity", help="params, MACs, encoder/decoder time and peak memory "
-                                                        "per learned model and λ", parents=[dataset, allocator, weights])
+    # a learned-wing tool: it takes the learned codecs' weights options, --codec-args, and its own --device
+    weights = _codec_parent(only=("weights_mirror", "checkpoint", "checkpoint_dir", "weights_cache"))
+    complexity = commands.add_parser(
+        "complexity", help="params, MACs, encoder/decoder time and peak memory per learned model and λ",
+        description="Parameters per part, MACs per part and coding side (fvcore), time per step and peak memory "
+                    "of CompressAI's architectures, of any codec plug-in whose coders hold a torch module (a "
+                    "CompressionModelCodec on BENCH_CODEC_PATH) and of named models (--checkpoint NAME@ARCH:…); "
+                    "other codecs get their whole encode/decode times and memory, and the report says why the "
+                    "rest is absent. Tables and complexity.md go to --reports.",
+        parents=[dataset, allocator, weights])
     complexity.add_argument("--results", default="results", metavar="DIR",
                             help="harness results whose encode/decode times are tabulated (default: %(default)s)")
     complexity.add_argument("--archs", default=",".join(study.ARCHITECTURES),
-                            help="learned architectures (default: the study's, %(default)s)")
-    complexity.add_argument("--points", default=",".join(study.POINTS),
-                            help="operating points (default: the study's λ, %(default)s)")
+                            help="comma-separated CompressAI architectures, codecs (a plug-in's, e.g. "
+                                 "tiny-factorized) or named models (NAME, or NAME@ARCH) (default: the study's, "
+                                 "%(default)s)")
+    complexity.add_argument("--points", help="operating points of every model (default: the study's λ, "
+                                             f"{','.join(study.POINTS)}, for CompressAI architectures; a codec's "
+                                             "own default points for the others)")
     complexity.add_argument("--images", type=int, default=4,
                             help="images timed step by step (network vs entropy coding); the first one "
                                  "is used for peak memory (default: %(default)s)")
