@@ -75,6 +75,7 @@ __all__ = [
     "bd_rate",
     "bd_rate_bootstrap",
     "bd_rate_each",
+    "bd_rate_over",
     "bd_rate_result",
     "ms_ssim_db",
     "ms_ssim_db_of_mean",
@@ -194,6 +195,24 @@ def bd_quality_result(
     return _result("quality", anchor_rate, anchor_quality, test_rate, test_quality, method, min_overlap, fit, labels)
 
 
+def bd_rate_over(
+    anchor_rate: ArrayLike,
+    anchor_quality: ArrayLike,
+    test_rate: ArrayLike,
+    test_quality: ArrayLike,
+    interval: tuple[float, float],
+    *,
+    method: str = "cubic",
+    fit: str = "overlap",
+    labels: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> BdResult:
+    """BD-rate averaged over the quality ``interval`` (low, high) instead of the two curves' overlap, each
+    cubic fitted on its points inside the interval plus the nearest beyond each end (at least 4): rows over
+    one interval share the anchor's fit, so they rank. Undefined when a curve does not cover the interval."""
+    return _result("rate", anchor_rate, anchor_quality, test_rate, test_quality, method, 0.0, fit, labels,
+                   (float(interval[0]), float(interval[1])))
+
+
 def bd_rate(
     anchor_rate: ArrayLike,
     anchor_quality: ArrayLike,
@@ -253,6 +272,7 @@ def _result(
     min_overlap: float,
     fit: str = "overlap",
     labels: tuple[Sequence[str], Sequence[str]] | None = None,
+    interval: tuple[float, float] | None = None,
 ) -> BdResult:
     _check_options(method, min_overlap, fit)
     anchor = _checked_curve("anchor", anchor_rate, anchor_quality)
@@ -273,7 +293,13 @@ def _result(
     (xa, ya, ia), (xt, yt, it) = _along(kind, *anchor), _along(kind, *test)
     axis_name = "quality" if kind == "rate" else "log-rate"
     lo, hi, fraction = (float(v[0]) for v in _overlap(xa[None], xt[None]))
-    used_a, used_t = (m[0] for m in _used_points(method, fit, xa[None], xt[None]))
+    if interval is not None:
+        for label, x in (("anchor", xa), ("test", xt)):
+            if interval[0] < x[0] or interval[1] > x[-1]:
+                return undefined(f"{label} curve ({_span(kind, x)}) does not cover the interval "
+                                 f"{_span(kind, np.asarray(interval))}")
+        lo, hi, fraction, min_overlap = interval[0], interval[1], 1.0, 0.0
+    used_a, used_t = (m[0] for m in _used_points(method, fit, xa[None], xt[None], interval))
     for label, curve, x, y, index, used, names in (
         ("anchor", anchor, xa, ya, ia, used_a, labels[0] if labels else None),
         ("test", test, xt, yt, it, used_t, labels[1] if labels else None),
@@ -393,15 +419,19 @@ def _overlap(xa: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return lo, hi, fraction
 
 
-def _used_points(method: str, fit: str, xa: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _used_points(method: str, fit: str, xa: np.ndarray, xt: np.ndarray,
+                 interval: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the points of each curve that its BD value depends on (boolean masks).
 
-    Cubic: the fit-range rule against the other curve's range (every point with ``fit="all"``). PCHIP
-    interpolates every point, but over the overlap only the knots inside it and two beyond each end
-    matter (a knot's slope depends on its two neighbours alone): those."""
+    Cubic: the fit-range rule against the other curve's range, or against ``interval`` when one is given
+    (every point with ``fit="all"``). PCHIP interpolates every point, but over the overlap only the knots
+    inside it and two beyond each end matter (a knot's slope depends on its two neighbours alone): those."""
     if method == "cubic" and fit == "all":
         return np.ones(xa.shape, bool), np.ones(xt.shape, bool)
     beyond = 1 if method == "cubic" else 2
+    if interval is not None:
+        lo, hi = np.full(xa.shape[0], interval[0]), np.full(xa.shape[0], interval[1])
+        return fit_points(xa, lo, hi, beyond=beyond), fit_points(xt, lo, hi, beyond=beyond)
     return (fit_points(xa, xt[:, 0], xt[:, -1], beyond=beyond),
             fit_points(xt, xa[:, 0], xa[:, -1], beyond=beyond))
 
@@ -479,9 +509,10 @@ def _cubic_fit(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(mask, (x - centre) / half, 0.0)
     basis = _legendre(u) * mask[..., None]  # (B, n, 4)
-    gram = [[np.einsum("bn,bn->b", basis[..., j], basis[..., k]) for k in range(4)] for j in range(4)]
-    rhs = [np.einsum("bn,bn->b", basis[..., j], np.where(mask, y, 0.0)) for j in range(4)]
-    return _solve_spd4(gram, rhs), u
+    transposed = basis.transpose(0, 2, 1)
+    gram = transposed @ basis  # (B, 4, 4)
+    rhs = (transposed @ np.where(mask, y, 0.0)[..., None])[..., 0]
+    return _solve_spd4([[gram[:, j, k] for k in range(4)] for j in range(4)], [rhs[:, j] for j in range(4)]), u
 
 
 def _solve_spd4(gram: list[list[np.ndarray]], rhs: list[np.ndarray]) -> np.ndarray:
@@ -747,6 +778,8 @@ def _bootstrap(
 
     n_images = ar.shape[0]
     then = _MEAN_THEN.get(id(quality_mean), False)
+    stacked = np.hstack([ar, aq, tr, tq])
+    splits = np.cumsum([ar.shape[1], aq.shape[1], tr.shape[1]])
 
     def mean_curves(index: np.ndarray) -> tuple[np.ndarray, ...]:
         """Mean curves of the image sets in the rows of ``index`` (B, k)."""
@@ -754,7 +787,7 @@ def _bootstrap(
             b, k = index.shape
             flat = (index + n_images * np.arange(b)[:, None]).ravel()
             counts = np.bincount(flat, minlength=b * n_images).reshape(b, n_images) / k
-            means = [counts @ ar, counts @ aq, counts @ tr, counts @ tq]
+            means = np.split(counts @ stacked, splits, axis=1)
             if then is not None:
                 means[1], means[3] = then(means[1]), then(means[3])
             return tuple(means)
