@@ -119,7 +119,8 @@ def _bootstrapped(rows: pd.DataFrame, table: BdTable, anchor: Curve, test: Curve
     if rate.ok:
         ci, ci_reason, _ = bd_interval(rows, anchor, test, metric, method, images, n_boot=table.n_boot,
                                        seed=table.seed, level=table.level, min_overlap=table.min_overlap,
-                                       memo=memo, mc_target=mc_target, ci_method=table.ci_method)
+                                       memo=memo, mc_target=mc_target, max_boot=table.max_boot,
+                                       ci_method=table.ci_method)
     return PairBd(metric, method, test.name, anchor.name, len(images), rate, quality, ci, ci_reason)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ import pandas as pd
 from bench.analysis.bdrate import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_RESAMPLES,
+    MAX_RESAMPLES,
     BdRateError,
     fit_residual_rms,
     METHODS,
@@ -52,9 +53,6 @@ from bench.analysis.curves import (
     measured_curves,
     published_curve,
 )
-
-if TYPE_CHECKING:
-    from bench.analysis.bdcompare import Comparisons
 
 __all__ = [
     "BdEntry",
@@ -123,9 +121,12 @@ class BdTable:
     """The rate interval [bpp] the user kept points in (``--rate-range``), or None for all."""
     mc_target: float | None = None
     """The Monte-Carlo error of the interval ends the resamples were grown to (None: ``n_boot`` exactly)."""
+    max_boot: int = MAX_RESAMPLES
+    """The most resamples an interval may draw to meet ``mc_target``."""
     ci_method: str = "percentile"
-    comparisons: Comparisons | None = None
-    """Per-image BD-rates, the common-interval table and the pairs (:mod:`bench.analysis.bdcompare`)."""
+    comparisons: Any = None
+    """A :class:`bench.analysis.bdcompare.Comparisons` (per-image BD-rates, the common-interval table, the pairs)
+    once :func:`bench.analysis.bdreport.bd_tables` has computed it (typed loosely: that module imports this one)."""
 
     def entry(self, codec: str, metric: str, method: str) -> BdEntry:
         for e in self.entries:
@@ -345,7 +346,7 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
 
 def bd_interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
                 n_boot: int, seed: int, level: float, min_overlap: float, memo: Memo | None = None,
-                mc_target: float | None = None, ci_method: str = "percentile"
+                mc_target: float | None = None, max_boot: int = MAX_RESAMPLES, ci_method: str = "percentile"
                 ) -> tuple[BootstrapResult | None, str | None, int]:
     """The paired bootstrap interval of the BD-rate of ``test`` against ``anchor`` over the images ``common``
     (:func:`bench.analysis.bdrate.bd_rate_bootstrap`), the reason when there is none, and the image count."""
@@ -360,7 +361,7 @@ def bd_interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, met
         a["bpp"].to_numpy(np.float64), a["quality"].to_numpy(np.float64),
         t["bpp"].to_numpy(np.float64), t["quality"].to_numpy(np.float64),
         method=method, n_boot=n_boot, seed=seed, level=level, quality_mean=mean, min_overlap=min_overlap,
-        mc_target=mc_target, ci_method=ci_method,
+        mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
     )
     return result, result.reason, len(common)
 
@@ -380,12 +381,13 @@ def bd_table(
     anchor_points: Sequence[str] | None = None,
     rate_range: tuple[float, float] | None = None,
     mc_target: float | None = None,
+    max_boot: int = MAX_RESAMPLES,
     ci_method: str = "percentile",
 ) -> BdTable:
     """BD-rate and BD-quality of every codec and reference curve (default: all but the anchor) against
     ``anchor``, on the points :func:`select_points` keeps (``anchor_points``, ``rate_range``); intervals
     from ``n_boot`` resamples, more until their Monte-Carlo error is at most ``mc_target`` (None: exactly
-    ``n_boot``), by ``ci_method`` (percentile or BCa)."""
+    ``n_boot``) or ``max_boot`` are drawn, by ``ci_method`` (percentile or BCa)."""
     if not methods:
         raise BdTableError(f"no BD method given; use one or more of {', '.join(METHODS)}")
     for method in methods:
@@ -416,7 +418,7 @@ def bd_table(
                 rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap, memo=memo)
                 ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else bd_interval(
                     rows, anchor_curve, test, metric, method, images, n_boot=n_boot, seed=seed, level=level,
-                    min_overlap=min_overlap, memo=memo, mc_target=mc_target, ci_method=ci_method,
+                    min_overlap=min_overlap, memo=memo, mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
                 )
                 rate_all, fit_rms, mse_mean, payload = None, (None, None), None, None
                 if method == "cubic" and len(images):
@@ -432,7 +434,7 @@ def bd_table(
     return BdTable(dataset, anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap, None if anchor_points is None else tuple(anchor_points),
                    None if rate_range is None else (float(rate_range[0]), float(rate_range[1])),
-                   mc_target, ci_method)
+                   mc_target, max_boot, ci_method)
 
 
 def _mean_only_entry(anchor: Curve, test: Curve, metric: str, method: str, min_overlap: float) -> BdEntry:
