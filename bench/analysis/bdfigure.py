@@ -43,7 +43,7 @@ def per_image_figure(table: BdTable) -> Figure | None:
             if item is None or not item.defined.size:
                 continue
             colour = codec_style(codec).colour
-            axes.boxplot(item.defined, positions=[row], vert=False, widths=0.6, showfliers=False,
+            axes.boxplot(item.defined, positions=[row], orientation="horizontal", widths=0.6, showfliers=False,
                          medianprops={"color": colour}, boxprops={"color": colour}, whiskerprops={"color": colour},
                          capprops={"color": colour})
             axes.scatter(item.defined, row + jitter.uniform(-0.18, 0.18, item.defined.size), s=10, color=colour,

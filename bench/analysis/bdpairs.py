@@ -125,18 +125,23 @@ def _bootstrapped(rows: pd.DataFrame, table: BdTable, anchor: Curve, test: Curve
 
 
 def common_interval_table(rows: pd.DataFrame, table: BdTable, *, memo: Memo | None = None) -> tuple[CommonBd, ...]:
-    """For each metric of ``table``: every curve's BD-rate against its anchor over the intersection of all
-    the curves' quality ranges, by the table's first method."""
+    """For each metric of ``table``: every curve with a BD-rate against its anchor, over the intersection of
+    all their quality ranges, by the table's first method."""
     method = table.methods[0]
     out = []
     for metric in dict.fromkeys(e.metric for e in table.entries):
-        names = [e.codec for e in table.entries if e.metric == metric and e.method == method]
+        names = [e.codec for e in table.entries if e.metric == metric and e.method == method and e.rate.ok]
         measured = [n for n in names if not table.curves[n].published]
+        if not names:
+            continue
         images: pd.Index | None = None
         for name in measured:
             own = common_images(rows, table.anchor, table.curves[name], metric, memo=memo)
             images = own if images is None else images.intersection(own)
         images = pd.Index([]) if images is None else images
+        if measured and images.empty:
+            out.append(CommonBd(metric, method, None, 0, (), "no image has a value of every codec"))
+            continue
         anchor = table.anchor
         if measured and not anchor.published:
             anchor = mean_pair(rows, anchor, table.curves[measured[0]], images, memo=memo)[0]

@@ -383,8 +383,7 @@ def _not_monotonic(label: str, rate: np.ndarray, quality: np.ndarray, x: np.ndar
         return f" ({names[k]})" if names is not None else ""
 
     where = "" if every else " at the points its fit uses"
-    fix = ("" if every else "; points beyond the other curve's range never count, and --rate-range LOW:HIGH "
-           "(or --anchor-points) leaves others out")
+    fix = "; --rate-range LOW:HIGH (or --anchor-points) leaves points out of the fit"
     if rate[i] == rate[j]:
         return f"{label} curve is not monotonic{where}: rate {rate[i]:.6g}{name(i)}{name(j)} appears twice{fix}"
     return (
