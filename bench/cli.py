@@ -397,8 +397,13 @@ def _bd_choice(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
         anchor = from_file[0].name
         if all(r.name != anchor for r in references):
             references.append(from_file[0])
+    if args.mc_error < 0 or args.max_resamples < args.bootstrap:
+        raise BenchError(f"--mc-error {args.mc_error:g} --max-resamples {args.max_resamples}: give an error ≥ 0 "
+                         f"(0: exactly --bootstrap {args.bootstrap}) and at least {args.bootstrap} resamples")
     return {"anchor": anchor, "references": references, "codecs": _split(args.codecs) or None,
-            "anchor_points": _split(args.anchor_points) or None, "rate_range": _rate_range(args.rate_range)}
+            "anchor_points": _split(args.anchor_points) or None, "rate_range": _rate_range(args.rate_range),
+            "mc_target": args.mc_error or None, "max_boot": args.max_resamples, "ci_method": args.ci_method,
+            "pairs": args.pairs}
 
 
 def _rate_range(text: str | None) -> tuple[float, float] | None:

@@ -53,7 +53,7 @@ def _results_parent() -> argparse.ArgumentParser:
 
 def _report_parent() -> argparse.ArgumentParser:
     """Where reports go and how BD-rates are computed."""
-    from bench.analysis.bdrate import DEFAULT_RESAMPLES
+    from bench.analysis.bdrate import CI_METHODS, DEFAULT_MC_TARGET, DEFAULT_RESAMPLES, MAX_RESAMPLES
 
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
@@ -63,7 +63,19 @@ def _report_parent() -> argparse.ArgumentParser:
     parent.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
                         help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
     parent.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
-                        help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
+                        help="bootstrap resamples over images for the 95%% CI, drawn first (default: %(default)s)")
+    parent.add_argument("--mc-error", type=float, default=DEFAULT_MC_TARGET, metavar="E",
+                        help="draw more resamples until the Monte-Carlo error of each interval's ends is at most E "
+                             "percentage points; 0: exactly --bootstrap N (default: %(default)s)")
+    parent.add_argument("--max-resamples", type=int, default=MAX_RESAMPLES, metavar="N",
+                        help="the most resamples one interval draws to meet --mc-error; the error reached is "
+                             "printed (default: %(default)s)")
+    parent.add_argument("--ci-method", choices=CI_METHODS, default="percentile",
+                        help="bootstrap interval: percentile, or bca (bias-corrected and accelerated) "
+                             "(default: %(default)s)")
+    parent.add_argument("--pairs", action="store_true",
+                        help="also compare every codec with every other (paired intervals; bd-rate-pairs.csv and a "
+                             "matrix per metric)")
     parent.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     parent.add_argument("--reference", action="append", default=[], metavar="FILE|GLOB|published:KEY",
                         help="a reference curve to compare and draw: a CompressAI results JSON, a tidy CSV "

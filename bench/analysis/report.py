@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.bdrate import DEFAULT_RESAMPLES
+from bench.analysis.bdfigure import write_per_image_figure
+from bench.analysis.bdrate import DEFAULT_RESAMPLES, MAX_RESAMPLES
 from bench.analysis.bdreport import bd_report_markdown, bd_tables, write_bd_tables
 from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
@@ -454,6 +455,10 @@ def write_report(
     delta_panel: bool = False,
     identity: Mapping[str, str] | None = None,
     look: FigureStyle = PAPER,
+    mc_target: float | None = None,
+    max_boot: int = MAX_RESAMPLES,
+    ci_method: str = "percentile",
+    pairs: bool = False,
 ) -> list[Path]:
     """Write the RD figures, ``bd-rate.md``/``.csv`` (``bd-rate-study.csv``, with ``latex`` ``bd-rate.tex``)
     and ``REPORT.md``.
@@ -465,8 +470,11 @@ def write_report(
     compared (:func:`bench.analysis.bdtable.bd_table`). ``labels``: the names codecs and curves are shown
     by, in figures and BD tables alike (:mod:`bench.analysis.labels`). Figures, in the ``look`` of a paper
     column by default (:mod:`bench.analysis.figstyle`): ``log_rate``, ``spread`` (``band`` or ``scatter`` of
-    the images) and ``delta_panel`` (quality minus the anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
-    names (codec → codec-hash prefix; :mod:`bench.core.identity`). Returns the files written, ``REPORT.md`` last.
+    the images) and ``delta_panel`` (quality minus the anchor's, under each RD figure). Per codec, the rows of
+    its current identity, or of the one ``identity`` names (codec → codec-hash prefix;
+    :mod:`bench.core.identity`). ``mc_target``, ``max_boot``, ``ci_method`` and ``pairs``: the BD intervals
+    and comparisons (:func:`bench.analysis.bdreport.bd_tables`), with the per-image BD-rate figure. Returns
+    the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
     current = load_current_rows(folder, identity)  # current images, one identity per codec (bench.core.manifest)
@@ -479,15 +487,19 @@ def write_report(
     artifacts = [*_complexity(reports), *_visuals(reports)]
     table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs,
                              references=references, codecs=codecs, anchor_points=anchor_points,
-                             rate_range=rate_range)
+                             rate_range=rate_range, mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
+                             pairs=pairs)
     overlays = [*references, *([table.anchor] if table.anchor.published else [])]
     written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats, overlays=overlays, labels=labels,
                              log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None,
                              look=look)
     table = relabel_table(table, labels or {}, strict=False)
     written += write_bd_tables(table, study, reports, latex=latex, latex_ci=latex_ci)
+    figure = write_per_image_figure(table, reports, formats)
+    written += figure
     text = report_markdown(
-        rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
+        rows, runs, results_path=folder, bd_markdown=bd_report_markdown(
+            table, study, heading_level=3, figure=next((p.name for p in figure if p.suffix == ".png"), None)),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
         references=references, other_notes=current.other_notes,
     )
