@@ -252,6 +252,7 @@ def test_cli_label_reaches_csv_and_latex_and_bad_input_is_one_line(tmp_path: Pat
     assert code == 0, capsys.readouterr().err
     assert {r["codec"] for r in csv.DictReader((reports / "bd-rate.csv").open())} == {"Ours"}
     assert [row[0] for row in _latex_rows((reports / "bd-rate.tex").read_text())] == ["Ours"]
+    assert {r["codec"] for r in csv.DictReader((reports / "bd-rate-images.csv").open())} == {"Ours"}
     capsys.readouterr()
     for argv, named in ((["bd-rate", "--label", "nope=x"], "nope"),
                         (["plot", "-o", str(tmp_path / "rd.jpg")], "rd.jpg"),

@@ -56,6 +56,21 @@ def relabel_table(table: BdTable, labels: Mapping[str, str], *, strict: bool = T
     if strict and unknown:
         raise LabelError(f"--label for {', '.join(unknown)}: no such codec in the table; codecs: {', '.join(names)}")
     curves = {name: _shown(curve, labels) for name, curve in table.curves.items()}
-    entries = tuple(replace(e, codec=curves[e.codec].name if e.codec in curves else e.codec) for e in table.entries)
-    return replace(table, anchor=_shown(table.anchor, labels), entries=entries,
+    anchor = _shown(table.anchor, labels)
+    names = {name: curve.name for name, curve in curves.items()} | {table.anchor.name: anchor.name}
+
+    def shown(name: str) -> str:
+        return names.get(name, name)
+
+    entries = tuple(replace(e, codec=shown(e.codec)) for e in table.entries)
+    found = table.comparisons
+    if found is not None:
+        found = replace(
+            found,
+            images=tuple(replace(item, codec=shown(item.codec)) for item in found.images),
+            common=tuple(replace(item, rates=tuple((shown(c), r) for c, r in item.rates)) for item in found.common),
+            pairs=None if found.pairs is None else tuple(
+                replace(pair, test=shown(pair.test), anchor=shown(pair.anchor)) for pair in found.pairs),
+        )
+    return replace(table, anchor=anchor, entries=entries, comparisons=found,
                    curves={curve.name: curve for curve in curves.values()})
