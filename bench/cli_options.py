@@ -80,6 +80,10 @@ def _report_parent() -> argparse.ArgumentParser:
                              "(applied after --anchor-points; default: all)")
     parent.add_argument("--latex", action="store_true",
                         help="also write the BD tables as LaTeX (bd-rate.tex, booktabs) beside bd-rate.md and .csv")
+    parent.add_argument("--allow-subset", action="store_true",
+                        help="compare with a reference whose means are over another number of images than the "
+                             "results' (a subset of Kodak against the published 24-image curves); the figures' "
+                             "legends then give each curve's image count (default: refused)")
     return parent
 
 
@@ -286,6 +290,9 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     report.add_argument("--max-bpp", type=float, default=2.0,
                         help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
     report.add_argument("--log-rate", action="store_true", help="RD figures with a logarithmic rate axis")
+    report.add_argument("--allow-dirty", action="store_true",
+                        help="write into a folder of committed reports although the git tree has uncommitted "
+                             "changes; every page then says it was written from a dirty tree (default: refused)")
     report.add_argument("--spread", choices=("band", "scatter"),
                         help="per-image spread on the RD figures: band (± one standard deviation of the images' "
                              "quality at each point) or scatter (every image's point) (default: none)")
