@@ -521,5 +521,9 @@ def _with_image_counts(rows: pd.DataFrame, overlays: Sequence[Curve], images: in
     measured = measured_curves(rows)
     drawn = [*published_for(measured, dataset_of(rows)), *overlays]
     counted = image_labels(measured.values(), drawn, images)
-    given = {name.split(":", 1)[-1] for name in labels} | set(labels)
-    return {**{k: v for k, v in counted.items() if k not in given and k.split(":", 1)[-1] not in given}, **labels}
+
+    def given(name: str) -> bool:  # as plots.relabel matches: by name, or a reference's by its short name
+        short = name.split(":", 1)[-1]
+        return name in labels or (short in labels and short not in measured)
+
+    return {**{k: v for k, v in counted.items() if not given(k)}, **labels}
