@@ -15,6 +15,8 @@ CODECS ?= jpeg,$(ANCHORS),$(LEARNED)
 DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
+# make report into committed reports from a tree with uncommitted changes (empty: refused; 1: stamped pages).
+ALLOW_DIRTY ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 # Timed values per row (empty: by duration, the default; N: N single calls for every row).
 REPEATS ?=
