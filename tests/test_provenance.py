@@ -66,6 +66,11 @@ def test_committed_reports_are_not_rewritten_from_a_dirty_tree_unless_allowed_an
     assert set(stamped) == {"REPORT.md", "bd-rate.md", "bd-rate.tex"}
     assert all(DIRTY_STAMP in text for text in stamped.values()), [n for n, t in stamped.items() if DIRTY_STAMP not in t]
     assert "code.py" in stamped["REPORT.md"].split("## Provenance")[0]
+    head = git(repo, "rev-parse", "HEAD").strip()  # the commit of the tree holding the reports
+    assert f"at commit `{head}+dirty`" in stamped["REPORT.md"]
+    git(repo, "commit", "-qam", "code and reports")
+    write_report(results, "kodak", reports, n_boot=10, formats=("png",))  # clean again, its own output aside
+    assert f"at commit `{git(repo, 'rev-parse', 'HEAD').strip()}`\n" in (reports / "REPORT.md").read_text()
 
 
 @needs_git
@@ -105,7 +110,7 @@ def test_report_opens_with_its_command_the_runs_commands_and_commits(tmp_path: P
     assert (f"`python -m bench report --results {FIXTURE.parent} --reports {out} --bootstrap 10 --method cubic`"
             in own[0])
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    if commit.returncode == 0:  # a checkout: the harness's HEAD (with +dirty when it has changes)
+    if commit.returncode == 0 and tree_state(out) is None:  # outside a git tree: the harness's HEAD
         assert f"commit `{commit.stdout.strip()}" in own[0]
     run = json.loads(next((FIXTURE / "runs").glob("*.json")).read_text())
     assert (f"`{' '.join(run['command'])}` (run `{run['run_id']}`, complete, commit "

@@ -26,8 +26,8 @@ from bench.analysis.curves import (PUBLISHED_DATASET, Curve, dataset_of, measure
                                    published_for)
 from bench.core.environment import git_commit
 from bench.analysis.plots import FORMATS, write_rd_plots
-from bench.analysis.provenance import (check_tree, codec_records, dirty_line, non_zoo_codecs, provenance_lines,
-                                       stamp_pages, tree_state, weights_origin)
+from bench.analysis.provenance import (TreeState, check_tree, codec_records, dirty_line, non_zoo_codecs,
+                                       provenance_lines, stamp_pages, tree_state, weights_origin)
 from bench.analysis.refcurves import check_images, image_labels
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
@@ -508,11 +508,19 @@ def write_report(
     text = report_markdown(
         rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
-        references=references, other_notes=current.other_notes, command=command, commit=git_commit(),
+        references=references, other_notes=current.other_notes, command=command, commit=_commit(tree),
         stamp=stamp,
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]
+
+
+def _commit(tree: TreeState | None) -> str | None:
+    """HEAD of the tree holding the reports, ``+dirty`` for changes outside them (the reports' own files are
+    their output); outside a git tree, the harness's commit."""
+    if tree is None or tree.commit is None:
+        return git_commit()
+    return tree.commit + ("+dirty" if tree.dirty else "")
 
 
 def _with_image_counts(rows: pd.DataFrame, overlays: Sequence[Curve], images: int,
