@@ -46,7 +46,7 @@ INPUT_FLAGS := $(if $(KODAK_DIR),--kodak-dir $(KODAK_DIR),) \
 	$(if $(WEIGHTS_MIRROR),--weights-mirror $(WEIGHTS_MIRROR),) \
 	$(if $(CHECKPOINTS),--checkpoint-dir $(CHECKPOINTS),)
 RUN_FLAGS := --dataset $(DATASET) --results $(RESULTS) $(INPUT_FLAGS)
-REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR)
+REPORT_FLAGS := --results $(RESULTS) --dataset $(DATASET) --reports $(REPORTS) --anchor $(ANCHOR) --pairs
 
 .PHONY: help install bench summary bd-rate complexity report visual export train train-small test clean-venv
 

@@ -16,13 +16,17 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.core import registry
 from bench.core.errors import BenchError, CodecError, CodecUnavailable
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
 from bench.cli_run import Terminated, interrupted_status, run_main
 from bench.core.options import Option
+
+if TYPE_CHECKING:
+    from bench.core.manifest import CurrentRows
+    from bench.core.screening import Screening
 
 
 class _LogFormatter(logging.Formatter):
@@ -90,7 +94,8 @@ def _chosen(args: argparse.Namespace) -> dict[str, str]:
     return parse_choice(getattr(args, "identity", None) or [])
 
 
-def _current_rows(results: str, dataset: str, *, quiet: bool = False, chosen: Mapping[str, str] | None = None):
+def _current_rows(results: str, dataset: str, *, quiet: bool = False,
+                  chosen: Mapping[str, str] | None = None) -> CurrentRows:
     """The current rows of ``<results>/<dataset>`` (:mod:`bench.core.manifest`: the current images, one identity
     per codec); unless ``quiet``, says on stderr how many rows are stale or of other settings, and which files
     of the dataset were not measured."""
@@ -102,7 +107,7 @@ def _current_rows(results: str, dataset: str, *, quiet: bool = False, chosen: Ma
     return current
 
 
-def _say_current(current: Any, stream: Any) -> None:
+def _say_current(current: CurrentRows, stream: TextIO) -> None:
     """The stale rows, rows of other settings and unusable files behind :func:`_current_rows`'s rows, on ``stream``."""
     for note in current.notes:
         print(note, file=stream)
@@ -257,7 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subset(spec: str | None, screening: Any, *, strict: bool) -> tuple[str, ...] | None:
+def _subset(spec: str | None, screening: Screening, *, strict: bool) -> tuple[str, ...] | None:
     """The images of ``run --images spec`` (None: all); a dataset the run would refuse is refused first."""
     if spec is None:
         return None
@@ -392,8 +397,13 @@ def _bd_choice(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
         anchor = from_file[0].name
         if all(r.name != anchor for r in references):
             references.append(from_file[0])
+    if args.mc_error < 0 or args.max_resamples < args.bootstrap:
+        raise BenchError(f"--mc-error {args.mc_error:g} --max-resamples {args.max_resamples}: give an error ≥ 0 "
+                         f"(0: exactly --bootstrap {args.bootstrap}) and at least {args.bootstrap} resamples")
     return {"anchor": anchor, "references": references, "codecs": _split(args.codecs) or None,
-            "anchor_points": _split(args.anchor_points) or None, "rate_range": _rate_range(args.rate_range)}
+            "anchor_points": _split(args.anchor_points) or None, "rate_range": _rate_range(args.rate_range),
+            "mc_target": args.mc_error or None, "max_boot": args.max_resamples, "ci_method": args.ci_method,
+            "pairs": args.pairs}
 
 
 def _rate_range(text: str | None) -> tuple[float, float] | None:
@@ -408,9 +418,11 @@ def _rate_range(text: str | None) -> tuple[float, float] | None:
 
 def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdreport import bd_tables, write_bd_tables
+    from bench.analysis.labels import parse_labels, relabel_table
     from bench.analysis.refcurves import check_images
     from bench.analysis.report import load_runs
 
+    labels = parse_labels(args.label)
     rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
     choice = _bd_choice(args, args.dataset)
@@ -418,7 +430,8 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
                  allow_subset=args.allow_subset)
     table, study = bd_tables(rows, methods=methods(args), n_boot=args.bootstrap, seed=args.seed, runs=runs,
                              **choice)
-    paths = write_bd_tables(table, study, args.reports, latex=args.latex)
+    paths = write_bd_tables(relabel_table(table, labels), study, args.reports, latex=args.latex,
+                            latex_ci=not args.latex_no_ci)
     for path in paths:
         if path.suffix == ".md":
             print(path.read_text())
@@ -426,21 +439,42 @@ def cmd_bd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _look(args: argparse.Namespace):
+    """The figure style of ``--style``, ``--width``, ``--figsize`` and ``--font-size``."""
+    from bench.analysis.figstyle import figure_style
+
+    return figure_style(args.style, width=args.width, figsize=args.figsize, font_size=args.font_size)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from bench.analysis.labels import parse_labels
     from bench.analysis.report import write_report
 
-    labels = {}
-    for spec in args.label:
-        name, sep, text = spec.partition("=")
-        if not sep or not name.strip():
-            raise BenchError(f"--label {spec!r}: expected CURVE=TEXT, e.g. jpeg=\"JPEG (libjpeg-turbo)\"")
-        labels[name.strip()] = text
     paths = write_report(args.results, args.dataset, args.reports, methods=methods(args),
                          n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None, latex=args.latex,
-                         labels=labels, log_rate=args.log_rate, spread=args.spread, delta_panel=args.delta_panel,
-                         identity=_chosen(args), command=[args.prog, *args.argv], allow_dirty=args.allow_dirty,
+                         latex_ci=not args.latex_no_ci, labels=parse_labels(args.label), log_rate=args.log_rate,
+                         spread=args.spread, delta_panel=args.delta_panel, identity=_chosen(args), look=_look(args),
+                         command=[args.prog, *args.argv], allow_dirty=args.allow_dirty,
                          allow_subset=args.allow_subset, **_bd_choice(args, args.dataset))
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.analysis.labels import parse_labels
+    from bench.analysis.rdplot import plot_figure, write_plot
+    from bench.analysis.refcurves import reference_curves
+
+    look = _look(args)
+    rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
+    rate_range = _rate_range(args.rate_range)
+    figure = plot_figure(rows, args.metric, codecs=_split(args.codecs) or None, published=not args.no_published,
+                         overlays=reference_curves(args.reference, args.dataset), labels=parse_labels(args.label),
+                         rate_range=rate_range, log_rate=args.log_rate, spread=args.spread,
+                         delta_anchor=args.anchor if args.delta_panel else None, look=look, title=args.title)
+    paths = write_plot(figure, args.output, look)
+    width, height = figure.get_size_inches()
+    print(f"wrote {', '.join(str(p) for p in paths)} ({width:g} × {height:g} in)")
     return 0
 
 
@@ -475,18 +509,27 @@ def cmd_visual(args: argparse.Namespace) -> int:
 
 
 def cmd_complexity(args: argparse.Namespace) -> int:
+    from bench import study
     from bench.analysis.complexity_plot import read_bd_rates
     from bench.analysis.complexity_report import render_complexity
+    from bench.learned.complexity.registered import prepare_codecs, split_names
     from bench.learned.complexity.run import run_complexity
     from bench.learned.weights import source_from_options
 
-    archs = _split(args.archs)
-    source = source_from_options(codec_options(args, archs[:1])[archs[0]] if archs else {})
+    define_variants(args)  # named models (--checkpoint NAME@ARCH:…) are codecs from here on
+    archs, others = split_names(_split(args.archs))
+    points = _split(args.points) if args.points else None
+    options = codec_options(args, [*archs[:1], *others])
+    for name in others:  # where a learned codec runs is --device's choice
+        if any(option.name == "device" for option in registry.entry(name).options):
+            options[name]["device"] = args.device
+    source = source_from_options(options[archs[0]] if archs else {})
     dataset = _dataset(args, progress=False)
+    codecs = prepare_codecs(others, options, points)  # weights loaded: a missing file fails before any work
     rows = Path(args.results) / dataset.name / "rows.csv"
     bd_path = Path(args.bd_rate)
     paths = run_complexity(
-        args.reports, archs=archs, points=_split(args.points), source=source,
+        args.reports, archs=archs, points=points or study.POINTS, codecs=codecs, source=source,
         rows_path=rows if rows.exists() else None,
         images=[item.path for item in dataset.items[: max(args.images, 0)]],
         device=args.device, threads=args.threads, repeats=args.repeats, allocator=_use_allocator(args.allocator),
@@ -528,7 +571,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
             "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train,
-            "merge": cmd_merge}
+            "merge": cmd_merge, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
@@ -561,12 +604,13 @@ def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting for PDF, line by line
     if args.command in RESULTS_COMMANDS:
         args.dataset = _results_dataset(args.results, args.dataset)
     return COMMANDS[args.command](args)
 
 
-RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export")
+RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export", "plot")
 """The commands that read stored results: their ``--dataset`` defaults to :func:`_results_dataset`'s."""
 
 

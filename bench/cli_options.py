@@ -53,7 +53,7 @@ def _results_parent() -> argparse.ArgumentParser:
 
 def _report_parent() -> argparse.ArgumentParser:
     """Where reports go and how BD-rates are computed."""
-    from bench.analysis.bdrate import DEFAULT_RESAMPLES
+    from bench.analysis.bdrate import CI_METHODS, DEFAULT_MC_TARGET, DEFAULT_RESAMPLES, MAX_RESAMPLES
 
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
@@ -63,7 +63,19 @@ def _report_parent() -> argparse.ArgumentParser:
     parent.add_argument("--method", choices=("cubic", "pchip", "both"), default="both",
                         help="BD fit: cubic (VCEG-M33, default in tables) or pchip (JVET CTC) (default: %(default)s)")
     parent.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
-                        help="bootstrap resamples over images for the 95%% CI (default: %(default)s)")
+                        help="bootstrap resamples over images for the 95%% CI, drawn first (default: %(default)s)")
+    parent.add_argument("--mc-error", type=float, default=DEFAULT_MC_TARGET, metavar="E",
+                        help="draw more resamples until the Monte-Carlo error of each interval's ends is at most E "
+                             "percentage points; 0: exactly --bootstrap N (default: %(default)s)")
+    parent.add_argument("--max-resamples", type=int, default=MAX_RESAMPLES, metavar="N",
+                        help="the most resamples one interval draws to meet --mc-error; the error reached is "
+                             "printed (default: %(default)s)")
+    parent.add_argument("--ci-method", choices=CI_METHODS, default="percentile",
+                        help="bootstrap interval: percentile, or bca (bias-corrected and accelerated) "
+                             "(default: %(default)s)")
+    parent.add_argument("--pairs", action="store_true",
+                        help="also compare every codec with every other (paired intervals; bd-rate-pairs.csv and a "
+                             "matrix per metric)")
     parent.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     parent.add_argument("--reference", action="append", default=[], metavar="FILE|GLOB|published:KEY",
                         help="a reference curve to compare and draw: a CompressAI results JSON, a tidy CSV "
@@ -79,11 +91,45 @@ def _report_parent() -> argparse.ArgumentParser:
                         help="only points whose mean rate lies in [LOW, HIGH] bpp, of every curve, enter the BD fit "
                              "(applied after --anchor-points; default: all)")
     parent.add_argument("--latex", action="store_true",
-                        help="also write the BD tables as LaTeX (bd-rate.tex, booktabs) beside bd-rate.md and .csv")
+                        help="also write the BD-rates as one LaTeX table (bd-rate.tex, booktabs: a row per codec, "
+                             "PSNR, MS-SSIM and PSNR-Y side by side, the first --method) beside bd-rate.md and .csv")
+    parent.add_argument("--latex-no-ci", action="store_true",
+                        help="leave the confidence intervals out of bd-rate.tex")
     parent.add_argument("--allow-subset", action="store_true",
                         help="compare with a reference whose means are over another number of images than the "
                              "results' (a subset of Kodak against the published 24-image curves); the figures' "
                              "legends then give each curve's image count (default: refused)")
+    return parent
+
+
+def _label_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--label", action="append", default=[], metavar="CURVE=TEXT",
+                        help="the name a codec or curve is shown by, in tables, CSV and figures alike (jpeg=\"JPEG "
+                             "(libjpeg-turbo)\", VTM=\"VTM 12\"); repeatable")
+    return parent
+
+
+def _figure_parent(style: str = "screen") -> argparse.ArgumentParser:
+    """How RD figures are drawn: axis, spread, delta panel, and the look (size, text)."""
+    from bench.analysis.figstyle import STYLE_NAMES, WIDTHS
+
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--log-rate", action="store_true", help="a logarithmic rate axis")
+    parent.add_argument("--spread", choices=("band", "scatter"),
+                        help="per-image spread: band (± one standard deviation of the images' quality at each "
+                             "point, edged in the curve's colour) or scatter (every image's point) (default: none)")
+    parent.add_argument("--delta-panel", action="store_true",
+                        help="a panel under the RD figure: each curve's quality minus the anchor's at the same rate "
+                             "(anchor interpolated linearly in log rate)")
+    parent.add_argument("--style", choices=tuple(STYLE_NAMES), default=style,
+                        help="screen: 8 in wide, 10 pt, a title, the legend inside; paper: 3.5 in (one column), "
+                             "8 pt, no title, the legend below, PDF fonts embedded, SVG text as text, PNG at 300 dpi "
+                             "(default: %(default)s)")
+    parent.add_argument("--width", choices=tuple(WIDTHS),
+                        help="paper width: column (3.5 in) or page (7.16 in); implies --style paper")
+    parent.add_argument("--figsize", metavar="WxH", help="figure size in inches, e.g. 3.5x2.6 (default: the style's)")
+    parent.add_argument("--font-size", type=float, metavar="PT", help="text size in points (default: the style's)")
     return parent
 
 
@@ -209,7 +255,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _build_parser(prog: str) -> argparse.ArgumentParser:
+    from bench.analysis.curves import BD_METRICS
+
     dataset, results, reports = _dataset_parent(), _results_parent(), _report_parent()
+    figure, label = _figure_parent(), _label_parent()
     allocator, codecs = _allocator_parent(), _codec_parent()
     parser = argparse.ArgumentParser(prog=prog, description="Benchmark image codecs on a dataset.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
@@ -283,25 +332,38 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     commands.add_parser("fetch", help="download (or verify a local copy of) a dataset", parents=[dataset])
 
     commands.add_parser("bd-rate", help="BD-rate / BD-PSNR tables against an anchor, with bootstrap CIs",
-                        parents=[results, reports])
+                        parents=[results, reports, label])
 
     report = commands.add_parser("report", help="regenerate reports/REPORT.md with figures and tables "
-                                                "from stored results (no encoding)", parents=[results, reports])
+                                                "from stored results (no encoding)",
+                                 parents=[results, reports, _figure_parent("paper"), label])
     report.add_argument("--max-bpp", type=float, default=2.0,
                         help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
-    report.add_argument("--log-rate", action="store_true", help="RD figures with a logarithmic rate axis")
     report.add_argument("--allow-dirty", action="store_true",
                         help="write into a folder of committed reports although the git tree has uncommitted "
                              "changes; every page then says it was written from a dirty tree (default: refused)")
-    report.add_argument("--spread", choices=("band", "scatter"),
-                        help="per-image spread on the RD figures: band (± one standard deviation of the images' "
-                             "quality at each point) or scatter (every image's point) (default: none)")
-    report.add_argument("--delta-panel", action="store_true",
-                        help="a panel under each RD figure: each curve's quality minus the anchor's at the same rate "
-                             "(anchor interpolated linearly in log rate)")
-    report.add_argument("--label", action="append", default=[], metavar="CURVE=TEXT",
-                        help="legend text of a curve in the figures (jpeg=\"JPEG (libjpeg-turbo)\", VTM=\"VTM 12\"); "
-                             "repeatable")
+
+    plot = commands.add_parser("plot", help="one RD figure from stored results, in the files named (.pdf, .svg, "
+                                            ".png); --style paper for a journal's column",
+                                 parents=[results, figure, label])
+    plot.add_argument("-o", "--output", action="append", required=True, metavar="PATH",
+                      help="file to write, its format from the extension: .pdf (fonts embedded), .svg (text kept as "
+                           "text with --style paper), .png; repeatable")
+    plot.add_argument("--metric", choices=tuple(BD_METRICS), default="psnr",
+                      help="quality axis: psnr (RGB), ms_ssim_db (MS-SSIM in dB) or psnr_y (BT.709 luma) "
+                           "(default: %(default)s)")
+    plot.add_argument("--codecs", metavar="A,B",
+                      help="the curves to draw, by codec, curve or label (published:KEY) (default: every measured "
+                           "codec and its published curve on Kodak); --reference curves are drawn as well")
+    plot.add_argument("--reference", action="append", default=[], metavar="FILE|GLOB|published:KEY",
+                      help="a reference curve to draw as well (as for report); repeatable")
+    plot.add_argument("--no-published", action="store_true",
+                      help="leave out the measured codecs' published curves (drawn by default on Kodak)")
+    plot.add_argument("--rate-range", metavar="LOW:HIGH",
+                      help="the rate axis' ends in bpp, e.g. 0.1:1.5 (default: every point); curves with no point "
+                           "in range are named under the figure")
+    plot.add_argument("--anchor", default="jpeg", help="the curve the delta panel subtracts (default: %(default)s)")
+    plot.add_argument("--title", help="a title over the figure (default: none on paper, the metric on screen)")
 
     visual = commands.add_parser("visual", help="same crop decoded by each codec near a target bpp",
                                  parents=[dataset, codecs])
@@ -314,17 +376,25 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     visual.add_argument("--size", type=int, default=256, help="crop side when --crop gives no size (default: 256)")
     visual.add_argument("--reports", default="reports", metavar="DIR", help="output folder (default: %(default)s)")
 
-    # a learned-wing tool: it takes the learned codecs' weights options, and its own --device
-    weights = _codec_parent(only=("weights_mirror", "checkpoint", "checkpoint_dir", "weights_cache"),
-                            codec_args=False)
-    complexity = commands.add_parser("complexity", help="params, MACs, encoder/decoder time and peak memory "
-                                                        "per learned model and λ", parents=[dataset, allocator, weights])
+    # a learned-wing tool: it takes the learned codecs' weights options, --codec-args, and its own --device
+    weights = _codec_parent(only=("weights_mirror", "checkpoint", "checkpoint_dir", "weights_cache"))
+    complexity = commands.add_parser(
+        "complexity", help="params, MACs, encoder/decoder time and peak memory per learned model and λ",
+        description="Parameters per part, MACs per part and coding side (fvcore), time per step and peak memory "
+                    "of CompressAI's architectures, of any codec plug-in whose coders hold a torch module (a "
+                    "CompressionModelCodec on BENCH_CODEC_PATH) and of named models (--checkpoint NAME@ARCH:…); "
+                    "other codecs get their whole encode/decode times and memory, and the report says why the "
+                    "rest is absent. Tables and complexity.md go to --reports.",
+        parents=[dataset, allocator, weights])
     complexity.add_argument("--results", default="results", metavar="DIR",
                             help="harness results whose encode/decode times are tabulated (default: %(default)s)")
     complexity.add_argument("--archs", default=",".join(study.ARCHITECTURES),
-                            help="learned architectures (default: the study's, %(default)s)")
-    complexity.add_argument("--points", default=",".join(study.POINTS),
-                            help="operating points (default: the study's λ, %(default)s)")
+                            help="comma-separated CompressAI architectures, codecs (a plug-in's, e.g. "
+                                 "tiny-factorized) or named models (NAME, or NAME@ARCH) (default: the study's, "
+                                 "%(default)s)")
+    complexity.add_argument("--points", help="operating points of every model (default: the study's λ, "
+                                             f"{','.join(study.POINTS)}, for CompressAI architectures; a codec's "
+                                             "own default points for the others)")
     complexity.add_argument("--images", type=int, default=4,
                             help="images timed step by step (network vs entropy coding); the first one "
                                  "is used for peak memory (default: %(default)s)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 __all__ = [
-    "ANCHORS", "ARCHITECTURES", "TRAINED_ARCHITECTURE", "JPEG_POINTS", "JPEG_QUALITIES", "LABELS", "LAMBDAS", "POINTS",
+    "ANCHORS", "ARCHITECTURES", "EXTRA_ANCHORS", "TRAINED_ARCHITECTURE", "JPEG_POINTS", "JPEG_QUALITIES", "LABELS", "LAMBDAS", "POINTS",
     "PRETRAIN_LAMBDA", "STUDY_ANCHOR", "STUDY_BD_RATES", "STUDY_CONTEXT_DECODE_S", "STUDY_PARAMS_CELL", "ZOO_QUALITIES", "lambda_label",
 ]
 
@@ -57,6 +57,10 @@ ANCHORS: tuple[str, ...] = ("webp", "jpeg2000", "avif", "avif-444", "heic", "hei
 """Further classic codecs benchmarked beside JPEG by ``make bench``; AVIF and HEIC both at 4:2:0 (as JPEG)
 and 4:4:4 (as the learned codecs, which code RGB), so what chroma subsampling costs is visible."""
 
+EXTRA_ANCHORS: tuple[str, ...] = ("jpegxl", "mozjpeg", "jpegli")
+"""Today's anchors, registered but not in ``make bench``'s default: their Kodak sweep adds about 11 minutes
+to the study's 45 (docs/anchors.md). ``make bench CODECS=$(python -m bench.study extra-anchors)`` runs them."""
+
 STUDY_BD_RATES: dict[str, tuple[float, float]] = {
     "bmshj2018-factorized": (-31.78, -44.73),
     "bmshj2018-hyperprior": (-46.98, -54.41),
@@ -78,6 +82,7 @@ the rest of the table is not shown for that reason."""
 _MAKE_VARIABLES = {
     "learned": lambda: ",".join(ARCHITECTURES),
     "anchors": lambda: ",".join(ANCHORS),
+    "extra-anchors": lambda: ",".join(EXTRA_ANCHORS),
     "points": lambda: ",".join(POINTS),
     "anchor": lambda: STUDY_ANCHOR,
 }

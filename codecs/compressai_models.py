@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bench.core.codec import Codec
+from bench.core.codec import Codec, Coder
 from bench.core.options import Option, resolve
 from bench.core.registry import VARIANT_NAME, register
 from bench.learned import adapter, zoo
@@ -94,7 +94,7 @@ class CompressAICodec(CompressionModelCodec):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "arch": self.arch}
 
-    def derivation(self, point: str) -> Any:
+    def derivation(self, point: str) -> Coder | None:
         """The reference bitstream by exact wavefronts (:mod:`bench.learned.derive`) for a joint
         autoregressive model on the CPU; None for the others."""
         if self.arch not in DERIVABLE or self.device.type != "cpu":

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from bench.core.options import Option
 from bench.core.registry import register
 from bench.learned import bitstream
 from bench.learned.adapter import CompressionModelCoder
+
+if TYPE_CHECKING:
+    from bench.learned.checkpoint import LoadedModel
 
 _BASE_MODULE = "bench_plugins.compressai_models"
 base = sys.modules.get(_BASE_MODULE)
@@ -60,7 +63,7 @@ OPTIONS = (
 class WavefrontCoder(CompressionModelCoder):
     """One operating point of a wavefront codec."""
 
-    def __init__(self, codec: WavefrontCodec, loaded: Any) -> None:
+    def __init__(self, codec: WavefrontCodec, loaded: LoadedModel) -> None:
         from bench.learned import wavefront
 
         super().__init__(codec, loaded)
@@ -104,7 +107,7 @@ class WavefrontCodec(base.CompressAICodec):
 
         return list(points_for(self.arch, self.source, None))
 
-    def load_point(self, point: str) -> Any:
+    def load_point(self, point: str) -> LoadedModel:
         """The architecture's weights of ``point``; WeightsUnavailable when none can be had."""
         from bench.learned.checkpoint import load_model
 

@@ -192,7 +192,7 @@ def test_study_comparison(rows: pd.DataFrame) -> None:
 
 def test_write_bd_tables(rows: pd.DataFrame, tmp_path: Path) -> None:
     paths = write_bd_tables(*bd_tables(rows, n_boot=100), tmp_path)
-    assert [p.name for p in paths] == ["bd-rate.md", "bd-rate.csv", "bd-rate-study.csv"]
+    assert [p.name for p in paths] == ["bd-rate.md", "bd-rate.csv", "bd-rate-study.csv", "bd-rate-images.csv"]
     text = paths[0].read_text()
     assert text.startswith("# BD-rate\n") and "## Comparison with the study" in text
     assert "| Hyperprior | bmshj2018-hyperprior | not run (no weights) | −46.98 |" in text

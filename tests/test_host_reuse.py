@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.core import environment
-from bench.core.reuse import LATER_QUALITY, MEASURE, REUSE, TIME, reuse_rule
+from bench.core.reuse import LATER_QUALITY, Action, reuse_rule
 from conftest import REPO, read_csv_rows, run_python, write_csv_rows
 
 PLUGIN = '''
@@ -76,11 +76,12 @@ def host_of(device: str = "cpu", threads: int = 1, allocator: str = "system") ->
 
 def test_the_rule() -> None:
     ok = {"status": "ok", "encode_s": "0.1", "host": "aaaaaaaaaaaa", **dict.fromkeys(LATER_QUALITY, "40.0")}
-    assert reuse_rule(None, "aaaaaaaaaaaa", True)[0] == MEASURE
-    assert reuse_rule({**ok, "status": "failed"}, "aaaaaaaaaaaa", True)[0] == MEASURE
-    assert reuse_rule(ok, "aaaaaaaaaaaa", False) == (REUSE, "reused as stored (same host)")
-    assert reuse_rule({**ok, "encode_s": ""}, "aaaaaaaaaaaa", False)[0] == TIME
-    for bit_exact, action in ((True, TIME), (False, MEASURE)):
+    assert [f"{action}" for action in Action] == ["measure", "time", "score", "reuse"]  # as strings, as before
+    assert reuse_rule(None, "aaaaaaaaaaaa", True)[0] == Action.MEASURE
+    assert reuse_rule({**ok, "status": "failed"}, "aaaaaaaaaaaa", True)[0] == Action.MEASURE
+    assert reuse_rule(ok, "aaaaaaaaaaaa", False) == (Action.REUSE, "reused as stored (same host)")
+    assert reuse_rule({**ok, "encode_s": ""}, "aaaaaaaaaaaa", False)[0] == Action.TIME
+    for bit_exact, action in ((True, Action.TIME), (False, Action.MEASURE)):
         other, why = reuse_rule(ok, "bbbbbbbbbbbb", bit_exact)
         unknown, why_unknown = reuse_rule({**ok, "host": ""}, "bbbbbbbbbbbb", bit_exact)
         assert other == unknown == action

@@ -138,8 +138,8 @@ def test_a_codec_keeps_its_colour_and_marker_whatever_else_is_plotted(rows: pd.D
     crowded = rd_figure([published_curve("mbt2018"), *curves.values(), published_curve("jpeg")], "psnr")
     for figure in (alone, crowded):
         drawn = line(figure, "jpeg")
-        assert (to_hex(drawn.get_color()), drawn.get_marker()) == ("#d62728", "o")  # STYLES["jpeg"], written out
-    assert to_hex(line(crowded, "jpeg (published)").get_color()) == "#d62728"
+        assert (to_hex(drawn.get_color()), drawn.get_marker()) == ("#000000", "o")  # STYLES["jpeg"], written out
+    assert to_hex(line(crowded, "jpeg (published)").get_color()) == "#000000"
     complexity = decode_time_vs_bd_rate_figure({"jpeg": 0.01, "mbt2018": 0.2}, {"jpeg": 0.0, "mbt2018": -30.0})
     faces = [to_hex(c.get_facecolors()[0]) for c in complexity.axes[0].collections]
     assert faces == [STYLES["jpeg"].colour, STYLES["mbt2018"].colour]

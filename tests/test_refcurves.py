@@ -197,32 +197,27 @@ def test_latex_has_balanced_shape_escapes_names_and_holds_the_csv_numbers(rows: 
     assert not stack
     bare = tex.replace(r"\{", "").replace(r"\}", "")
     assert bare.count("{") == bare.count("}")
-    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == tex.count(r"\midrule") == 4
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == tex.count(r"\midrule") == 1  # one table
     escaped = r"x\_y\&z\%\#\$\textasciitilde{}\textasciicircum{}\{\}\textbackslash{}"
     assert latex_escape(odd) == escaped and escaped in tex
-    for line in tex.splitlines():  # no unescaped special character outside commands and math
-        if line.startswith("%") or "&" not in line:
-            continue
+    body = tex.split("\\midrule\n")[1].split("\\bottomrule")[0].splitlines()
+    for line in body:  # no unescaped special character outside commands and math
         cells = re.split(r"(?<!\\)&", line.removesuffix(r"\\").strip())
-        assert len(cells) == 5, line
-    # numbers: each row's BD-rate and BD-quality, rounded, equal the CSV's exact values
+        assert len(cells) == 5, line  # codec, then BD-rate and CI of PSNR and of MS-SSIM
+    # numbers: each row's BD-rate and interval (first method, cubic), rounded, equal the CSV's exact values
     records = list(csv.DictReader(io.StringIO(table_csv(table))))
     by_label = {"bmshj2018-factorized": "bmshj2018-factorized", escaped: f"ref:{odd}"}
-    blocks = tex.split(r"\begin{table}")[1:]
-    order = [(m, q) for m in ("cubic", "pchip") for q in ("psnr", "ms_ssim_db")]
-    checked = 0
-    for (method, metric), block in zip(order, blocks):
-        for line in block.splitlines():
-            label = line.split(" & ")[0]
-            if label not in by_label:
-                continue
-            cells = line.removesuffix(r" \\").split(" & ")
+    assert [line.split(" & ")[0] for line in body] == list(by_label)
+    for line in body:
+        cells = line.removesuffix(r" \\").split(" & ")
+        for i, metric in enumerate(("psnr", "ms_ssim_db")):
             record = next(r for r in records if (r["codec"], r["method"], r["metric"]) ==
-                          (by_label[label], method, metric))
-            for cell, column, digits in ((cells[2], "bd_rate", 2), (cells[4], "bd_quality", 3)):
-                assert cell == f"${float(record[column]):+.{digits}f}$", (cell, record[column])
-            checked += 1
-    assert checked == 8
+                          (by_label[cells[0]], "cubic", metric))
+            assert cells[1 + 2 * i] == f"${float(record['bd_rate']):+.2f}$", (cells, record["bd_rate"])
+            if record["ci_low"]:
+                assert cells[2 + 2 * i] == f"[${float(record['ci_low']):+.1f}$, ${float(record['ci_high']):+.1f}$]"
+            else:
+                assert cells[2 + 2 * i] == "---"  # a reference curve: a mean curve, no interval
     odd_rate = table.entry(f"ref:{odd}", "psnr", "pchip").rate.value
     assert odd_rate == pytest.approx(100 * (0.8 - 1), abs=1e-9)  # the same curve at 0.8× the rate
 
@@ -294,7 +289,7 @@ def test_cli_bd_rate_and_report_take_a_reference_file_as_anchor(tmp_path: Path, 
     records = list(csv.DictReader((tmp_path / "bd" / "bd-rate.csv").open()))
     assert {r["anchor"] for r in records} == {"ref:JPEG"}
     assert {r["codec"] for r in records} == {"jpeg", "published:vtm"}
-    assert (tmp_path / "bd" / "bd-rate.tex").read_text().count(r"\begin{tabular}") == 2
+    assert (tmp_path / "bd" / "bd-rate.tex").read_text().count(r"\begin{tabular}") == 1
     code = main(["report", "--results", results, "--reports", str(tmp_path / "rep"), "--anchor", "jpeg",
                  "--reference", anchor, "--method", "cubic", "--bootstrap", "20", "--log-rate", "--spread", "band",
                  "--delta-panel", "--label", "JPEG=CompressAI JPEG"])

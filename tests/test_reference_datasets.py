@@ -109,9 +109,10 @@ def test_with_allow_subset_the_legends_give_each_curves_image_count(tmp_path: Pa
     legends: dict[str, list[str]] = {}
     save = plots.save_figure
 
-    def keep_legend(figure, stem, formats):
-        legends[Path(stem).name] = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-        return save(figure, stem, formats)
+    def keep_legend(figure, stem, *args, **kwargs):
+        found = [*figure.legends, *(a.get_legend() for a in figure.axes if a.get_legend() is not None)]
+        legends[Path(stem).name] = [t.get_text() for legend in found for t in legend.get_texts()]
+        return save(figure, stem, *args, **kwargs)
 
     monkeypatch.setattr(plots, "save_figure", keep_legend)
     with pytest.raises(ReferenceSpecError, match="6 of its 24 images"):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import folder_dataset
-from bench.core.reuse import LATER_QUALITY, REUSE, TIME, reuse_rule
+from bench.core.reuse import LATER_QUALITY, Action, reuse_rule
 from bench.core.timing import NOISY_SPREAD, measure
 from bench.pipeline import CodecRun, Settings, evaluate
 from conftest import natural_image
@@ -104,11 +104,11 @@ def test_a_spread_over_ten_percent_of_the_median_is_flagged(tmp_path):
 def test_rows_timed_with_fewer_repeats_than_asked_are_timed_again(tmp_path):
     row = {"status": "ok", "host": "aaaaaaaaaaaa", "encode_s": "0.1", "timing_repeats": "1",
            **dict.fromkeys(LATER_QUALITY, "40.0")}
-    assert reuse_rule(row, "aaaaaaaaaaaa", True, repeats=1)[0] == REUSE
-    assert reuse_rule(row, "aaaaaaaaaaaa", True, repeats=3) == (TIME, "timings taken again (stored from fewer "
-                                                                      "than 3 repeats)")
-    assert reuse_rule({**row, "timing_repeats": "5"}, "aaaaaaaaaaaa", True, repeats=3)[0] == REUSE
-    assert reuse_rule({**row, "timing_repeats": ""}, "aaaaaaaaaaaa", True, repeats=2)[0] == TIME  # legacy: 1
+    assert reuse_rule(row, "aaaaaaaaaaaa", True, repeats=1)[0] == Action.REUSE
+    assert reuse_rule(row, "aaaaaaaaaaaa", True, repeats=3) == (Action.TIME, "timings taken again (stored from "
+                                                                             "fewer than 3 repeats)")
+    assert reuse_rule({**row, "timing_repeats": "5"}, "aaaaaaaaaaaa", True, repeats=3)[0] == Action.REUSE
+    assert reuse_rule({**row, "timing_repeats": ""}, "aaaaaaaaaaaa", True, repeats=2)[0] == Action.TIME  # legacy: 1
 
     folder = folder_of(tmp_path, [(40, 56)])
     first = evaluate(folder_dataset(folder), [CodecRun(CountingCodec(), ("a",))], tmp_path / "r",

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bench.core.metrics import psnr, psnr_ycbcr
-from bench.core.reuse import LATER_QUALITY, REUSE, SCORE, TIME, reuse_rule
+from bench.core.reuse import LATER_QUALITY, Action, reuse_rule
 from conftest import read_csv_rows, run_python, write_csv_rows
 
 
@@ -76,10 +76,10 @@ def test_one_pixel_by_hand() -> None:
 def test_the_rule_for_rows_without_ycbcr() -> None:
     ok = {"status": "ok", "encode_s": "0.1", "timing_repeats": "3", "host": "aaaaaaaaaaaa",
           **{column: "40.0" for column in LATER_QUALITY}}
-    assert reuse_rule(ok, "aaaaaaaaaaaa", True, 3)[0] == REUSE
-    assert reuse_rule({**ok, "psnr_y": ""}, "aaaaaaaaaaaa", True, 3)[0] == SCORE
+    assert reuse_rule(ok, "aaaaaaaaaaaa", True, 3)[0] == Action.REUSE
+    assert reuse_rule({**ok, "psnr_y": ""}, "aaaaaaaaaaaa", True, 3)[0] == Action.SCORE
     # a row that needs timing anyway is filled in the timing pass
-    assert reuse_rule({**ok, "psnr_y": "", "encode_s": ""}, "aaaaaaaaaaaa", True, 3)[0] == TIME
+    assert reuse_rule({**ok, "psnr_y": "", "encode_s": ""}, "aaaaaaaaaaaa", True, 3)[0] == Action.TIME
 
 
 def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path, tmp_path: Path) -> None:

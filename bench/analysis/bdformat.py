@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from bench.analysis.bdcompareformat import ci_name, per_image_lines, resampling_text, significance_lines
 from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
 from bench.analysis.curves import BD_METRICS, Curve
@@ -63,13 +64,6 @@ def _rms_cell(entry: BdEntry) -> str:
     return " · ".join("—" if v is None else f"{v:.4f}" for v in (anchor, test))
 
 
-def _mc_text(table: BdTable) -> str:
-    errors = [e.ci.mc_error for e in table.entries if e.ci is not None and e.ci.mc_error is not None]
-    if not errors:
-        return ""
-    return f"; Monte-Carlo error of the interval ends at most {max(errors):.2f} percentage points"
-
-
 def _interval_text(interval: tuple[float, float] | None, digits: int) -> str:
     if interval is None:
         return "—"
@@ -108,15 +102,16 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
     anchor = table.anchor
     pct = round(100 * table.level)
     whose = "the test codec has (the anchor is a published curve)" if anchor.published else "both codecs have"
+    errors = [e.ci.mc_error for e in table.entries if e.ci is not None and e.ci.mc_error is not None]
     lines = [
         f"{h} BD-rate vs {anchor.name}",
         "",
         (f"Dataset {table.dataset}; anchor **{anchor.name}** ({anchor.source}); BD values on the mean curves "
         f"(negative BD-rate: fewer bits than the anchor at equal quality; positive BD-PSNR / BD-MS-SSIM: "
         f"higher quality at equal rate) over the images that {whose} with status ok and a value of the "
-        f"metric at every operating point (*images*). {pct}% CI of BD-rate: paired percentile bootstrap over "
-        f"the same images ({table.n_boot} resamples, "
-        f"seed {table.seed}{_mc_text(table)}). Overlap: the integration interval (quality in dB for BD-rate, rate in bpp for "
+        f"metric at every operating point (*images*). {pct}% CI of BD-rate: paired {ci_name(table)} bootstrap over "
+        f"the same images ({resampling_text(table, errors)}). Overlap: the integration interval (quality in dB for "
+        f"BD-rate, rate in bpp for "
         f"BD-quality); at least {100 * table.min_overlap:.0f}% of the test curve's range is required; "
         f"each curve needs at least 4 strictly monotonic points."),
         "",
@@ -141,7 +136,8 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
                 f"| overlap [bpp] |{extra_head}"),
                 "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---:|---|" if cubic else "") + ("---:|" if mse else ""),
             ]
-            for e in (e for e in table.entries if e.method == method and e.metric == metric):
+            rows = [e for e in table.entries if e.method == method and e.metric == metric]
+            for e in rows:
                 extra = f" {_all_points_cell(e)} | {_payload_cell(e)} | {_rms_cell(e)} |" if cubic else ""
                 extra += f" {format_result(e.rate_mse_mean) if e.rate_mse_mean is not None else '—'} |" if mse else ""
                 lines.append(
@@ -150,6 +146,8 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
                     f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
                 )
             lines.append("")
+            lines += significance_lines(rows, table.level)
+            lines += per_image_lines(table, method, metric)
     lines += [f"{h}# Operating points used", "", f"- anchor {anchor.name}: {_points_text(anchor)}"]
     codecs = dict.fromkeys(e.codec for e in table.entries)
     for name in codecs:
@@ -166,7 +164,8 @@ CSV_COLUMNS = (
     "bd_rate", "bd_rate_reason", "ci_level", "ci_low", "ci_high", "ci_images", "ci_valid", "ci_resamples",
     "ci_reason", "bd_quality", "bd_quality_reason", "overlap_quality_low", "overlap_quality_high",
     "overlap_rate_low", "overlap_rate_high", "ci_mc_error", "bd_rate_all_points", "fit_rms_anchor", "fit_rms_test",
-    "bd_rate_psnr_of_mean_mse", "bd_rate_payload", "bd_rate_payload_reason",
+    "bd_rate_psnr_of_mean_mse", "bd_rate_payload", "bd_rate_payload_reason", "ci_method", "images_median",
+    "images_q1", "images_q3", "images_favour", "images_defined",
 )
 
 
@@ -183,8 +182,11 @@ def table_csv(table: BdTable) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    per_image = {(i.codec, i.metric, i.method): i for i in (table.comparisons.images if table.comparisons else ())}
     for e in table.entries:
         ci = e.ci
+        image = per_image.get((e.codec, e.metric, e.method))
+        quartiles = image.quartiles if image is not None else None
         has_ci = ci is not None and ci.low is not None
         q_lo, q_hi = e.rate.overlap or (None, None)
         r_lo, r_hi = e.quality.overlap or (None, None)
@@ -192,12 +194,14 @@ def table_csv(table: BdTable) -> str:
             table.dataset, table.anchor.name, e.method, e.metric, e.codec, len(table.anchor.points),
             len(e.points), " ".join(e.points), e.images, e.rate.value, e.rate.reason, table.level,
             ci.low if has_ci else None, ci.high if has_ci else None, e.ci_images if ci is not None else None,
-            ci.n_valid if ci is not None else None, table.n_boot if ci is not None else None,
+            ci.n_valid if ci is not None else None, ci.n_boot if ci is not None else None,
             None if has_ci else e.ci_reason, e.quality.value, e.quality.reason, q_lo, q_hi, r_lo, r_hi,
             ci.mc_error if has_ci else None, e.rate_all.value if e.rate_all is not None else None, *e.fit_rms,
             e.rate_mse_mean.value if e.rate_mse_mean is not None else None,
             e.rate_payload.value if e.rate_payload is not None else None,
-            e.rate_payload.reason if e.rate_payload is not None else None,
+            e.rate_payload.reason if e.rate_payload is not None else None, table.ci_method if ci is not None else None,
+            image.median if image is not None else None, *(quartiles or (None, None)),
+            image.favour if image is not None else None, image.defined.size if image is not None else None,
         )
         writer.writerow([csv_value(v) for v in values])
     return buffer.getvalue()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ import pandas as pd
 from bench.analysis.bdrate import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_RESAMPLES,
+    MAX_RESAMPLES,
     BdRateError,
     fit_residual_rms,
     METHODS,
@@ -59,6 +60,7 @@ __all__ = [
     "BdTableError",
     "Memo",
     "bd_common",
+    "bd_interval",
     "bd_pair",
     "bd_rate_on_payload",
     "bd_table",
@@ -117,6 +119,14 @@ class BdTable:
     """The anchor's points the user kept (``--anchor-points``), or None for all."""
     rate_range: tuple[float, float] | None = None
     """The rate interval [bpp] the user kept points in (``--rate-range``), or None for all."""
+    mc_target: float | None = None
+    """The Monte-Carlo error of the interval ends the resamples were grown to (None: ``n_boot`` exactly)."""
+    max_boot: int = MAX_RESAMPLES
+    """The most resamples an interval may draw to meet ``mc_target``."""
+    ci_method: str = "percentile"
+    comparisons: Any = None
+    """A :class:`bench.analysis.bdcompare.Comparisons` (per-image BD-rates, the common-interval table, the pairs)
+    once :func:`bench.analysis.bdreport.bd_tables` has computed it (typed loosely: that module imports this one)."""
 
     def entry(self, codec: str, metric: str, method: str) -> BdEntry:
         for e in self.entries:
@@ -178,9 +188,10 @@ def bd_pair(anchor: Curve, test: Curve, metric: str, method: str = "cubic",
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined
     args = (anchor.rate(), anchor.quality(metric), test.rate(), test.quality(metric))
+    labels = (anchor.points, test.points)
     return (
-        bd_rate_result(*args, method=method, min_overlap=min_overlap, fit=fit),
-        bd_quality_result(*args, method=method, min_overlap=min_overlap, fit=fit),
+        bd_rate_result(*args, method=method, min_overlap=min_overlap, fit=fit, labels=labels),
+        bd_quality_result(*args, method=method, min_overlap=min_overlap, fit=fit, labels=labels),
     )
 
 
@@ -204,7 +215,10 @@ Memo = dict[tuple, Any]
 by what they depend on: :func:`bd_table` passes one through its pairs so that each is computed once."""
 
 
-def _memoized(memo: Memo | None, key: tuple, compute: Callable[[], Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _memoized(memo: Memo | None, key: tuple, compute: Callable[[], _T]) -> _T:
     if memo is None:
         return compute()
     if key not in memo:
@@ -260,9 +274,16 @@ def _ok_rows(rows: pd.DataFrame, curve: Curve, images: pd.Index) -> pd.DataFrame
 
 
 def _curve_over(rows: pd.DataFrame, curve: Curve, images: pd.Index, memo: Memo | None) -> Curve:
-    """The codec's mean curve at ``curve``'s points over ``images`` only, averaged as the summary averages."""
-    return _memoized(memo, ("curve", curve.name, curve.points, tuple(images)),
-                     lambda: measured_curves(_ok_rows(rows, curve, images))[curve.name])
+    """The codec's mean curve at ``curve``'s points over ``images`` only, averaged as the summary averages;
+    ``curve`` itself (a mean curve of ``rows``, perhaps of some of its points) when ``images`` hold all its rows."""
+    def compute() -> Curve:
+        part = _ok_rows(rows, curve, images)
+        every = (rows["codec"] == curve.name) & (rows["status"] == "ok") & rows["point"].isin(curve.points)
+        if len(part) == int(every.sum()):
+            return curve
+        return measured_curves(part)[curve.name]
+
+    return _memoized(memo, ("curve", curve.name, curve.points, tuple(images)), compute)
 
 
 def mean_pair(rows: pd.DataFrame, anchor: Curve, test: Curve, images: pd.Index, *,
@@ -326,9 +347,12 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
     return rate, quality, images
 
 
-def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
-              n_boot: int, seed: int, level: float, min_overlap: float, memo: Memo | None = None
-              ) -> tuple[BootstrapResult | None, str | None, int]:
+def bd_interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
+                n_boot: int, seed: int, level: float, min_overlap: float, memo: Memo | None = None,
+                mc_target: float | None = None, max_boot: int = MAX_RESAMPLES, ci_method: str = "percentile"
+                ) -> tuple[BootstrapResult | None, str | None, int]:
+    """The paired bootstrap interval of the BD-rate of ``test`` against ``anchor`` over the images ``common``
+    (:func:`bench.analysis.bdrate.bd_rate_bootstrap`), the reason when there is none, and the image count."""
     if anchor.published:
         return None, "anchor is a published or reference mean curve (no per-image data)", 0
     if len(common) < 2:
@@ -340,6 +364,7 @@ def _interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
         a["bpp"].to_numpy(np.float64), a["quality"].to_numpy(np.float64),
         t["bpp"].to_numpy(np.float64), t["quality"].to_numpy(np.float64),
         method=method, n_boot=n_boot, seed=seed, level=level, quality_mean=mean, min_overlap=min_overlap,
+        mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
     )
     return result, result.reason, len(common)
 
@@ -358,9 +383,14 @@ def bd_table(
     references: Sequence[Curve] = (),
     anchor_points: Sequence[str] | None = None,
     rate_range: tuple[float, float] | None = None,
+    mc_target: float | None = None,
+    max_boot: int = MAX_RESAMPLES,
+    ci_method: str = "percentile",
 ) -> BdTable:
     """BD-rate and BD-quality of every codec and reference curve (default: all but the anchor) against
-    ``anchor``, on the points :func:`select_points` keeps (``anchor_points``, ``rate_range``)."""
+    ``anchor``, on the points :func:`select_points` keeps (``anchor_points``, ``rate_range``); intervals
+    from ``n_boot`` resamples, more until their Monte-Carlo error is at most ``mc_target`` (None: exactly
+    ``n_boot``) or ``max_boot`` are drawn, by ``ci_method`` (percentile or BCa)."""
     if not methods:
         raise BdTableError(f"no BD method given; use one or more of {', '.join(METHODS)}")
     for method in methods:
@@ -389,9 +419,9 @@ def bd_table(
                     entries.append(_mean_only_entry(anchor_curve, test, metric, method, min_overlap))
                     continue
                 rate, quality, images = bd_common(rows, anchor_curve, test, metric, method, min_overlap, memo=memo)
-                ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else _interval(
-                    rows, anchor_curve, test, metric, method, images,
-                    n_boot=n_boot, seed=seed, level=level, min_overlap=min_overlap, memo=memo,
+                ci, ci_reason, ci_images = (None, "no BD-rate", 0) if not rate.ok else bd_interval(
+                    rows, anchor_curve, test, metric, method, images, n_boot=n_boot, seed=seed, level=level,
+                    min_overlap=min_overlap, memo=memo, mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
                 )
                 rate_all, fit_rms, mse_mean, payload = None, (None, None), None, None
                 if method == "cubic" and len(images):
@@ -406,7 +436,8 @@ def bd_table(
                                        len(images), rate_all, fit_rms, mse_mean, payload))
     return BdTable(dataset, anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap, None if anchor_points is None else tuple(anchor_points),
-                   None if rate_range is None else (float(rate_range[0]), float(rate_range[1])))
+                   None if rate_range is None else (float(rate_range[0]), float(rate_range[1])),
+                   mc_target, max_boot, ci_method)
 
 
 def _mean_only_entry(anchor: Curve, test: Curve, metric: str, method: str, min_overlap: float) -> BdEntry:

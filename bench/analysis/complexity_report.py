@@ -25,7 +25,7 @@ from bench.learned.complexity.tables import parts_check
 __all__ = ["ComplexityTables", "ar_loop_rates", "ar_loop_text", "complexity_markdown", "read_tables", "render_complexity"]
 
 _TOTALS = ("encoder", "decoder", "model")
-"""Rows of the MACs table that sum parts."""
+"""Rows of the MACs table that sum parts, in tables written before its ``row`` column said so."""
 _INTEGERS = {"threads", "images", "height", "width", "params", "macs", "effective_macs", "gdn_macs",
              "gdn_elementwise_ops", "peak_bytes", "baseline_bytes", "delta_bytes", "imports_bytes", "repeats"}
 """Integer columns (an empty cell is NaN); the other numeric columns are the ``*_s`` and ``*_per_pixel`` floats."""
@@ -53,7 +53,7 @@ class ComplexityTables:
     """Parts against the whole call per side (:func:`parts_check` of the step timings; empty without them)."""
 
 
-def _cell(column: str, text: str) -> Any:
+def _cell(column: str, text: str) -> int | float:
     if text == "":
         return math.nan
     return int(text) if column in _INTEGERS else float(text)  # Python's float(): the written value, bit for bit
@@ -103,7 +103,24 @@ def read_tables(folder: str | Path) -> ComplexityTables:
 
 
 def _g(value: float, scale: float, digits: int = 2) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value / scale:.{digits}f}"
+    return "—" if value is None or pd.isna(value) else f"{value / scale:.{digits}f}"
+
+
+def _totals_and_parts(group: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The total rows and the part (and child) rows of one model's MACs table, each by name."""
+    records = group.to_dict("records")
+    total = [r.get("row") == "total" if "row" in group else r["part"] in _TOTALS for r in records]
+    return ({r["part"]: r for r, t in zip(records, total) if t}, {r["part"]: r for r, t in zip(records, total) if not t})
+
+
+def _u(value: Any, scale: float, unit: str, digits: int = 2) -> str:
+    """``value / scale`` with its unit, or ``—`` alone when there is no value."""
+    text = _g(value, scale, digits)
+    return text if text == "—" else f"{text} {unit}"
+
+
+_NO_SIDE = {"params": math.nan, "macs": math.nan, "gdn_elementwise_ops": math.nan}
+"""The cells of a coding side a model has no part on (counted on ``forward()`` alone)."""
 
 
 def _ms(value: float) -> str:
@@ -164,7 +181,7 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
     if macs.empty:
         return ["No counts.", ""]
     ar_loop = ar_loop_text(macs, split if split is not None else pd.DataFrame())
-    models = [(arch, config, {r["part"]: r for r in group.to_dict("records")})
+    models = [(arch, config, *_totals_and_parts(group))
               for (arch, config), group in macs.groupby(["arch", "config"], sort=False)]
     h, w = int(macs["height"].iloc[0]), int(macs["width"].iloc[0])
     lines += [
@@ -178,39 +195,46 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
         "executed / effective² |"),
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for arch, config, rows in models:
-        enc, dec, model = rows["encoder"], rows["decoder"], rows["model"]
+    forward_only = []
+    for arch, config, rows, parts in models:
+        model = rows["model"]
+        enc, dec = rows.get("encoder", _NO_SIDE), rows.get("decoder", _NO_SIDE)
         pixels = model["height"] * model["width"]
         used = ", ".join(p.removeprefix("lambda") for p in model["points"].split())
-        ctx = rows.get("context_prediction")
+        ctx = parts.get("context_prediction")
         ctx_text = f"{_g(ctx['macs'], 1e9)} G / {_g(ctx['effective_macs'], 1e9)} G" if ctx else "—"
         lines.append(
-            f"| {arch} | {config} | {used} | {model['params'] / 1e6:.2f} M | "
-            f"{enc['params'] / 1e6:.2f} M | {dec['params'] / 1e6:.2f} M | "
-            f"{_g(enc['macs'], 1e9)} G | {_g(dec['macs'], 1e9)} G | "
-            f"{_g(enc['macs'] / pixels, 1e3, 1)} k | {_g(dec['macs'] / pixels, 1e3, 1)} k | "
-            f"{_g(enc['gdn_elementwise_ops'], 1e6, 1)} M / "
-            f"{_g(dec['gdn_elementwise_ops'], 1e6, 1)} M | {ctx_text} |"
+            f"| {arch} | {config} | {used} | {_u(model['params'], 1e6, 'M')} | "
+            f"{_u(enc['params'], 1e6, 'M')} | {_u(dec['params'], 1e6, 'M')} | "
+            f"{_u(enc['macs'], 1e9, 'G')} | {_u(dec['macs'], 1e9, 'G')} | "
+            f"{_u(enc['macs'] / pixels, 1e3, 'k', 1)} | {_u(dec['macs'] / pixels, 1e3, 'k', 1)} | "
+            f"{_u(enc['gdn_elementwise_ops'], 1e6, 'M', 1)} / "
+            f"{_u(dec['gdn_elementwise_ops'], 1e6, 'M', 1)} | {ctx_text} |"
         )
+        if "forward" in rows:
+            forward_only.append(f"{arch} ({config}): {_u(rows['forward']['macs'], 1e9, 'G')}")
+    if forward_only:
+        lines += ["", ("Models without `g_a`/`g_s` are counted on their whole `forward()` (per child below, sides "
+                       "unknown; it includes the likelihoods that coding does not compute): " + "; ".join(forward_only)
+                       + " MACs.")]
     lines += [
         "",
         ("Per part (encoder = g_a + h_a + h_s + context model + entropy parameters; decoder = h_s + context "
-        "model + entropy parameters + g_s; the entropy bottleneck's parameters are in the total only):"),
+        "model + entropy parameters + g_s), and every other child module with its parameters (the entropy "
+        "bottleneck's: no MACs, in the total only):"),
         "",
         ("| model | config | part | side | input | params | MACs | MAC/px | of which GDN 1×1 | effective MACs² | "
         "GDN element-wise ops¹ |"),
         "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for arch, config, rows in models:
-        for name, part in rows.items():
-            if name in _TOTALS:
-                continue
+    for arch, config, _, parts in models:
+        for name, part in parts.items():
             pixels = part["height"] * part["width"]
             lines.append(
                 f"| {arch} | {config} | {name} | {part['sides']} | {'×'.join(part['input_shape'].split('x')[1:])} | "
-                f"{part['params']:,} | {_g(part['macs'], 1e9, 3)} G | {_g(part['macs'] / pixels, 1e3, 2)} k | "
-                f"{_g(part['gdn_macs'], 1e9, 3)} G | {_g(part['effective_macs'], 1e9, 3)} G | "
-                f"{_g(part['gdn_elementwise_ops'], 1e6, 1)} M |"
+                f"{part['params']:,} | {_u(part['macs'], 1e9, 'G', 3)} | {_u(part['macs'] / pixels, 1e3, 'k')} | "
+                f"{_u(part['gdn_macs'], 1e9, 'G', 3)} | {_u(part['effective_macs'], 1e9, 'G', 3)} | "
+                f"{_u(part['gdn_elementwise_ops'], 1e6, 'M', 1)} |"
             )
     lines += [
         "",
@@ -230,6 +254,14 @@ def _macs_markdown(macs: pd.DataFrame, gdn_ops: Any, split: pd.DataFrame | None 
         "",
     ]
     return lines
+
+
+def _absent_markdown(absent: Mapping[str, str]) -> list[str]:
+    """Why some codecs have no counts, or no step timings (the run file's ``absent``)."""
+    if not absent:
+        return []
+    return ["What could not be measured, and why (their times are whole calls; a dash marks the rest):", "",
+            *(f"- {codec}: {reason}" for codec, reason in absent.items()), ""]
 
 
 def _table_groups(table: pd.DataFrame) -> Iterable[tuple[tuple[str, str, int, str], pd.DataFrame]]:
@@ -399,10 +431,10 @@ def study_markdown(macs: pd.DataFrame) -> list[str]:
         return lines
     rows = []
     for (arch, config), group in macs.groupby(["arch", "config"], sort=False):
-        parts = {r["part"]: r for r in group.to_dict("records")}
-        if {"encoder", "decoder", "model"} <= parts.keys():
-            total = parts["encoder"]["macs"] + parts["decoder"]["macs"]
-            rows.append(f"| {arch} | {config} | {_g(parts['model']['params'], 1e6)} M | {total:.2e} | "
+        totals, _ = _totals_and_parts(group)
+        if {"encoder", "decoder", "model"} <= totals.keys():
+            total = totals["encoder"]["macs"] + totals["decoder"]["macs"]
+            rows.append(f"| {arch} | {config} | {_g(totals['model']['params'], 1e6)} M | {total:.2e} | "
                         f"{total / study.STUDY_PARAMS_CELL:.2f} | {2 * total / study.STUDY_PARAMS_CELL:.2f} |")
     if rows:
         lines += ["| model | config | params (here) | encode + decode MACs (here) | the cell read as MACs: "
@@ -434,6 +466,7 @@ def complexity_markdown(
     lines += _conditions(run)
     lines += ["## Parameters and MACs", ""]
     lines += _macs_markdown(macs if macs is not None else pd.DataFrame(), run.get("gdn_elementwise_ops", "?"), split)
+    lines += _absent_markdown(run.get("absent") or {})
     lines += ["## Encoder and decoder time", "", "### Whole calls, from the harness's results", ""]
     lines += _results_markdown(results_table if results_table is not None else pd.DataFrame())
     lines += ["### Network and entropy coding (instrumented)", ""]

@@ -18,12 +18,15 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.bdrate import DEFAULT_RESAMPLES
+from bench.analysis.bdfigure import write_per_image_figure
+from bench.analysis.bdrate import DEFAULT_RESAMPLES, MAX_RESAMPLES
 from bench.analysis.bdreport import bd_report_markdown, bd_tables, write_bd_tables
 from bench.analysis.bdtable import bd_pair
 from bench.core.errors import BenchError
 from bench.analysis.curves import (PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve,
                                    published_for)
+from bench.analysis.figstyle import PAPER, FigureStyle
+from bench.analysis.labels import relabel_table
 from bench.core.environment import git_commit
 from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.analysis.provenance import (TreeState, check_tree, codec_records, dirty_line, non_zoo_codecs,
@@ -457,11 +460,17 @@ def write_report(
     anchor_points: Sequence[str] | None = None,
     rate_range: tuple[float, float] | None = None,
     latex: bool = False,
+    latex_ci: bool = True,
     labels: Mapping[str, str] | None = None,
     log_rate: bool = False,
     spread: str | None = None,
     delta_panel: bool = False,
     identity: Mapping[str, str] | None = None,
+    look: FigureStyle = PAPER,
+    mc_target: float | None = None,
+    max_boot: int = MAX_RESAMPLES,
+    ci_method: str = "percentile",
+    pairs: bool = False,
     command: Sequence[str] | None = None,
     allow_dirty: bool = False,
     allow_subset: bool = False,
@@ -473,13 +482,17 @@ def write_report(
     (PNG is the one ``REPORT.md`` shows). Reads ``<results_dir>/<dataset>/``; includes ``complexity.md`` and ``visual-*.png`` (with their
     JSON) already in ``reports_dir``. ``references`` (curves from files or shipped) are drawn dashed and
     compared in the BD tables, where ``codecs``, ``anchor_points`` and ``rate_range`` choose what is
-    compared (:func:`bench.analysis.bdtable.bd_table`). Figures: ``labels`` (legend text by curve name),
-    ``log_rate``, ``spread`` (``band`` or ``scatter`` of the images) and ``delta_panel`` (quality minus the
-    anchor's, under each RD figure). Per codec, the rows of its current identity, or of the one ``identity``
-    names (codec → codec-hash prefix; :mod:`bench.core.identity`). ``command``: the argv REPORT.md names as its
-    own. Refused: committed reports from a git tree with uncommitted changes (unless ``allow_dirty``, which stamps
-    every page) and references over another number of images than the results' (unless ``allow_subset``; the
-    legends then give each curve's count). Returns the files written, ``REPORT.md`` last.
+    compared (:func:`bench.analysis.bdtable.bd_table`). ``labels``: the names codecs and curves are shown
+    by, in figures and BD tables alike (:mod:`bench.analysis.labels`). Figures, in the ``look`` of a paper
+    column by default (:mod:`bench.analysis.figstyle`): ``log_rate``, ``spread`` (``band`` or ``scatter`` of
+    the images) and ``delta_panel`` (quality minus the anchor's, under each RD figure). Per codec, the rows of
+    its current identity, or of the one ``identity`` names (codec → codec-hash prefix;
+    :mod:`bench.core.identity`). ``mc_target``, ``max_boot``, ``ci_method`` and ``pairs``: the BD intervals
+    and comparisons (:func:`bench.analysis.bdreport.bd_tables`), with the per-image BD-rate figure. ``command``: the
+    argv REPORT.md names as its own. Refused: committed reports from a git tree with uncommitted
+    changes (unless ``allow_dirty``, which stamps every page) and references over another number of
+    images than the results' (unless ``allow_subset``; the legends then give each curve's count).
+    Returns the files written, ``REPORT.md`` last.
     """
     folder = Path(results_dir) / dataset
     current = load_current_rows(folder, identity)  # current images, one identity per codec (bench.core.manifest)
@@ -496,17 +509,23 @@ def write_report(
     artifacts = [*_complexity(reports), *_visuals(reports)]
     table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs,
                              references=references, codecs=codecs, anchor_points=anchor_points,
-                             rate_range=rate_range)
+                             rate_range=rate_range, mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
+                             pairs=pairs)
     overlays = [*references, *([table.anchor] if table.anchor.published else [])]
-    labels = _with_image_counts(rows, overlays, images, labels or {})
-    written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats, overlays=overlays, labels=labels,
-                             log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None)
-    written += write_bd_tables(table, study, reports, latex=latex)
+    legend = _with_image_counts(rows, overlays, images, labels or {})
+    written = write_rd_plots(rows, reports, max_bpp=max_bpp, formats=formats, overlays=overlays, labels=legend,
+                             log_rate=log_rate, spread=spread, delta_anchor=table.anchor if delta_panel else None,
+                             look=look)
+    table = relabel_table(table, labels or {}, strict=False)
+    written += write_bd_tables(table, study, reports, latex=latex, latex_ci=latex_ci)
+    figure = write_per_image_figure(table, reports, formats)
+    written += figure
     stamp = dirty_line(tree) if tree is not None and tree.dirty else None
     if stamp:
         stamp_pages(written, stamp)
     text = report_markdown(
-        rows, runs, results_path=folder, bd_markdown=bd_report_markdown(table, study, heading_level=3),
+        rows, runs, results_path=folder, bd_markdown=bd_report_markdown(
+            table, study, heading_level=3, figure=next((p.name for p in figure if p.suffix == ".png"), None)),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
         references=references, other_notes=current.other_notes, command=command, commit=_commit(tree),
         stamp=stamp,

@@ -1,18 +1,23 @@
-"""One colour and one marker per codec, the same in every figure and report.
+"""One colour and one marker per codec, the same in every figure and report, and distinct within a figure.
 
 A curve's codec is its family (:func:`family`): ``published:mbt2018-8bit``, ``ref:VTM`` and a measured
-``mbt2018`` share a style, so a published or reference curve is drawn in its codec's colour. Codecs of
-the study and the usual published anchors have a fixed entry in :data:`STYLES`; any other name gets a
-colour and marker chosen from its name's CRC-32, so it too is the same in every figure, whatever else
-is plotted beside it.
+``mbt2018`` share a style, so a published or reference curve is drawn in its codec's colour.
+
+Styles come from :data:`PALETTE`: twelve colour-blind-safe colours (Okabe–Ito's eight, four of Paul Tol's
+"muted"), each with its own marker, so curves stay apart in grayscale (where colours of equal lightness
+meet, the markers differ). Codecs of the study and the usual published anchors prefer a fixed entry
+(:data:`STYLES`); any other name prefers the entry its name's CRC-32 picks. :func:`assign_styles` gives
+the families of one figure distinct entries, up to twelve: a family whose preferred entry another
+(earlier in :data:`STYLES`, or a known one before an unknown one) holds takes the next free one.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["STYLES", "Style", "codec_style", "family"]
+__all__ = ["PALETTE", "STYLES", "Style", "assign_styles", "codec_style", "family"]
 
 
 @dataclass(frozen=True)
@@ -23,31 +28,29 @@ class Style:
     marker: str
 
 
-# matplotlib's tab10 and tab20 colours, written out so that no matplotlib version can change them
-_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf")
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+PALETTE: tuple[Style, ...] = (
+    Style("#000000", "o"),  # Okabe–Ito black
+    Style("#0072b2", "s"),  # blue
+    Style("#e69f00", "^"),  # orange
+    Style("#009e73", "D"),  # bluish green
+    Style("#cc79a7", "v"),  # reddish purple
+    Style("#56b4e9", "P"),  # sky blue
+    Style("#d55e00", "X"),  # vermillion
+    Style("#882255", "<"),  # Tol muted wine
+    Style("#999933", ">"),  # Tol muted olive
+    Style("#332288", "h"),  # Tol muted indigo
+    Style("#44aa99", "p"),  # Tol muted teal
+    Style("#777777", "*"),  # grey
+)
+"""The figures' styles: each marker once; colours from Okabe & Ito (2008) and Paul Tol's muted scheme."""
 
-STYLES: dict[str, Style] = {
-    "jpeg": Style("#d62728", "o"),
-    "jpeg2000": Style("#8c564b", "s"),
-    "webp": Style("#2ca02c", "^"),
-    "heic": Style("#9467bd", "D"),
-    "heic-444": Style("#c5b0d5", "d"),
-    "avif": Style("#ff7f0e", "v"),
-    "avif-444": Style("#ffbb78", "<"),
-    "bpg": Style("#e377c2", ">"),
-    "vtm": Style("#000000", "*"),
-    "hm": Style("#7f7f7f", "p"),
-    "av1": Style("#bcbd22", "h"),
-    "bmshj2018-factorized": Style("#1f77b4", "P"),
-    "bmshj2018-hyperprior": Style("#17becf", "X"),
-    "mbt2018-mean": Style("#aec7e8", "8"),
-    "mbt2018": Style("#393b79", "H"),
-    "cheng2020-anchor": Style("#637939", "d"),
-    "cheng2020-attn": Style("#843c39", "p"),
+_PREFERRED = {
+    "jpeg": 0, "bmshj2018-factorized": 1, "webp": 2, "jpeg2000": 3, "heic": 4, "bmshj2018-hyperprior": 5,
+    "mbt2018": 6, "avif": 7, "avif-444": 8, "heic-444": 9, "vtm": 10, "bpg": 11, "hm": 11, "av1": 2,
+    "mbt2018-mean": 5, "cheng2020-anchor": 3, "cheng2020-attn": 9,
 }
-"""Fixed styles, by family; other codecs: :func:`codec_style`'s hash rule."""
+STYLES: dict[str, Style] = {name: PALETTE[index] for name, index in _PREFERRED.items()}
+"""Preferred styles, by family, in priority order; other codecs: their name's CRC-32 (:func:`codec_style`)."""
 
 _ALIASES = {"bpg 8b 444 x265 ycbcr": "bpg", "bpg_444_x265_ycbcr": "bpg"}
 
@@ -61,10 +64,31 @@ def family(name: str) -> str:
     return lowered if lowered in STYLES else base
 
 
+def _preferred(key: str) -> int:
+    if key in _PREFERRED:
+        return _PREFERRED[key]
+    return zlib.crc32(key.encode("utf-8")) % len(PALETTE)
+
+
 def codec_style(name: str) -> Style:
-    """The style of a codec or curve name (measured, ``published:…`` or ``ref:…``)."""
-    key = family(name)
-    if key in STYLES:
-        return STYLES[key]
-    digest = zlib.crc32(key.encode("utf-8"))
-    return Style(_TAB10[digest % len(_TAB10)], _MARKERS[(digest // len(_TAB10)) % len(_MARKERS)])
+    """The preferred style of a codec or curve name (measured, ``published:…`` or ``ref:…``), alone in a figure."""
+    return PALETTE[_preferred(family(name))]
+
+
+def assign_styles(names: Iterable[str]) -> dict[str, Style]:
+    """A style for each curve name of one figure: distinct across families while there are at most
+    :data:`PALETTE`'s twelve, each family's preferred one where free (see the module's docstring)."""
+    names = list(names)
+    families = list(dict.fromkeys(family(n) for n in names))
+    order = sorted(families, key=lambda f: (list(_PREFERRED).index(f) if f in _PREFERRED else len(_PREFERRED),
+                                            families.index(f)))
+    taken: dict[int, str] = {}
+    chosen: dict[str, int] = {}
+    for key in order:
+        slot = _preferred(key)
+        if len(taken) < len(PALETTE):
+            while slot in taken:
+                slot = (slot + 1) % len(PALETTE)
+        taken.setdefault(slot, key)
+        chosen[key] = slot
+    return {name: PALETTE[chosen[family(name)]] for name in names}

@@ -23,22 +23,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from distributed import Client, Future, Nanny, Scheduler, SpecCluster, as_completed
+from distributed import Client, Future, Nanny, Scheduler, SpecCluster, Worker, as_completed
 from distributed.scheduler import KilledWorker
 
 from bench.core import environment, registry
 from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, ImageError
-from bench.core.tasks import CodecRun, PointWorker, Settings
+from bench.core.tasks import CodecRun, PointWorker, Row, Settings
 from bench.core.images import pixel_sha256
-from bench.core.recent import Recent
+from bench.core.lru import SizedLru
 from bench.core.reuse import LATER_QUALITY, codec_hash
 from bench.core.screening import PreparedImage
 
@@ -120,7 +120,7 @@ IMAGES_BUDGET = 256 * 2**20
 
 def _image(payload: ImagePayload) -> PreparedImage:
     """The payload's image; checked once per worker thread and image while it is kept (:data:`IMAGES_BUDGET`)."""
-    images = _state.__dict__.setdefault("images", Recent(IMAGES_BUDGET, lambda image: image.pixels.nbytes))
+    images = _state.__dict__.setdefault("images", SizedLru(IMAGES_BUDGET, lambda image: image.pixels.nbytes))
     return images.get(payload.sha256, payload.unpack)
 
 
@@ -140,7 +140,7 @@ def worker_hardware() -> dict[str, Any]:
     return dict(_machine)
 
 
-def dask_setup(worker: Any) -> None:
+def dask_setup(worker: Worker) -> None:
     """Run at a worker's start by ``dask worker --preload bench.core.cluster`` (the local cluster's workers
     too): torch imported and the machine facts read then, all workers at once, not by a first task."""
     worker_hardware()
@@ -289,27 +289,27 @@ class DaskExecutor:
             if pending:  # interrupted: the tasks left would otherwise still run
                 self.client.cancel(pending)
 
-    def rd_rows(self, run: CodecRun, missing: Sequence[tuple[str, PreparedImage, dict[str, Any]]]
-                ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    def rd_rows(self, run: CodecRun, missing: Sequence[Row]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(base, RD values) of each missing row, computed on the workers, as they complete."""
         spec = CodecSpec.of(run)
-        futures = self._map(rd_task, run, [(base, base, (point, self._image(image)))
-                                           for point, image, base in missing],
+        futures = self._map(rd_task, run, [(task.fields, task.fields, (task.point, self._image(task.image)))
+                                           for task in missing],
                             timing=False, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 
-    def timings(self, run: CodecRun, untimed: Sequence[tuple[str, PreparedImage, dict[str, Any]]]
-                ) -> Iterator[tuple[tuple[str, PreparedImage, dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]]:
-        """((point, image, row), timing columns, conditions) of each row to time, as they complete; submitted
-        image by image (a timing worker runs them in that order, each image checked once)."""
+    def timings(self, run: CodecRun, untimed: Sequence[Row]
+                ) -> Iterator[tuple[Row, tuple[dict[str, Any], dict[str, Any]]]]:
+        """(row, (timing columns, conditions)) of each row to time, as they complete; submitted image by image
+        (a timing worker runs them in that order, each image checked once)."""
         spec = CodecSpec.of(run)
-        ordered = sorted(untimed, key=lambda item: item[1].name)
-        futures = self._map(timing_task, run, [((point, image, row), row, (point, self._image(image), _stored_values(row)))
-                                               for point, image, row in ordered],
+        ordered = sorted(untimed, key=lambda task: task.image.name)
+        futures = self._map(timing_task, run,
+                            [(task, task.fields, (task.point, self._image(task.image), _stored_values(task.fields)))
+                             for task in ordered],
                             timing=True, spec=spec, settings=self.settings)
         yield from self._gather(futures)
 
-    def _map(self, function: Any, run: CodecRun, tasks: Sequence[tuple[Any, Mapping[str, Any], tuple[Any, ...]]],
+    def _map(self, function: Callable[..., Any], run: CodecRun, tasks: Sequence[tuple[Any, Mapping[str, Any], tuple[Any, ...]]],
              *, timing: bool, **common: Any) -> dict[Future, Any]:
         """Submit ``function(*arguments, **common)`` for each (what it is for, its row, arguments) of
         ``tasks``, in order: one message to the scheduler per group of tasks that hold the same

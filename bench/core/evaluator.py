@@ -18,10 +18,11 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,7 @@ from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, refuse_links, write_text_atomic
-from bench.core.reuse import (MEASURE, METRICS_VERSION, REUSE, SCORE, TIME, codec_hash, legacy_row_key, reuse_rule,
-                              row_key)
+from bench.core.reuse import METRICS_VERSION, Action, codec_hash, legacy_row_key, reuse_rule, row_key
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
 from bench.core.tasks import CodecRun, PointWorker, Row, Settings, artifact_path, time_row, warm_up
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 
 EXECUTORS = ("local", "dask")
+
+AfterRow = Callable[[str, PreparedImage, dict[str, Any], Reference], None]
+"""Called by a sequential RD pass after each row is stored: its point, image, row and MS-SSIM reference."""
 
 
 def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
@@ -72,7 +75,7 @@ class RunReport:
     other_notes: list[str] = field(default_factory=list)
     unusable: tuple[Unusable, ...] = ()  #: files of the dataset that were not measured
     recomputed: int = 0  #: of ``measured``: stored rows of another host, recomputed (see :func:`reuse_rule`)
-    scored: int = 0  #: stored rows whose later quality columns were filled (:data:`bench.core.reuse.SCORE`)
+    scored: int = 0  #: stored rows whose later quality columns were filled (:attr:`bench.core.reuse.Action.SCORE`)
     reasons: dict[str, int] = field(default_factory=dict)  #: why rows were reused, re-timed or measured
     noisy: list[str] = field(default_factory=list)
     """Rows timed now whose encode or decode spread (several values) exceeds 10 % of the median ("codec point image: …")."""
@@ -89,7 +92,7 @@ _worker: dict[str, Any] = {}
 _inherited_pixels: dict[str, np.ndarray] = {}
 
 
-def _queue_call(frame: Any) -> str:
+def _queue_call(frame: FrameType | None) -> str:
     """``"send"`` while ``frame`` (or a caller) puts on a multiprocessing queue or writes to its pipe (its write
     lock may be held), ``"receive"`` while it reads one (its read lock may be held), else ``""``."""
     while frame is not None:
@@ -103,7 +106,7 @@ def _queue_call(frame: Any) -> str:
     return ""
 
 
-def _worker_exit(signum: int, frame: Any) -> None:
+def _worker_exit(signum: int, frame: FrameType | None) -> None:
     """SIGTERM in a pool worker (sent by ``Pool.terminate`` or to the whole process group): leave at once,
     quietly, without holding a lock of the pool's queues (a worker killed holding one leaves the evaluator's
     ``Pool.terminate`` waiting for it forever). Reading a task: the exit unwinds the read first (releasing
@@ -447,21 +450,22 @@ class Evaluation:
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
                                         codec.deterministic_across_hosts, self.settings.repeats,
                                         sampled=base["timing_sampled"] == 1)
-            if action != MEASURE and existing is not None and existing.get("derived"):
+            if action != Action.MEASURE and existing is not None and existing.get("derived"):
                 if not self.settings.derive:
-                    action, reason = MEASURE, "measured by the codec's own coder (stored row derived; --derive off)"
-                elif action == TIME:  # a derived row has no times by design: its codec's sample has them
-                    action, reason = REUSE, "reused as stored (derived rows are not timed)"
+                    action = Action.MEASURE
+                    reason = "measured by the codec's own coder (stored row derived; --derive off)"
+                elif action == Action.TIME:  # a derived row has no times by design: its codec's sample has them
+                    action, reason = Action.REUSE, "reused as stored (derived rows are not timed)"
             self.report.reasons[reason] = self.report.reasons.get(reason, 0) + 1
-            if action == MEASURE:
-                missing.append((point, image, base))
+            if action == Action.MEASURE:
+                missing.append(Row(point, image, base))
                 if existing is not None and existing["status"] == "ok":
                     self.report.recomputed += 1
-            elif action == TIME:
-                untimed.append((point, image, {**existing, "run_id": self.run_id, "host": base["host"],
-                                               "timing_sampled": base["timing_sampled"]}))
-            elif action == SCORE:
-                unscored.append((point, image, base))
+            elif action == Action.TIME:
+                untimed.append(Row(point, image, {**existing, "run_id": self.run_id, "host": base["host"],
+                                                  "timing_sampled": base["timing_sampled"]}))
+            elif action == Action.SCORE:
+                unscored.append(Row(point, image, base))
             else:
                 self.report.reused += 1
         return missing, untimed, unscored
@@ -495,7 +499,7 @@ class Evaluation:
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 if row["status"] == "ok":
-                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                    untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 else:
                     self._progress.skip()  # a failed row is not timed
         else:
@@ -503,8 +507,7 @@ class Evaluation:
         self._time_rows(run, coders, untimed)
 
     def _run_on_cluster(self, run: CodecRun, images: list[PreparedImage],
-                        missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                        untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+                        missing: list[Row], untimed: list[Row]) -> None:
         """The RD pass of every missing row on the Dask workers, then the timings (``timing=1`` per machine);
         each row is appended here, by this process alone, as its task completes."""
         codec = run.codec
@@ -515,26 +518,26 @@ class Evaluation:
                 self.store.append({**base, **row})
                 self.report.measured += 1
                 if row["status"] == "ok":
-                    untimed.append((base["point"], by_name[base["image"]], {**base, **row}))
+                    untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 bar.update()
         with self._bar(len(untimed), f"{codec.name} (timing, Dask)") as bar:
-            for (point, image, row), (update, taken) in self._cluster.timings(run, untimed):
-                host = self._host(row, taken["hardware"], taken["threads"], taken["allocator"])
-                self._store_timing(codec.name, point, image, row, update,
+            for task, (update, taken) in self._cluster.timings(run, untimed):
+                host = self._host(task.fields, taken["hardware"], taken["threads"], taken["allocator"])
+                self._store_timing(codec.name, task, update,
                                    threads=taken["threads"], allocator=taken["allocator"], host=host)
                 bar.update()
 
-    def _store_timing(self, codec: str, point: str, image: PreparedImage, row: dict[str, Any],
-                      update: dict[str, Any], **conditions: Any) -> None:
-        """Append a row with the timing columns of :func:`time_row` and the ``conditions`` they were taken
-        under (threads, allocator, host); a failed timing keeps the row's conditions."""
+    def _store_timing(self, codec: str, task: Row, update: dict[str, Any], **conditions: Any) -> None:
+        """Append ``task``'s row with the timing columns of :func:`time_row` and the ``conditions`` they were
+        taken under (threads, allocator, host); a failed timing keeps the row's conditions."""
+        row = task.fields
         if "encode_s" not in update:
             self.store.append({**row, **update})
             return
         update = {**update, **conditions}
         self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
         self.report.timed += 1
-        self._note_noise(codec, point, image.name, update)
+        self._note_noise(codec, task.point, task.image.name, update)
 
     def _stored(self, base: dict[str, Any], legacy_key: str) -> dict[str, str] | None:
         """The stored row of ``base``'s measurement, if any.
@@ -556,8 +559,9 @@ class Evaluation:
         to be measured again."""
         again: list[Row] = []
         with self._bar(len(bases), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
-            for point, image, base in bases:
-                coder, row = coders[point], self.store.get(base["key"])
+            for task in bases:
+                point, image = task.point, task.image
+                coder, row = coders[point], self.store.get(task.fields["key"])
                 try:
                     data = coder.encode(image.pixels)
                     recon = coder.decode(data)
@@ -571,7 +575,7 @@ class Evaluation:
                 bar.update()
                 if problem is not None:
                     log.warning("%s %s %s: measured again: %s", run.codec.name, point, image.name, problem)
-                    again.append((point, image, base))
+                    again.append(task)
                     self.report.recomputed += 1
                     continue
                 self.store.append({**row, **values})
@@ -591,8 +595,8 @@ class Evaluation:
         """
         if not self.settings.derive or not missing:
             return missing
-        rest = [row for row in missing if row[1].sha256 not in self._checked]
-        points = list(dict.fromkeys(point for point, _, _ in rest))
+        rest = [task for task in missing if task.image.sha256 not in self._checked]
+        points = list(dict.fromkeys(task.point for task in rest))
         derivers = {point: run.codec.derivation(point) for point in points} if rest else {}
         if not derivers or any(deriver is None for deriver in derivers.values()):
             return missing
@@ -609,7 +613,7 @@ class Evaluation:
             checked.add(point)
 
         checked: set[str] = set()
-        self._rd_sequential(run, coders, [row for row in missing if row[1].sha256 in self._checked], after=check)
+        self._rd_sequential(run, coders, [task for task in missing if task.image.sha256 in self._checked], after=check)
         sample = [image for image in self.screening.images if image.sha256 in self._checked]
         for point in points:
             if point not in checked and sample and not problems:  # its sample rows were stored before
@@ -627,12 +631,12 @@ class Evaluation:
                                       f"{len(checked)} point(s) of {len(sample)} sample image(s)")
         last: tuple[str, Reference] | None = None
         with self._bar(len(rest), f"{name} (derived: {label})") as bar:
-            for point, image, base in rest:
-                if last is None or last[0] != image.sha256:
-                    last = (image.sha256, reference_of(image.pixels))
-                row = measure_row(derivers[point], image, last[1], timed=False)
-                self._check_columns(run, point, row)
-                self.store.append({**base, **row, "derived": label})
+            for task in rest:
+                if last is None or last[0] != task.image.sha256:
+                    last = (task.image.sha256, reference_of(task.image.pixels))
+                row = measure_row(derivers[task.point], task.image, last[1], timed=False)
+                self._check_columns(run, task.point, row)
+                self.store.append({**task.fields, **row, "derived": label})
                 self.report.measured += 1
                 self.report.derived += 1
                 bar.update()
@@ -653,23 +657,22 @@ class Evaluation:
         """
         if self.settings.repeats is not None:
             return False
-        first = [i for i, (_, image, _) in enumerate(missing) if image.sha256 == missing[0][1].sha256]
-        point, image, base = missing.pop(first[len(first) // 2])  # a middle point
+        first = [i for i, task in enumerate(missing) if task.image.sha256 == missing[0].image.sha256]
+        probe = missing.pop(first[len(first) // 2])  # a middle point
         references: list[Reference] = []
-        row = self._rd_sequential(run, coders, [(point, image, base)], after=lambda *args: references.append(args[3]))
+        row = self._rd_sequential(run, coders, [probe], after=lambda *args: references.append(args[3]))
         self._progress.skip()  # the probe's second unit (it is timed already)
         if row.get("status") != "ok" or not missing:
             return False
         calls = row["encode_s"] + row["decode_s"]
         started = time.perf_counter()
-        measure_row(coders[point], image, references[0], timed=False)  # the parallel path's work for this row
+        measure_row(coders[probe.point], probe.image, references[0], timed=False)  # the parallel path's work for it
         scoring = max(0.0, time.perf_counter() - started - calls)
         log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
         return calls > scoring * (self.settings.jobs - 1)
 
-    def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder],
-                       missing: list[tuple[str, PreparedImage, dict[str, Any]]],
-                       after: Any = None) -> dict[str, Any]:
+    def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row],
+                       after: AfterRow | None = None) -> dict[str, Any]:
         """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image, row,
         reference)`` is called after each row is stored."""
         codec = run.codec
@@ -678,20 +681,21 @@ class Evaluation:
         sync = codec.synchronize()
         last: tuple[str, Any] | None = None
         with self._bar(len(missing), f"{codec.name}") as bar:
-            for point, image, base in missing:
+            for task in missing:
+                point, image = task.point, task.image
                 if last is None or last[0] != image.sha256:
                     last = (image.sha256, reference_of(image.pixels))
                 coder = coders[point]
                 warm_up(coder, point, image, warmed)
                 row = measure_row(
                     coder, image, last[1], timed=True, policy=self.settings.timing,
-                    sampled=bool(base["timing_sampled"]), synchronize=sync,
+                    sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
                     reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
                     bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
                                                   ".bin"),
                 )
                 self._check_columns(run, point, row)
-                self.store.append({**base, **row})
+                self.store.append({**task.fields, **row})
                 self.report.measured += 1
                 self._note_noise(codec.name, point, image.name, row)
                 bar.update()
@@ -699,14 +703,13 @@ class Evaluation:
                     after(point, image, row, last[1])
         return row
 
-    def _rd_parallel(self, run: CodecRun, missing: list[tuple[str, PreparedImage, dict[str, Any]]]
-                     ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        tasks = [(point, image.name, str(image.path), image.sha256) for point, image, _ in missing]
-        bases = {(point, image.name): base for point, image, base in missing}
+    def _rd_parallel(self, run: CodecRun, missing: list[Row]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        tasks = [(task.point, task.image.name, str(task.image.path), task.image.sha256) for task in missing]
+        bases = {(task.point, task.image.name): task.fields for task in missing}
         jobs = min(self.settings.jobs, len(tasks))
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         _inherited_pixels.clear()
-        _inherited_pixels.update({image.sha256: image.pixels for _, image, _ in missing})
+        _inherited_pixels.update({task.image.sha256: task.image.pixels for task in missing})
         pool = context.Pool(jobs, initializer=_worker_init, initargs=(run.codec.name, dict(run.options), self.settings))
         try:
             with self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
@@ -722,16 +725,15 @@ class Evaluation:
         pool.close()
         pool.join()
 
-    def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder],
-                   untimed: list[tuple[str, PreparedImage, dict[str, Any]]]) -> None:
+    def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder], untimed: list[Row]) -> None:
         """Sequential timing of rows whose RD metrics came from a parallel pass or were kept (:func:`reuse_rule`)."""
         codec = run.codec
         sync = codec.synchronize()
         warmed = WarmUps()
         with self._bar(len(untimed), f"{codec.name} (timing)") as bar:
-            for point, image, row in untimed:
-                update = time_row(coders[point], point, image, stored=row, policy=self.settings.timing,
-                                  synchronize=sync, warmed=warmed)
-                self._store_timing(codec.name, point, image, row, update, threads=self._threads(),
-                                   allocator=self.settings.allocator, host=row["host"])
+            for task in untimed:
+                update = time_row(coders[task.point], task.point, task.image, stored=task.fields,
+                                  policy=self.settings.timing, synchronize=sync, warmed=warmed)
+                self._store_timing(codec.name, task, update, threads=self._threads(),
+                                   allocator=self.settings.allocator, host=task.fields["host"])
                 bar.update()

@@ -25,7 +25,7 @@ import pandas as pd
 from bench.core import identity
 from bench.core.errors import StoreError
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.schema import COLUMNS, Column, read_runs
+from bench.core.schema import COLUMNS, Column, RunMeta, read_runs
 from bench.core.store import ResultStore, check_writable, refuse_links, write_bytes_atomic
 
 __all__ = ["MergeReport", "merge_results"]
@@ -152,7 +152,7 @@ def _check_same_settings(folders: Sequence[Path], mixed_hosts: bool) -> None:
     """Refuse folders of one dataset whose codecs' current identities (codec hash, weights per point) differ,
     or, unless ``mixed_hosts``, whose codecs were timed on other hosts."""
     seen: dict[str, tuple[Path, identity.Identity, frozenset[str]]] = {}
-    runs: dict = {}
+    runs: dict[str, RunMeta] = {}
     for folder in folders:
         runs.update(read_runs(folder))
     for folder in folders:

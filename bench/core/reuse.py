@@ -9,19 +9,29 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from bench.core.codec import Codec
 
-__all__ = ["LATER_QUALITY", "MEASURE", "METRICS_VERSION", "REUSE", "SCORE", "TIME", "codec_hash", "legacy_row_key",
-           "lacks_quality", "reuse_rule", "row_key", "timing_differs"]
+__all__ = ["LATER_QUALITY", "METRICS_VERSION", "Action", "codec_hash", "legacy_row_key", "lacks_quality", "reuse_rule",
+           "row_key", "timing_differs"]
 
 #: Bump when a change of the metric code changes stored numbers: it invalidates every row.
 METRICS_VERSION = 1
 
-MEASURE, TIME, SCORE, REUSE = "measure", "time", "score", "reuse"
+
+class Action(StrEnum):
+    """What a run does with the stored row of a key (:func:`reuse_rule`); each is its lower-case name."""
+
+    MEASURE = "measure"  #: RD values, then timings
+    TIME = "time"  #: timings only: the stored RD values hold
+    SCORE = "score"  #: the :data:`LATER_QUALITY` columns only, from the bitstream made again
+    REUSE = "reuse"  #: nothing: the stored row holds as it is
+
+
 #: Quality columns added after rows were first stored (Y′CbCr PSNR). A stored row without them is
-#: scored again (:data:`SCORE`, or in the timing pass): its bitstream is made again and must have the
+#: scored again (:attr:`Action.SCORE`, or in the timing pass): its bitstream is made again and must have the
 #: stored length and give the stored PSNR, then the new columns are filled and nothing else changes.
 LATER_QUALITY: tuple[str, ...] = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
 _OTHER_HOST = "rows from another host"
@@ -29,35 +39,35 @@ _UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
 
 
 def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, repeats: int | None = 1, *,
-               sampled: bool = False) -> tuple[str, str]:
-    """What to do with the stored row of a key on the host ``host``: (``measure``|``time``|``reuse``, why).
+               sampled: bool = False) -> tuple[Action, str]:
+    """What to do with the stored row of a key on the host ``host``: (an :class:`Action`, why).
 
     * no stored row, or a failed one: measure it (RD values, then timings);
-    * a row of this host (the same :func:`bench.core.environment.fingerprint`): reuse it, or take the
-      timings it lacks, or take them again when they were taken another way than this run's
-      (:func:`timing_differs`: ``repeats`` single calls, or by duration with ``sampled`` saying whether
-      the row is in the repeatability sample), or
-      score it again when it lacks :data:`LATER_QUALITY` (the timing pass fills those too);
+    * a row of this host (the same :func:`bench.core.environment.fingerprint`): time it when it lacks
+      timings or they were taken another way than this run's (:func:`timing_differs`: ``repeats`` single
+      calls, or by duration with ``sampled`` saying whether the row is in the repeatability sample; the
+      timing pass also fills :data:`LATER_QUALITY`), else score it when it lacks :data:`LATER_QUALITY`,
+      else reuse it;
     * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
-      timings are never reused; RD values are kept for codecs bit-exact across hosts
-      (``Codec.deterministic_across_hosts``) and recomputed for the others.
+      timings are never reused: it is timed again for codecs bit-exact across hosts
+      (``Codec.deterministic_across_hosts``, RD values kept) and measured again for the others.
     """
     if existing is None or existing.get("status") != "ok":
-        return MEASURE, "measured (new, or failed before)"
+        return Action.MEASURE, "measured (new, or failed before)"
     stored = existing.get("host") or ""
     if stored == host:
         if existing.get("encode_s", "") == "":
-            return TIME, "timings taken (RD values stored without timings)"
+            return Action.TIME, "timings taken (RD values stored without timings)"
         differs = timing_differs(existing, repeats, sampled)
         if differs:
-            return TIME, differs
+            return Action.TIME, differs
         if lacks_quality(existing):
-            return SCORE, "Y′CbCr PSNR added (stored before it was recorded; bytes and PSNR checked)"
-        return REUSE, "reused as stored (same host)"
+            return Action.SCORE, "Y′CbCr PSNR added (stored before it was recorded; bytes and PSNR checked)"
+        return Action.REUSE, "reused as stored (same host)"
     origin = _OTHER_HOST if stored else _UNKNOWN_HOST
     if bit_exact:
-        return TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
-    return MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
+        return Action.TIME, f"RD values reused (bit-exact codecs), timings taken again on this host ({origin})"
+    return Action.MEASURE, f"recomputed on this host (codecs not declared bit-exact across hosts; {origin})"
 
 
 def timing_differs(row: Mapping[str, str], repeats: int | None, sampled: bool) -> str | None:

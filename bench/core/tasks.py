@@ -5,14 +5,14 @@ timing). The evaluator and the cluster both import from here; the cluster never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.core.codec import Codec, Coder
 from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
-from bench.core.recent import Recent
+from bench.core.lru import SizedLru
 from bench.core.reuse import lacks_quality
 from bench.core.screening import PreparedImage
 from bench.core.store import refuse_links
@@ -20,8 +20,13 @@ from bench.core.timing import TimingPolicy, WarmUps, time_call
 
 __all__ = ["CodecRun", "PointWorker", "REFERENCES_BUDGET", "Row", "Settings", "artifact_path", "time_row", "warm_up"]
 
-Row = tuple[str, PreparedImage, dict[str, Any]]
-"""One row to measure or time: operating point, image, the row's fields so far."""
+@dataclass(frozen=True)
+class Row:
+    """One row to measure, time or score: its operating point, its image and the row's fields so far."""
+
+    point: str
+    image: PreparedImage
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class PointWorker:
         self.settings = settings
         self.coders: dict[str, Coder] = {}
         self.warmed = WarmUps()
-        self.references: Recent[Any] = Recent(REFERENCES_BUDGET, _reference_size)
+        self.references: SizedLru[Reference] = SizedLru(REFERENCES_BUDGET, _reference_size)
 
     def coder(self, point: str) -> Coder:
         if point not in self.coders:
@@ -117,7 +122,7 @@ class PointWorker:
 
 
 def time_row(coder: Coder, point: str, image: PreparedImage, *, stored: Mapping[str, Any], policy: TimingPolicy,
-             synchronize: Any, warmed: WarmUps) -> dict[str, Any]:
+             synchronize: Callable[[], None] | None, warmed: WarmUps) -> dict[str, Any]:
     """Time one row after its warm-up (under ``policy``; more values when the ``stored`` row's
     ``timing_sampled`` is 1): the timing columns, or ``status`` failed and a ``note`` (a codec fault, or a
     bitstream whose length differs from the ``stored`` row's ``bytes``). A stored row from before the

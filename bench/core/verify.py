@@ -34,14 +34,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.core.datasets import Dataset
+from bench.core.datasets import Dataset, ImageItem
 from bench.core.environment import REPO_DIR
 from bench.core.errors import BenchError, StoreError
 from bench.core.manifest import load_current_rows
 from bench.core.schema import read_runs
 from bench.core.store import write_text_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["LEGACY_OPTION_KEYS", "Decoded", "FileCheck", "Pass", "StoredBitstream", "VerifyReport",
            "decode_items", "find_bitstreams", "rebuild_options", "verify_bitstreams"]
@@ -134,7 +137,7 @@ def _stored_files(bitstream_dir: Path, dataset: Dataset,
     of the current naming stands for it; a stem two images share cannot be told apart and is left out.
     """
     items = {item.name: item for item in dataset.items}
-    stems: dict[str, list[Any]] = {}
+    stems: dict[str, list[ImageItem]] = {}
     for item in dataset.items:
         stems.setdefault(Path(item.name).stem, []).append(item)
     files = sorted(path for path in bitstream_dir.rglob("*.bin") if len(path.relative_to(bitstream_dir).parts) >= 3)
@@ -165,7 +168,7 @@ def _stored_files(bitstream_dir: Path, dataset: Dataset,
 
 
 def find_bitstreams(bitstream_dir: Path, results_dir: Path, dataset: Dataset,
-                    codecs: Sequence[str] = ()) -> tuple[list[StoredBitstream], list[str], list[Any]]:
+                    codecs: Sequence[str] = ()) -> tuple[list[StoredBitstream], list[str], list[pd.Series]]:
     """The files under ``bitstream_dir`` that a current row of ``results_dir/<dataset>`` accounts for
     (:mod:`bench.core.manifest`: rows of images replaced since are not).
 

@@ -62,7 +62,7 @@ class LoadedModel:
     point: str  # operating-point label
     sha256: str  # of the weights file
     origin: str  # "zoo:<url>" (also a verified cache hit) | "mirror:<dir or url>" | "checkpoint:<path>"
-    config: dict  # constructor arguments, e.g. {"N": 128, "M": 192}
+    config: dict[str, int]  # constructor arguments, e.g. {"N": 128, "M": 192}
     updated: bool  # whether update(force=True) ran after loading
 
 

@@ -17,11 +17,16 @@ has coded a sample with the reference's own coder and found every sample's bitst
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from bench.core.errors import CodecError
 from bench.learned import bitstream
-from bench.learned.adapter import CompressionModelCoder
+from bench.learned.adapter import CompressionModelCodec, CompressionModelCoder
+
+if TYPE_CHECKING:
+    from bench.learned.checkpoint import LoadedModel
 
 __all__ = ["DERIVED", "DerivedCoder"]
 
@@ -38,7 +43,7 @@ class DerivedCoder(CompressionModelCoder):
     #: real decoder's latents, and every derived value against them).
     latent_check = False
 
-    def __init__(self, codec: Any, loaded: Any) -> None:
+    def __init__(self, codec: CompressionModelCodec, loaded: LoadedModel) -> None:
         from bench.learned import wavefront
 
         super().__init__(codec, loaded)
@@ -65,5 +70,5 @@ class DerivedCoder(CompressionModelCoder):
         y_hat = padded[:, :, r:padded.size(2) - r, r:padded.size(3) - r]
         return {"x_hat": self.model.g_s(y_hat).clamp_(0, 1)}
 
-    def warm_up(self, image: Any) -> None:
+    def warm_up(self, image: np.ndarray) -> None:
         """Nothing: the derived rows are never timed."""

@@ -28,6 +28,10 @@ What is counted, and how:
   (the context model's mask, CDF tables, GDN pedestals) are not. This is the convention of the published
   sizes: factorized 3.00 M / 7.03 M, hyperprior 5.08 M / 11.82 M, mbt2018 14.13 M / 25.50 M.
 
+Any other module (a plug-in's network, :func:`count_module`) is counted the same way when it has ``g_a`` and
+``g_s``; without them, on its whole ``forward()`` per child module, with no coding side. Every child
+module's parameters are reported, the parts' and the others' (the entropy bottleneck) alike.
+
 torch, compressai and fvcore are imported only when counting.
 """
 
@@ -52,8 +56,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECODER_PARTS", "ENCODER_PARTS", "GDN_ELEMENTWISE_OPS", "KODAK_SIZE", "PARTS", "STUDY_ARCHS",
-    "ComplexityError", "ModelCount", "PartCount", "configurations", "count_model", "count_parts",
-    "param_count", "point_config",
+    "ComplexityError", "ModelCount", "PartCount", "configurations", "count_forward", "count_model", "count_module",
+    "count_parts", "param_count", "point_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ KODAK_SIZE: tuple[int, int] = (512, 768)
 PARTS: tuple[str, ...] = ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "g_s")
 ENCODER_PARTS: tuple[str, ...] = ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters")
 DECODER_PARTS: tuple[str, ...] = ("h_s", "context_prediction", "entropy_parameters", "g_s")
+SIDES: tuple[str, ...] = ("encoder", "decoder", "forward")
 GDN_ELEMENTWISE_OPS = 3
 """Element-wise operations per input element of a GDN/IGDN layer: square, (r)sqrt, multiply."""
 ENTROPY_MODULES: tuple[str, ...] = ("entropy_bottleneck",)
@@ -93,6 +98,8 @@ class PartCount:
     """:attr:`macs` without the masked taps of a masked convolution (equal to ``macs`` elsewhere)."""
     not_counted: tuple[str, ...] = ()
     """Operators fvcore saw but does not count (``aten::rsqrt``, ``aten::leaky_relu_`` …)."""
+    sides: tuple[str, ...] = ()
+    """Where the part runs: ``encoder`` and/or ``decoder``, or ``forward`` when only ``forward()`` was counted."""
 
     @property
     def gdn_elementwise_ops(self) -> int:
@@ -115,17 +122,23 @@ class ModelCount:
     buffers_total: int = 0
     """Buffer elements of a freshly built model (not in ``params_total``; the context mask is one)."""
     notes: tuple[str, ...] = field(default=())
+    children: Mapping[str, int] = field(default_factory=dict)
+    """Parameters of every direct child module (``named_children``), the parts' and the others' alike."""
+    label: str = ""
+    """The configuration's name where ``config`` is empty (a plug-in's model: its class)."""
 
     @property
     def pixels(self) -> int:
         return self.height * self.width
 
     def side(self, side: str) -> tuple[str, ...]:
-        """The parts the encoder (``side="encoder"``) or decoder (``"decoder"``) runs, in order."""
-        if side not in ("encoder", "decoder"):
-            raise ComplexityError(f"unknown side {side!r}; use 'encoder' or 'decoder'")
-        wanted = ENCODER_PARTS if side == "encoder" else DECODER_PARTS
-        return tuple(p for p in wanted if p in self.parts)
+        """The parts the encoder (``side="encoder"``), the decoder (``"decoder"``) or, for a model counted
+        on its ``forward()`` alone, ``"forward"`` runs, in order."""
+        if side not in SIDES:
+            raise ComplexityError(f"unknown side {side!r}; use one of {', '.join(SIDES)}")
+        order = {p: i for i, p in enumerate(ENCODER_PARTS if side == "encoder" else DECODER_PARTS)}
+        present = [p for p, count in self.parts.items() if side in count.sides]
+        return tuple(sorted(present, key=lambda p: order.get(p, len(order))))
 
     def total(self, side: str, what: str = "macs") -> int:
         """Sum of a :class:`PartCount` attribute (``macs``, ``effective_macs``, ``params`` …) over a side."""
@@ -133,7 +146,7 @@ class ModelCount:
 
     @property
     def config_label(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.config.items())
+        return ", ".join(f"{k}={v}" for k, v in self.config.items()) or self.label
 
 
 def point_config(arch: str, point: str, source: WeightsSource | None = None) -> dict[str, int]:
@@ -180,24 +193,63 @@ def count_model(arch: str, config: Mapping[str, int], *, height: int = KODAK_SIZ
 def _count_model(arch: str, config: tuple[tuple[str, int], ...], height: int, width: int) -> ModelCount:
     import torch
 
+    torch.manual_seed(0)
+    model = zoo.model_class(arch)(**dict(config)).eval()
+    return count_module(arch, model, height=height, width=width, config=dict(config))
+
+
+def count_module(name: str, model: torch.nn.Module, *, height: int = KODAK_SIZE[0], width: int = KODAK_SIZE[1],
+                 config: Mapping[str, int] | None = None, label: str = "") -> ModelCount:
+    """Parameters per child and MACs per part of any image-compression ``model`` for an H×W image (padded
+    to its ``downsampling_factor``, as coding does).
+
+    A model laid out as CompressAI's (``g_a`` and ``g_s``) is counted per coding part and side
+    (:func:`count_parts`); any other is counted on its whole ``forward()`` (:func:`count_forward`), per
+    child, with no side. ``config`` and ``label`` name the configuration in the tables.
+    """
     if height < 1 or width < 1:
         raise ComplexityError(f"image size must be positive, got {height}×{width}")
-    cls = zoo.model_class(arch)
-    torch.manual_seed(0)
-    model = cls(**dict(config)).eval()
     shape = (1, 3, *padded_size(height, width, model_kind(model).multiple))
-    parts = count_parts(model, shape)
-    entropy = sum(p.numel() for name in ENTROPY_MODULES if hasattr(model, name)
-                  for p in getattr(model, name).parameters())
+    layered = hasattr(model, "g_a") and hasattr(model, "g_s")
+    parts = count_parts(model, shape) if layered else count_forward(model, shape)
+    children = {child: sum(p.numel() for p in module.parameters()) for child, module in model.named_children()}
+    entropy = sum(children.get(child, 0) for child in ENTROPY_MODULES)
     total = param_count(model)
-    in_parts = sum(c.params for c in parts.values())
     notes = []
-    if in_parts + entropy != total:
-        notes.append(f"{total - in_parts - entropy} parameters belong to no part")
+    if sum(children.values()) != total:
+        notes.append(f"{total - sum(children.values())} parameters belong to no child module")
+    if not layered:
+        notes.append("no g_a/g_s: MACs of forward() per child, the coding sides unknown")
     if shape[2:] != (height, width):
         notes.append(f"counted on the padded {shape[2]}×{shape[3]} input the model codes")
-    return ModelCount(arch, dict(config), height, width, parts, total, entropy,
-                      sum(b.numel() for b in model.buffers()), tuple(notes))
+    return ModelCount(name, dict(config or {}), height, width, parts, total, entropy,
+                      sum(b.numel() for b in model.buffers()), tuple(notes), children, label)
+
+
+def count_forward(model: torch.nn.Module, input_shape: Sequence[int]) -> dict[str, PartCount]:
+    """Per-child MACs of ``model.forward`` for an input of ``input_shape`` (N×3×H×W, already padded): what
+    is known of a model that is not laid out as CompressAI's (no ``g_a``/``g_s``). Children that forward
+    does not run are left out; the sides of each are unknown (``("forward",)``)."""
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    device = next(model.parameters(), torch.zeros(0)).device
+    x = torch.zeros(tuple(int(s) for s in input_shape), device=device)
+    with torch.no_grad():
+        analysis = FlopCountAnalysis(model, (x,))
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        by_module = analysis.by_module()
+        calls = analysis.uncalled_modules()
+    counts = {}
+    for child, module in model.named_children():
+        if child in calls:
+            continue
+        macs = int(by_module.get(child, 0))
+        counts[child] = PartCount(
+            part=child, input_shape=tuple(int(s) for s in input_shape), output_shape=(),
+            params=sum(p.numel() for p in module.parameters()), macs=macs, gdn_macs=0, gdn_elements=0,
+            effective_macs=macs, not_counted=tuple(sorted(analysis.unsupported_ops(child))), sides=("forward",))
+    return counts
 
 
 def _dataflow(model: torch.nn.Module) -> torch.nn.Module:
@@ -252,7 +304,8 @@ def count_parts(model: torch.nn.Module, input_shape: Sequence[int]) -> dict[str,
                 handles.append(sub.register_forward_hook(gdn))
 
     flow = _dataflow(model).eval()
-    x = torch.zeros(tuple(int(s) for s in input_shape))
+    device = next(model.parameters(), torch.zeros(0)).device
+    x = torch.zeros(tuple(int(s) for s in input_shape), device=device)
     try:
         with torch.no_grad():
             analysis = FlopCountAnalysis(flow, (x,))
@@ -283,5 +336,7 @@ def count_parts(model: torch.nn.Module, input_shape: Sequence[int]) -> dict[str,
             gdn_elements=sum(n for (p, _), n in gdn_inputs.items() if p == part),
             effective_macs=effective,
             not_counted=tuple(sorted(unsupported.get(part, {}))),
+            sides=tuple(side for side, wanted in (("encoder", ENCODER_PARTS), ("decoder", DECODER_PARTS))
+                        if part in wanted),
         )
     return counts

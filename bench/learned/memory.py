@@ -18,7 +18,10 @@ allocated through PyTorch's caching allocator; the CUDA context and cuDNN worksp
 baseline is ``memory_allocated`` with the model on the device.
 
 Models are random-initialised with a given configuration (``update(force=True)``), or loaded from a
-checkpoint: then the configuration is the one its tensors hold, and that is what the result records. Images are padded right and bottom to the model's multiple by replication, as the harness's
+checkpoint: then the configuration is the one its tensors hold, and that is what the result records.
+Any other registered codec (a plug-in, a named model, JPEG) is measured by :func:`measure_codec_memory`:
+the child builds it from its option values in the caller's folder and times nothing but its whole
+``encode`` (or ``decode``) call, bitstream container included. Images are padded right and bottom to the model's multiple by replication, as the harness's
 adapter does.
 """
 
@@ -39,7 +42,7 @@ from bench.learned.macs import ComplexityError
 from bench.learned.models import model_kind
 from bench.learned.padding import MODEL, pad_tensor
 
-__all__ = ["PHASES", "MemoryResult", "cuda_peak", "measure_memory"]
+__all__ = ["PHASES", "MemoryResult", "cuda_peak", "measure_codec_memory", "measure_memory"]
 
 PHASES: tuple[str, ...] = ("encode", "decode")
 _RESULT_PREFIX = "BENCH-MEMORY "
@@ -93,29 +96,63 @@ def measure_memory(
     The model is ``arch(**config)`` random-initialised, or loaded from ``checkpoint`` (then ``point`` is
     its operating-point label). The image is ``image`` (a file) or a synthetic one of ``size`` (H, W).
     """
-    unknown = [p for p in phases if p not in PHASES]
-    if unknown or not phases:
-        raise ComplexityError(f"unknown phase(s) {unknown or list(phases)}; use {', '.join(PHASES)}")
+    _check(phases, device, threads)
     if (image is None) == (size is None):
         raise ComplexityError("give exactly one of image=PATH or size=(H, W)")
     if checkpoint is None and not config:
         raise ComplexityError(f"give config (e.g. {{'N': 128, 'M': 192}}) or a checkpoint for {arch}")
     if checkpoint is not None and not point:
         raise ComplexityError("a checkpoint needs its operating-point label: point='lambda0.0130'")
+    spec: dict[str, Any] = {
+        "arch": arch, "config": dict(config or {}),
+        "checkpoint": _absolute("checkpoint", checkpoint), "point": point, "image": _absolute("image", image),
+        "size": list(size) if size is not None else None, "device": device, "threads": int(threads),
+    }
+    return _phases(spec, phases, python, timeout_s)
+
+
+def measure_codec_memory(codec: str, options: Mapping[str, Any], point: str, *, image: str | Path,
+                         device: str = "cpu", threads: int = 1, phases: Sequence[str] = PHASES,
+                         python: str = sys.executable, timeout_s: float = 600.0) -> dict[str, MemoryResult]:
+    """Peak memory of the whole ``encode`` and ``decode`` calls of any registered codec at ``point``, each
+    phase in a fresh process that builds the codec as ``registry.create(codec, options)`` (``options``:
+    resolved option values, JSON-serialisable) in this process's folder and environment, so relative
+    paths among the options and ``BENCH_CODEC_PATH`` mean what they mean here. ``device`` is recorded;
+    the codec's own ``device`` option decides where it runs (``cuda``: the CUDA allocator's peak)."""
+    _check(phases, device, threads)
+    spec: dict[str, Any] = {
+        "arch": codec, "codec": codec, "options": dict(options), "point": point, "cwd": str(Path.cwd()),
+        "image": _absolute("image", image), "device": device, "threads": int(threads),
+    }
+    try:
+        json.dumps(spec)
+    except TypeError as exc:
+        raise ComplexityError(f"{codec}: its options cannot be passed to the memory measurement ({exc}); give "
+                              "plain values, or --no-memory") from None
+    return _phases(spec, phases, python, timeout_s)
+
+
+def _check(phases: Sequence[str], device: str, threads: int) -> None:
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown or not phases:
+        raise ComplexityError(f"unknown phase(s) {unknown or list(phases)}; use {', '.join(PHASES)}")
     if device not in ("cpu", "cuda"):
         raise ComplexityError(f"unknown device {device!r}; use cpu or cuda")
     if threads < 1:
         raise ComplexityError(f"threads must be at least 1, got {threads}")
-    # the children run in the repository: paths relative to this process's folder are made absolute first
-    for what, path in (("image", image), ("checkpoint", checkpoint)):
-        if path is not None and not Path(path).is_file():
-            raise ComplexityError(f"{path}: no such {what} file (relative to {Path.cwd()})")
-    spec: dict[str, Any] = {
-        "arch": arch, "config": dict(config or {}),
-        "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
-        "point": point, "image": str(Path(image).resolve()) if image is not None else None,
-        "size": list(size) if size is not None else None, "device": device, "threads": int(threads),
-    }
+
+
+def _absolute(what: str, path: str | Path | None) -> str | None:
+    """``path`` made absolute (the children run in the repository), or one error naming it when it is missing."""
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ComplexityError(f"{path}: no such {what} file (relative to {Path.cwd()})")
+    return str(Path(path).resolve())
+
+
+def _phases(spec: Mapping[str, Any], phases: Sequence[str], python: str, timeout_s: float
+            ) -> dict[str, MemoryResult]:
     results: dict[str, MemoryResult] = {}
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         stream = Path(tmp) / "stream.bin"
@@ -207,7 +244,71 @@ def _synthetic(height: int, width: int) -> Any:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def _peak(run: Any, cuda: bool) -> tuple[int, int, str]:
+    """``(peak, baseline, kind)`` of ``run()``: the CUDA allocator's (``cuda``) or the resident set's."""
+    if cuda:
+        import torch
+
+        return (*cuda_peak(run, torch.cuda), "cuda max_memory_allocated")
+    base = _resident()
+    reset = _reset_peak()
+    run()
+    status = _status()
+    if "VmHWM" in status:
+        return status["VmHWM"], base, "peak RSS (VmHWM, reset at phase start)" if reset else "peak RSS (VmHWM)"
+    return _maxrss_bytes(), base, "peak RSS (ru_maxrss)"
+
+
+def _codec_main(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A registered codec's whole ``encode`` (or ``decode``) call, built as the caller built it."""
+    import numpy as np
+    import torch
+
+    from bench.core import registry
+    from bench.core.images import load_rgb
+
+    os.chdir(spec["cwd"])  # the caller's folder: relative options and BENCH_CODEC_PATH as there
+    torch.set_num_threads(int(spec["threads"]))
+    imports = _resident()
+    registry.expand({spec["codec"]: spec["options"]})  # a named model is defined by its options
+    codec = registry.create(spec["codec"], spec["options"])
+    coder = codec.coder(spec["point"])
+    loaded = getattr(coder, "loaded", None)
+    out: dict[str, Any] = {}
+    if spec["phase"] == "encode":
+        pixels = np.array(load_rgb(spec["image"]).pixels)
+
+        def run() -> None:
+            out["data"] = coder.encode(pixels)
+    else:
+        data = Path(spec["read"]).read_bytes()
+
+        def run() -> None:
+            out["pixels"] = coder.decode(data)
+    peak, base, kind = _peak(run, codec.synchronize() is not None)
+    if spec["phase"] == "encode" and spec.get("write"):
+        Path(spec["write"]).write_bytes(out["data"])
+    height, width = (pixels if spec["phase"] == "encode" else out["pixels"]).shape[:2]
+    return asdict(MemoryResult(
+        arch=spec["codec"], config=dict(loaded.config) if loaded is not None else {}, phase=spec["phase"],
+        device="cuda" if kind.startswith("cuda") else "cpu", kind=kind, peak_bytes=int(peak),
+        baseline_bytes=int(base), imports_bytes=0 if kind.startswith("cuda") else int(imports),
+        height=int(height), width=int(width), threads=int(spec["threads"]),
+        weights=weights_label(loaded) if loaded is not None else "-", ru_maxrss_bytes=_maxrss_bytes(),
+    ))
+
+
+def weights_label(loaded: Any) -> str:
+    """How the tables name a loaded model's weights: its checkpoint file's name, else a prefix of their hash."""
+    origin = str(loaded.origin)
+    if origin.startswith("checkpoint:"):
+        return Path(origin.removeprefix("checkpoint:")).name
+    return f"sha256 {loaded.sha256[:12]}"
+
+
 def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
+    if spec.get("codec"):
+        return _codec_main(spec)
     import compressai  # noqa: F401
     import numpy as np
     import PIL.Image
@@ -261,20 +362,9 @@ def _main(spec: Mapping[str, Any]) -> dict[str, Any]:
             x_hat = model.decompress(parsed.strings, list(parsed.shape))["x_hat"][..., :height, :width]
         out["pixels"] = x_hat[0].mul(255).clamp_(0, 255).round_().to("cpu", torch.uint8).numpy()
 
-    run = encode if spec["phase"] == "encode" else decode
-    if device.type == "cuda":
-        peak, base = cuda_peak(run, torch.cuda)
-        kind, imports = "cuda max_memory_allocated", 0
-    else:
-        base = _resident()
-        reset = _reset_peak()
-        run()
-        status = _status()
-        if "VmHWM" in status:
-            peak = status["VmHWM"]
-            kind = "peak RSS (VmHWM, reset at phase start)" if reset else "peak RSS (VmHWM)"
-        else:
-            peak, kind = _maxrss_bytes(), "peak RSS (ru_maxrss)"
+    peak, base, kind = _peak(encode if spec["phase"] == "encode" else decode, device.type == "cuda")
+    if kind.startswith("cuda"):
+        imports = 0
     if spec["phase"] == "encode" and spec.get("write"):
         from bench.learned import bitstream
 

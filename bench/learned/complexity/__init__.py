@@ -18,6 +18,9 @@ model's latents are almost all zero, so the rANS coder has next to nothing to co
 
 :func:`.run.run_complexity` measures and writes the tables (:mod:`.files` names them) and the run's
 conditions; :mod:`bench.analysis.complexity_report` renders ``complexity.md`` and the plot from them.
+Any other registered codec — a plug-in's network, a named model, a codec without torch — is measured
+as far as what its coders expose allows (:mod:`.registered`), and the run file says why the rest is absent.
 Modules: :mod:`.files` (the files and their shared labels), :mod:`.tables` (results rows, step timings,
-counts and memory as tidy tables), :mod:`.timing` (the instrumented timing), :mod:`.run` (all of it).
+counts and memory as tidy tables), :mod:`.timing` (the instrumented timing), :mod:`.registered` (the other
+codecs), :mod:`.run` (all of it).
 """

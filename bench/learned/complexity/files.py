@@ -4,8 +4,9 @@ The measurement (:mod:`bench.learned.complexity.run`) writes four CSV tables and
 (:mod:`bench.analysis.complexity_report`) reads them, and nothing else, to write ``complexity.md`` and
 the decode-time plot. The run file is JSON: :data:`RUN_FORMAT` under ``format``, a ``source`` note
 (what wrote it), the measurement's conditions (``environment``, ``entropy_coder``, ``device``,
-``threads``, ``allocator`` and ``allocator_module``, ``images``, ``repeats``, ``results``) and the
-counting convention ``gdn_elementwise_ops``. Neither side imports torch here.
+``threads``, ``allocator`` and ``allocator_module``, ``images``, ``repeats``, ``results``; ``absent``: codec →
+why its counts or step timings are missing) and the counting convention ``gdn_elementwise_ops``. Neither
+side imports torch here.
 """
 
 from __future__ import annotations

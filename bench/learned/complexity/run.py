@@ -15,7 +15,8 @@ import pandas as pd
 from bench.core import environment
 from bench.core.store import write_text_atomic
 from bench.learned import zoo
-from bench.learned.complexity.files import FILES, ComplexityError, write_run
+from bench.learned.complexity.files import FILES, REFERENCE_CODEC, ComplexityError, write_run
+from bench.learned.complexity.registered import count_codecs, timed_codecs
 from bench.learned.complexity.tables import (
     StepTiming,
     csv_text,
@@ -29,9 +30,10 @@ from bench.learned.complexity.tables import (
 )
 from bench.learned.complexity.timing import JPEG_POINTS, prepare_models, split_timing
 from bench.learned.macs import GDN_ELEMENTWISE_OPS, KODAK_SIZE, STUDY_ARCHS, ModelCount, configurations, count_model
-from bench.learned.memory import MemoryResult, measure_memory
+from bench.learned.memory import MemoryResult, measure_codec_memory, measure_memory
 
 if TYPE_CHECKING:
+    from bench.learned.complexity.registered import CodecModels
     from bench.learned.weights import WeightsSource
 
 __all__ = ["run_complexity", "write_measurements"]
@@ -74,6 +76,7 @@ def run_complexity(
     *,
     archs: Sequence[str] = STUDY_ARCHS,
     points: Sequence[str] = zoo.DEFAULT_POINTS,
+    codecs: Sequence[CodecModels] = (),
     source: WeightsSource | None = None,
     rows_path: str | Path | None = None,
     images: Sequence[str | Path] = (),
@@ -86,14 +89,17 @@ def run_complexity(
     size: tuple[int, int] = KODAK_SIZE,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Count, time and measure ``archs`` at ``points`` and write the tables and the run file into ``out_dir``.
+    """Count, time and measure ``archs`` at ``points`` and ``codecs`` (other registered codecs, built by
+    :func:`~bench.learned.complexity.registered.prepare_codecs`) at theirs, and write the tables and the run
+    file into ``out_dir``.
 
     ``source`` supplies trained weights (``--checkpoint``, zoo cache or mirror); points without weights
     are timed random-initialised. Parameters, MACs and memory are those of the configuration that runs:
     a user checkpoint's, read from its tensors, else the zoo's of the label. ``rows_path`` is the harness's ``rows.csv`` (optional); ``images`` are
     timed (instrumented) and the first one is used for memory (skipped when ``memory`` is False or there
     are no images); ``size`` (H, W) is the size MACs are counted at. ``allocator`` is the heap policy
-    the caller put this process under (:func:`bench.core.allocator.apply`), recorded with the conditions.
+    the caller put this process under (:func:`bench.core.allocator.apply`), recorded with the conditions,
+    as is why a codec's counts or step timings are absent (``absent``).
     """
     import compressai
     import torch
@@ -120,6 +126,12 @@ def run_complexity(
             count = count_model(arch, dict(config), height=size[0], width=size[1])
             counts.append(count)
             used[(arch, count.config_label)] = labels
+    for entry in codecs:
+        if entry.groups:
+            say(f"counting {entry.name}")
+    more, more_used = count_codecs(codecs, size)
+    counts += more
+    used.update(more_used)
 
     results_table = None
     if rows_path is not None and Path(rows_path).exists():
@@ -129,8 +141,11 @@ def run_complexity(
     steps: list[StepTiming] = []
     memory_results: list[tuple[Sequence[str], MemoryResult]] = []
     if images:
-        models = prepare_models(archs, points, source)
-        steps = split_timing(models, images, device=device, repeats=repeats, jpeg_points=jpeg_points,
+        models, calls = timed_codecs(codecs)
+        models = prepare_models(archs, points, source) + models
+        if any(entry.name == REFERENCE_CODEC for entry in codecs):
+            jpeg_points = ()  # timed as asked, not twice
+        steps = split_timing(models, images, device=device, repeats=repeats, jpeg_points=jpeg_points, calls=calls,
                              progress=lambda m: say(f"timing {m}"))
         if memory:  # once per configuration: trained weights of that configuration if any, else random
             for arch in archs:
@@ -143,6 +158,12 @@ def run_complexity(
                                             point=trained.points[0] if trained else None,
                                             device=device, threads=threads)
                     memory_results += [(labels, r) for r in result.values()]
+            for entry in codecs:  # once per structure, at its first point; once at the first point without one
+                for labels in entry.groups.values() or [[entry.points[0]]]:
+                    say(f"memory {entry.name} {labels[0]}")
+                    result = measure_codec_memory(entry.name, entry.options, labels[0], image=images[0],
+                                                  device=device, threads=threads)
+                    memory_results += [(labels, r) for r in result.values()]
     conditions = {
         "environment": environment.collect(),
         "entropy_coder": compressai.get_entropy_coder(),
@@ -153,6 +174,7 @@ def run_complexity(
         "images": [Path(p).name for p in images],
         "repeats": repeats,
         "results": str(rows_path) if results_table is not None else None,
+        "absent": {entry.name: entry.reason for entry in codecs if entry.reason},
     }
     return write_measurements(out_dir, counts, points=used, results_table=results_table, steps=steps,
                               memory=memory_results, conditions=conditions)

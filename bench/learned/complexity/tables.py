@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from bench.learned.complexity.files import KINDS, REFERENCE_CODEC, ComplexityError
-from bench.learned.macs import DECODER_PARTS, ENCODER_PARTS, ModelCount
+from bench.learned.macs import SIDES, ModelCount
 from bench.learned.memory import MemoryResult
 
 __all__ = ["StepTiming", "csv_text", "parts_check", "hardware", "macs_frame", "memory_frame", "results_time_table",
@@ -174,34 +174,43 @@ def parts_check(steps: pd.DataFrame) -> pd.DataFrame:
 
 def macs_frame(counts: Sequence[ModelCount], points: Mapping[tuple[str, str], Sequence[str]] | None = None
                ) -> pd.DataFrame:
-    """One row per part, plus ``encoder``, ``decoder`` and ``model`` totals, per architecture and config.
+    """One row per part, per other child with parameters (no MACs), plus the ``encoder`` and ``decoder``
+    (or, for a model counted on ``forward()`` alone, ``forward``) and ``model`` totals, per model and config;
+    the column ``row`` says which (``part``, ``child``, ``total``: a child may be called ``encoder`` too).
 
     ``points`` maps (arch, config label) to the operating points that use the configuration.
     """
+    short = {"encoder": "enc", "decoder": "dec", "forward": "fwd"}
     rows = []
     for c in counts:
         used = " ".join((points or {}).get((c.arch, c.config_label), ()))
         base = {"arch": c.arch, "config": c.config_label, "points": used, "height": c.height, "width": c.width}
         for part in c.parts.values():
-            sides = "+".join(s for s, parts in (("enc", ENCODER_PARTS), ("dec", DECODER_PARTS)) if part.part in parts)
-            rows.append({**base, "part": part.part, "sides": sides,
+            rows.append({**base, "part": part.part, "row": "part", "sides": "+".join(short[s] for s in part.sides),
                          "input_shape": "x".join(map(str, part.input_shape)), "params": part.params,
                          "macs": part.macs, "effective_macs": part.effective_macs, "gdn_macs": part.gdn_macs,
                          "gdn_elementwise_ops": part.gdn_elementwise_ops,
                          "not_counted": " ".join(part.not_counted)})
-        for side in ("encoder", "decoder"):
+        for child, params in c.children.items():
+            if child not in c.parts:
+                rows.append({**base, "part": child, "row": "child", "sides": "", "input_shape": "", "params": params,
+                             "macs": math.nan, "effective_macs": math.nan, "gdn_macs": math.nan,
+                             "gdn_elementwise_ops": math.nan, "not_counted": "not a coding network: no MACs"})
+        for side in SIDES:
             parts = c.side(side)
-            rows.append({**base, "part": side, "sides": "enc" if side == "encoder" else "dec",
+            if not parts:
+                continue
+            rows.append({**base, "part": side, "row": "total", "sides": short[side],
                          "input_shape": "", "params": c.total(side, "params"),
                          "macs": c.total(side), "effective_macs": c.total(side, "effective_macs"),
                          "gdn_macs": c.total(side, "gdn_macs"),
                          "gdn_elementwise_ops": c.total(side, "gdn_elementwise_ops"),
                          "not_counted": "parts: " + " ".join(parts)})
-        rows.append({**base, "part": "model", "sides": "", "input_shape": "", "params": c.params_total,
+        rows.append({**base, "part": "model", "row": "total", "sides": "", "input_shape": "", "params": c.params_total,
                      "macs": math.nan, "effective_macs": math.nan, "gdn_macs": math.nan,
                      "gdn_elementwise_ops": math.nan,
-                     "not_counted": f"all nn.Parameters (entropy bottleneck {c.params_entropy}); "
-                                    f"buffers not counted ({c.buffers_total})"})
+                     "not_counted": "; ".join([f"all nn.Parameters (entropy bottleneck {c.params_entropy}); "
+                                               f"buffers not counted ({c.buffers_total})", *c.notes])})
     frame = pd.DataFrame(rows)
     pixels = frame["height"] * frame["width"]
     frame["macs_per_pixel"] = frame["macs"] / pixels

@@ -27,6 +27,7 @@ from bench.learned.padding import MODEL, pad_tensor
 if TYPE_CHECKING:
     import torch
 
+    from bench.core.codec import Codec
     from bench.learned.weights import WeightsSource
 
 __all__ = ["JPEG_POINTS", "Step", "TimedModel", "WarmTimer", "coding_steps", "prepare_models", "split_timing",
@@ -85,14 +86,15 @@ def _shape(t: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in t.shape)
 
 
-def coding_steps(model: torch.nn.Module, x: torch.Tensor) -> list[Step]:
+def coding_steps(model: torch.nn.Module, x: torch.Tensor, *, parts: bool = True) -> list[Step]:
     """The steps of ``model.compress(x)`` and ``decompress`` as CompressAI runs them, each alone.
 
     Inputs of each step are computed once beforehand (untimed). Factorized: ``g_a``, entropy coding of
     ŷ; hyperprior: ``g_a``, ``h_a``, coding and decoding ẑ (the encoder needs ẑ), ``h_s``, coding ŷ;
     mbt2018: the same up to ``h_s``, then the autoregressive loop (context model, entropy parameters
     and rANS interleaved per position: one step). Decoding mirrors them and ends with ``g_s``. Each side
-    also has its whole call (``compress()``/``decompress()``) as the step ``total``.
+    also has its whole call (``compress()``/``decompress()``) as the step ``total``. With ``parts`` False
+    (a model not laid out as CompressAI's), only the whole calls.
     """
     import torch
     import torch.nn.functional as F
@@ -103,6 +105,13 @@ def coding_steps(model: torch.nn.Module, x: torch.Tensor) -> list[Step]:
     with torch.no_grad():
         out = m.compress(x)
         strings, shape = out["strings"], list(out["shape"])
+    totals = [
+        Step("encode", "total", "total", lambda: m.compress(x), _shape(x)),
+        Step("decode", "total", "total", lambda: m.decompress(strings, shape), _shape(x)),
+    ]
+    if not parts:
+        return totals
+    with torch.no_grad():
         y = m.g_a(x)
         steps.append(Step("encode", "g_a", "network", lambda: m.g_a(x), _shape(x)))
         if not kind.hyperprior:
@@ -170,11 +179,7 @@ def coding_steps(model: torch.nn.Module, x: torch.Tensor) -> list[Step]:
                     Step("decode", "entropy: decode ŷ", "entropy", decode_y, _shape(y)),
                 ]
             steps.append(Step("decode", "g_s", "network", lambda: m.g_s(y_hat).clamp_(0, 1), _shape(y_hat)))
-    steps += [
-        Step("encode", "total", "total", lambda: m.compress(x), _shape(x)),
-        Step("decode", "total", "total", lambda: m.decompress(strings, shape), _shape(x)),
-    ]
-    return steps
+    return steps + totals
 
 
 @dataclass
@@ -187,6 +192,8 @@ class TimedModel:
     model: Any
     config: dict[str, int]  # channels of this model (a checkpoint's may differ from the zoo's)
     path: Path | None = None  # the weights file
+    parts: bool = True  # laid out as CompressAI's: each network and the entropy coder timed apart
+    label: str = ""  # the configuration's name where config is empty (a plug-in's model)
 
 
 def _config_label(config: Mapping[str, int]) -> str:
@@ -242,13 +249,15 @@ def split_timing(
     device: str = "cpu",
     repeats: int = 3,
     jpeg_points: Sequence[str] = JPEG_POINTS,
+    calls: Sequence[tuple[Codec, Sequence[str]]] = (),
     timer: WarmTimer | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[StepTiming]:
-    """Time every coding step of every model (and JPEG's encode/decode) on ``images``.
+    """Time every coding step of every model, JPEG's encode/decode and the whole ``encode``/``decode``
+    calls of ``calls`` (codecs without a torch module, with their points) on ``images``.
 
-    The caller sets torch's thread count; it is recorded. ``timer`` defaults to a :class:`WarmTimer`
-    with ``repeats`` and the device's synchronisation.
+    The caller sets torch's thread count; it is recorded (JPEG's as 1: Pillow codes on one thread).
+    ``timer`` defaults to a :class:`WarmTimer` with ``repeats`` and the device's synchronisation.
     """
     import torch
 
@@ -272,16 +281,22 @@ def split_timing(
                 out.append(StepTiming(dev, hw, n_threads, codec, point, weights, config, image, step.side,
                                       step.name, step.kind, t.median_s, t.spread_s, t.repeats))
 
-    jpeg = registry.create(REFERENCE_CODEC, {}) if jpeg_points else None
-    cpu_timer = WarmTimer(repeats=timer.repeats, clock=timer.clock)
-    for name, pixels in loaded:
-        for point in jpeg_points:
-            coder = jpeg.coder(point)
-            data = coder.encode(pixels)
-            steps = [Step("encode", "total", "total", lambda c=coder, p=pixels: c.encode(p), pixels.shape),
-                     Step("decode", "total", "total", lambda c=coder, d=data: c.decode(d), pixels.shape)]
-            record(REFERENCE_CODEC, (point,), "-", "-", name, time_steps(steps, cpu_timer), "cpu",
-                   cpu_hardware, 1)
+    whole = [(registry.create(REFERENCE_CODEC, {}), tuple(jpeg_points))] if jpeg_points else []
+    for codec, points in [*whole, *calls]:
+        sync = codec.synchronize()
+        codec_timer = WarmTimer(repeats=timer.repeats, clock=timer.clock, synchronize=sync)
+        dev, hw, n_threads = ("cuda", device_hardware, threads) if sync else ("cpu", cpu_hardware, threads)
+        if codec.name == REFERENCE_CODEC:
+            n_threads = 1
+        for name, pixels in loaded:
+            if progress and codec.name != REFERENCE_CODEC:
+                progress(f"{codec.name} {'/'.join(points)} {name}")
+            for point in points:
+                coder = codec.coder(point)
+                data = coder.encode(pixels)
+                steps = [Step("encode", "total", "total", lambda c=coder, p=pixels: c.encode(p), pixels.shape),
+                         Step("decode", "total", "total", lambda c=coder, d=data: c.decode(d), pixels.shape)]
+                record(codec.name, (point,), "-", "-", name, time_steps(steps, codec_timer), dev, hw, n_threads)
     for timed_model in models:
         model = timed_model.model.to(torch_device).eval()
         multiple = model_kind(model).multiple
@@ -291,7 +306,8 @@ def split_timing(
             x = _tensor(pixels, multiple, torch_device)
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # mbt2018 on GPU warns at every call
-                timed = time_steps(coding_steps(model, x), timer)
+                timed = time_steps(coding_steps(model, x, parts=timed_model.parts), timer)
             record(timed_model.codec, timed_model.points, timed_model.weights,
-                   _config_label(timed_model.config), name, timed, torch_device.type, device_hardware, threads)
+                   _config_label(timed_model.config) or timed_model.label, name, timed, torch_device.type,
+                   device_hardware, threads)
     return out

@@ -1,4 +1,4 @@
-"""The cache of recently used images and MS-SSIM references (bench.core.recent), and a worker that
+"""The cache of recently used images and MS-SSIM references (bench.core.lru), and a worker that
 alternates between images scoring each exactly as a fresh worker does."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import numpy as np
 from bench.core import registry
 from bench.core.evaluator import PointWorker, Settings
 from bench.core.images import pixel_sha256
-from bench.core.recent import Recent
+from bench.core.lru import SizedLru
 from bench.core.screening import PreparedImage
 from conftest import natural_image
 
 
 def test_least_recently_used_dropped_beyond_budget():
     built = []
-    cache = Recent(budget=10, size=len)
+    cache = SizedLru(budget=10, size=len)
 
     def value(key, size):
         return lambda: built.append(key) or "x" * size
@@ -33,7 +33,7 @@ def test_least_recently_used_dropped_beyond_budget():
 
 
 def test_a_value_over_budget_is_still_kept_alone():
-    cache = Recent(budget=3, size=len)
+    cache = SizedLru(budget=3, size=len)
     cache.get("a", lambda: "aa")
     assert cache.get("big", lambda: "x" * 10) == "x" * 10 and len(cache) == 1
     assert cache.get("big", lambda: "rebuilt") == "x" * 10

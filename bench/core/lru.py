@@ -1,4 +1,4 @@
-"""A small cache of the most recently used values of an expensive function, within a memory budget.
+"""A least-recently-used cache bounded by bytes: the last values of an expensive function within a memory budget.
 
 A worker that scores rows of several images in turn (a Dask worker, whose tasks arrive in the
 scheduler's order) keeps the images and MS-SSIM references it used last instead of building them
@@ -11,12 +11,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Recent"]
+__all__ = ["SizedLru"]
 
 V = TypeVar("V")
 
 
-class Recent(Generic[V]):
+class SizedLru(Generic[V]):
     """Values by key, the least recently used dropped once their sizes exceed ``budget`` bytes."""
 
     def __init__(self, budget: int, size: Callable[[V], int]) -> None:
