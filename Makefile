@@ -15,6 +15,8 @@ CODECS ?= jpeg,$(ANCHORS),$(LEARNED)
 DATASET ?= kodak
 RESULTS ?= results
 REPORTS ?= reports
+# make report into committed reports from a tree with uncommitted changes (empty: refused; 1: stamped pages).
+ALLOW_DIRTY ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 # Timed values per row (empty: by duration, the default; N: N single calls for every row).
 REPEATS ?=
@@ -53,6 +55,7 @@ help:  ## list the targets
 	@echo "  variables: CODECS=$(CODECS) DATASET=$(DATASET) JOBS=$(JOBS) REPEATS=$(REPEATS) ANCHOR=$(ANCHOR)"
 	@echo "             KODAK_DIR=<local Kodak copy> WEIGHTS_MIRROR=<dir|url> CHECKPOINTS=<dir of .pth exports>"
 	@echo "             IMAGES=<N, or a glob of file names: measure only those images>"
+	@echo "             ALLOW_DIRTY=1 (make report: rewrite committed reports from a dirty tree, stamped)"
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -98,7 +101,7 @@ $(REPORTS)/complexity.md: | $(STAMP)
 report: $(REPORTS)/REPORT.md  ## regenerate reports/REPORT.md from stored results (no encoding)
 
 $(REPORTS)/REPORT.md: $(ROWS) $(SOURCES) $(wildcard $(REPORTS)/complexity.md $(REPORTS)/visual-*.png) | $(STAMP)
-	$(PY) -m bench report $(REPORT_FLAGS)
+	$(PY) -m bench report $(REPORT_FLAGS) $(if $(ALLOW_DIRTY),--allow-dirty,)
 
 export: $(STAMP)  ## mean curves in CompressAI's JSON format (results/<dataset>/compressai/)
 	$(PY) -m bench export --results $(RESULTS) --dataset $(DATASET)

@@ -419,13 +419,17 @@ def _rate_range(text: str | None) -> tuple[float, float] | None:
 def cmd_bd_rate(args: argparse.Namespace) -> int:
     from bench.analysis.bdreport import bd_tables, write_bd_tables
     from bench.analysis.labels import parse_labels, relabel_table
+    from bench.analysis.refcurves import check_images
     from bench.analysis.report import load_runs
 
     labels = parse_labels(args.label)
     rows = _current_rows(args.results, args.dataset, chosen=_chosen(args)).rows
     runs = load_runs(Path(args.results) / args.dataset, sorted(set(rows["run_id"].astype(str))))
+    choice = _bd_choice(args, args.dataset)
+    check_images(choice["references"], rows["image"].nunique(), anchor=choice["anchor"],
+                 allow_subset=args.allow_subset)
     table, study = bd_tables(rows, methods=methods(args), n_boot=args.bootstrap, seed=args.seed, runs=runs,
-                             **_bd_choice(args, args.dataset))
+                             **choice)
     paths = write_bd_tables(relabel_table(table, labels), study, args.reports, latex=args.latex,
                             latex_ci=not args.latex_no_ci)
     for path in paths:
@@ -450,7 +454,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                          n_boot=args.bootstrap, seed=args.seed, max_bpp=args.max_bpp or None, latex=args.latex,
                          latex_ci=not args.latex_no_ci, labels=parse_labels(args.label), log_rate=args.log_rate,
                          spread=args.spread, delta_panel=args.delta_panel, identity=_chosen(args), look=_look(args),
-                         **_bd_choice(args, args.dataset))
+                         command=[args.prog, *args.argv], allow_dirty=args.allow_dirty,
+                         allow_subset=args.allow_subset, **_bd_choice(args, args.dataset))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -593,6 +598,7 @@ def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
         return cmd_train(args)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.prog, args.argv = prog, list(sys.argv[1:] if argv is None else argv)  # as typed, for REPORT.md
     # CompressAI 1.2.8 calls torch.jit.script at import time; the deprecation notice is not ours to fix.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
     handler = logging.StreamHandler()

@@ -95,6 +95,10 @@ def _report_parent() -> argparse.ArgumentParser:
                              "PSNR, MS-SSIM and PSNR-Y side by side, the first --method) beside bd-rate.md and .csv")
     parent.add_argument("--latex-no-ci", action="store_true",
                         help="leave the confidence intervals out of bd-rate.tex")
+    parent.add_argument("--allow-subset", action="store_true",
+                        help="compare with a reference whose means are over another number of images than the "
+                             "results' (a subset of Kodak against the published 24-image curves); the figures' "
+                             "legends then give each curve's image count (default: refused)")
     return parent
 
 
@@ -335,6 +339,9 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                                  parents=[results, reports, _figure_parent("paper"), label])
     report.add_argument("--max-bpp", type=float, default=2.0,
                         help="right end of the RD figures' rate axis; 0 shows every point (default: %(default)s)")
+    report.add_argument("--allow-dirty", action="store_true",
+                        help="write into a folder of committed reports although the git tree has uncommitted "
+                             "changes; every page then says it was written from a dirty tree (default: refused)")
 
     plot = commands.add_parser("plot", help="one RD figure from stored results, in the files named (.pdf, .svg, "
                                             ".png); --style paper for a journal's column",

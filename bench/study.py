@@ -69,13 +69,15 @@ STUDY_BD_RATES: dict[str, tuple[float, float]] = {
 """BD-rate vs JPEG in percent (PSNR, MS-SSIM dB), as the study's text gives them."""
 
 STUDY_PARAMS_CELL = 7.08e10
-"""A value of the study's complexity table in its "Params" column: a count of multiply-accumulates of a
-whole Kodak-size encode + decode, not of parameters (the study's Params and MACs columns are swapped)."""
+"""A value of the study's complexity table in its "Params" column: far too large for a parameter count, so an
+operation count of a Kodak-size encode + decode, in MACs or in FLOPs (2 · MACs); one cell cannot tell which,
+nor which model it belongs to (no configuration measured here matches it under either reading)."""
 
 STUDY_CONTEXT_DECODE_S: tuple[float, float] = (104.0, 252.63)
-"""The study's decode time of one Kodak image by its Context + Hyperprior on an NVIDIA RTX 3080 Ti, in
-seconds (the fastest and slowest of its λ). These two figures are all of the study's complexity table
-that this project has; the rest of the table is not shown for that reason."""
+"""The study's decode time by its Context + Hyperprior on an NVIDIA RTX 3080 Ti, in seconds (the fastest and
+slowest of its λ), read here as the time of one Kodak image: an assumption, the table does not say whether it
+is per image or for the 24. These two figures are all of the study's complexity table that this project has;
+the rest of the table is not shown for that reason."""
 
 _MAKE_VARIABLES = {
     "learned": lambda: ",".join(ARCHITECTURES),

@@ -346,8 +346,9 @@ def test_importing_the_measurement_code_imports_neither_torch_nor_pyplot():
 
 
 def test_study_figures_beside_our_counts():
-    """The study's "Params" cell is compared with encode + decode MACs (a hand computation: 3.50e10 +
-    3.58e10 = 7.08e10, ratio 1.00; 4.2e10 / 7.08e10 = 0.59), and its context-model decode times are shown."""
+    """The study's "Params" cell is compared with encode + decode MACs and FLOPs (a hand computation: 3.50e10 +
+    3.58e10 = 7.08e10, ratios 1.00 and 2.00; 4.2e10 / 7.08e10 = 0.59, 8.4e10 / 7.08e10 = 1.19), and its
+    context-model decode times are shown with the per-image reading named an assumption (104 / 24 = 4.3 s)."""
     rows = [{"arch": "a", "config": "N=1", "part": "encoder", "macs": 3.50e10, "params": 2e6},
             {"arch": "a", "config": "N=1", "part": "decoder", "macs": 3.58e10, "params": 2e6},
             {"arch": "a", "config": "N=1", "part": "model", "macs": float("nan"), "params": 3_000_000},
@@ -355,9 +356,9 @@ def test_study_figures_beside_our_counts():
             {"arch": "b", "config": "N=2", "part": "decoder", "macs": 2.1e10, "params": 1e6},
             {"arch": "b", "config": "N=2", "part": "model", "macs": float("nan"), "params": 1_500_000}]
     text = "\n".join(study_markdown(pd.DataFrame(rows)))
-    assert "7.08e+10" in text and "104–252.63 s" in text and "swapped" in text
-    assert "| a | N=1 | 3.00 M | 7.08e+10 | 1.00 |" in text
-    assert "| b | N=2 | 1.50 M | 4.20e+10 | 0.59 |" in text
+    assert "7.08e+10" in text and "104–252.63 s" in text and "an assumption" in text and "4.3–10.5 s" in text
+    assert "| a | N=1 | 3.00 M | 7.08e+10 | 1.00 | 2.00 |" in text
+    assert "| b | N=2 | 1.50 M | 4.20e+10 | 0.59 | 1.19 |" in text
 
 
 def test_memory_takes_paths_relative_to_the_callers_folder(tmp_path, monkeypatch):

@@ -409,16 +409,22 @@ def _conditions(run: Mapping[str, Any]) -> list[str]:
 
 def study_markdown(macs: pd.DataFrame) -> list[str]:
     """The study's complexity figures (:data:`bench.study.STUDY_PARAMS_CELL`,
-    :data:`bench.study.STUDY_CONTEXT_DECODE_S`) beside this measurement's parameter and MAC counts."""
+    :data:`bench.study.STUDY_CONTEXT_DECODE_S`) beside this measurement's parameter and MAC counts, each cell
+    with the readings it admits and none preferred."""
     low, high = study.STUDY_CONTEXT_DECODE_S
     lines = [
-        (f"This project has two figures of the study's complexity table. Its \"Params\" column holds "
-         f"{study.STUDY_PARAMS_CELL:.2e}, which is not a parameter count but a MAC count: the study's Params and "
-         "MACs columns are swapped. Its Context + Hyperprior decodes one Kodak image in "
-         f"{low:g}–{high:g} s on an NVIDIA RTX 3080 Ti: the serial per-position loop of CompressAI's reference "
-         "decoder (one small convolution and entropy-parameter pass per latent position), which this "
-         "harness's wavefront coder replaces by 141 batched steps with the same weights (docs/wavefront.md "
-         "times both on this CPU and on a GPU)."),
+        (f"This project has two figures of the study's complexity table, each a single cell. Its \"Params\" "
+         f"column holds {study.STUDY_PARAMS_CELL:.2e}: far more than any of these models has parameters (the "
+         "table below), so it reads as an operation count of a Kodak-size encode + decode, either in "
+         "multiply-accumulates (MACs) or in FLOPs (2 · MACs). No configuration measured here matches it under "
+         "either reading (the two ratio columns below), and one cell cannot tell which reading, or which model, "
+         "is meant. Its Context + Hyperprior decode takes "
+         f"{low:g}–{high:g} s on an NVIDIA RTX 3080 Ti (the fastest and slowest of its λ). This project reads "
+         "that as the time of one Kodak image, an assumption: the table does not say whether it is per image "
+         f"or for all 24 ({low / 24:.1f}–{high / 24:.1f} s an image). Per image, it is the order of the serial "
+         "per-position loop of CompressAI's reference decoder (one small convolution and entropy-parameter "
+         "pass per latent position), which this harness's wavefront coder replaces by 141 batched steps with "
+         "the same weights (docs/wavefront.md times both on this CPU and on a GPU)."),
         "",
     ]
     if macs.empty:
@@ -429,10 +435,11 @@ def study_markdown(macs: pd.DataFrame) -> list[str]:
         if {"encoder", "decoder", "model"} <= totals.keys():
             total = totals["encoder"]["macs"] + totals["decoder"]["macs"]
             rows.append(f"| {arch} | {config} | {_g(totals['model']['params'], 1e6)} M | {total:.2e} | "
-                        f"{total / study.STUDY_PARAMS_CELL:.2f} |")
+                        f"{total / study.STUDY_PARAMS_CELL:.2f} | {2 * total / study.STUDY_PARAMS_CELL:.2f} |")
     if rows:
-        lines += ["| model | config | params (here) | encode + decode MACs (here) | MACs / the study's \"Params\" |",
-                  "|---|---|---:|---:|---:|", *rows, ""]
+        lines += ["| model | config | params (here) | encode + decode MACs (here) | the cell read as MACs: "
+                  "MACs / cell | read as FLOPs: 2 · MACs / cell |",
+                  "|---|---|---:|---:|---:|---:|", *rows, ""]
     return lines
 
 

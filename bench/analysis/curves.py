@@ -124,6 +124,8 @@ class Curve:
     """The dataset the curve was measured on, where known (published: kodak; a file: as it declares)."""
     psnr_y: tuple[float, ...] | None = None
     """Mean PSNR of Y′ (BT.709) per point, where the rows have it (``None`` for published curves)."""
+    dataset_images: int | None = None
+    """How many images a published or reference curve's means are over, where its file (or tag) says."""
 
     @property
     def published(self) -> bool:
@@ -241,6 +243,7 @@ def published_curve(key: str) -> Curve:
         decode_s=reference.extra.get("decoding_time", nan),
         source=f"CompressAI results/image/kodak{_COMMIT.get(key, '')}, {Path(relative).name}: {what}",
         dataset=PUBLISHED_DATASET,
+        dataset_images=reference.images,
     )
 
 
@@ -267,8 +270,9 @@ def reference_to_curve(reference: ReferenceCurve) -> Curve:
         ms_ssim=reference.ms_ssim or nan,
         encode_s=reference.extra.get("encoding_time", nan),
         decode_s=reference.extra.get("decoding_time", nan),
-        source=f"{reference.source}{what}",
+        source=f"{reference.source}{what}" + (f" ({reference.dataset_source})" if reference.dataset_source else ""),
         dataset=reference.dataset,
+        dataset_images=reference.images,
     )
 
 

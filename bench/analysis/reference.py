@@ -9,11 +9,14 @@ Accepted quality keys: ``psnr-rgb`` (or ``psnr``), ``ms-ssim-rgb`` (or ``ms-ssim
 MS-SSIM, and ``ms-ssim-db-rgb`` (or ``ms-ssim-db``) holding MS-SSIM in dB, as some paper curves do;
 dB values are converted back to raw MS-SSIM when no raw list is present. Every other list in
 ``results`` is kept in :attr:`ReferenceCurve.extra` (times, for instance). A file may declare the dataset
-its curve was measured on, as a top-level ``"dataset"`` or ``meta["dataset"]`` string.
+its curve was measured on, as a top-level ``"dataset"`` or ``meta["dataset"]`` string, and the number of
+images its means are over as ``"images"`` (or ``meta["images"]``; a number, or one per point). A file that
+declares no dataset takes the tag of a :data:`TAG_FILE` beside it (``dataset``, ``images``, ``source``), as the
+shipped published curves in ``bench/data/reference`` do: their JSON stays byte for byte CompressAI's.
 
 The same curves as a tidy CSV (:func:`read_reference_csv`): one line per codec × operating point with the
 columns ``codec, point, bpp, psnr, ms_ssim`` (raw MS-SSIM; ``psnr`` or ``ms_ssim`` may be left empty on
-every line of a codec), and optionally ``dataset`` and ``description``; one curve per codec.
+every line of a codec), and optionally ``dataset``, ``images`` and ``description``; one curve per codec.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import csv
 import json
 import math
 import os
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +36,57 @@ import numpy as np
 from bench.core.metrics import ms_ssim_db
 from bench.core.errors import BenchError
 
-__all__ = ["CSV_COLUMNS", "ReferenceCurve", "ReferenceFileError", "read_reference", "read_reference_csv",
-           "write_reference"]
+__all__ = ["CSV_COLUMNS", "TAG_FILE", "DatasetTag", "ReferenceCurve", "ReferenceFileError", "read_reference",
+           "read_reference_csv", "read_tag", "write_reference"]
 
 _PSNR_KEYS = ("psnr-rgb", "psnr")
 _MS_SSIM_KEYS = ("ms-ssim-rgb", "ms-ssim")
 _MS_SSIM_DB_KEYS = ("ms-ssim-db-rgb", "ms-ssim-db")
 _KNOWN_KEYS = ("bpp", *_PSNR_KEYS, *_MS_SSIM_KEYS, *_MS_SSIM_DB_KEYS)
 
+TAG_FILE = "dataset.toml"
+"""The file beside reference files that tags those which declare no dataset themselves."""
+
 
 class ReferenceFileError(BenchError):
     """A reference results file is missing, malformed, or cannot be written."""
+
+
+@dataclass(frozen=True)
+class DatasetTag:
+    """What a reference's means were measured on: dataset name, image count and source (each where known)."""
+
+    dataset: str | None = None
+    images: int | None = None
+    source: str | None = None
+
+
+def read_tag(folder: str | os.PathLike[str]) -> DatasetTag:
+    """The :data:`TAG_FILE` of ``folder`` (an empty tag when there is none); raises :class:`ReferenceFileError`
+    naming the file when it is malformed."""
+    path = Path(folder) / TAG_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return DatasetTag()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ReferenceFileError(f"{path}: cannot read it ({exc}); fix it or remove it") from None
+    dataset, images, source = data.get("dataset"), data.get("images"), data.get("source")
+    if not isinstance(dataset, str) or not dataset or (source is not None and not isinstance(source, str)):
+        raise ReferenceFileError(f'{path}: expected dataset = "<name>" (and optionally images = N, source = "…")')
+    return DatasetTag(dataset, _image_count(images, lambda problem: ReferenceFileError(f"{path}: {problem}")),
+                      source)
+
+
+def _image_count(value: Any, fail: Any) -> int | None:
+    """A declared image count: None, a positive whole number, or one per point (``export``'s ``meta``: the
+    largest is the dataset's); else ``fail(problem)`` is raised."""
+    counts = value if isinstance(value, list) and value else [value]
+    if value is None:
+        return None
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):
+        raise fail(f'"images" must be a positive whole number (or one per point), not {json.dumps(value)}')
+    return max(counts)
 
 
 @dataclass(frozen=True)
@@ -61,6 +105,10 @@ class ReferenceCurve:
     """The dataset the file declares the curve was measured on; None when it does not say."""
     points: tuple[str, ...] | None = None
     """Operating-point labels (a tidy CSV's ``point`` column); None for CompressAI JSON, which has none."""
+    images: int | None = None
+    """How many images the curve's means are over, where declared."""
+    dataset_source: str | None = None
+    """Where the dataset tag comes from, in words (a :data:`TAG_FILE`'s ``source``), where given."""
 
     @property
     def ms_ssim_db(self) -> tuple[float, ...] | None:
@@ -102,6 +150,8 @@ def read_reference(path: str | os.PathLike[str]) -> ReferenceCurve:
     dataset = data.get("dataset", meta.get("dataset"))
     if dataset is not None and not isinstance(dataset, str):
         raise fail('"dataset" must be a string')
+    images = _image_count(data.get("images", meta.get("images")), fail)
+    tag = DatasetTag(dataset, images) if dataset is not None else read_tag(path.parent)
 
     lists: dict[str, tuple[float, ...]] = {}
     for key, values in results.items():
@@ -138,7 +188,8 @@ def read_reference(path: str | os.PathLike[str]) -> ReferenceCurve:
             raise fail(f'results["{ms_key}"] and results["{db_key}"] disagree')
 
     extra = {key: values for key, values in lists.items() if key not in _KNOWN_KEYS}
-    return ReferenceCurve(name, description, lists["bpp"], psnr, ms_ssim, str(path), extra, meta, dataset)
+    return ReferenceCurve(name, description, lists["bpp"], psnr, ms_ssim, str(path), extra, meta, tag.dataset,
+                          images=tag.images, dataset_source=tag.source)
 
 
 CSV_COLUMNS = ("codec", "point", "bpp", "psnr", "ms_ssim")
@@ -209,8 +260,13 @@ def _csv_curve(path: Path, codec: str, lines: list[dict[str, str]]) -> Reference
             raise ReferenceFileError(f"{path}: codec {codec!r} has several values of {column} ({', '.join(sorted(found))})")
         return found.pop() if found else None
 
+    images, dataset = single("images"), single("dataset")
+    if images is not None and not (images.isdigit() and int(images) > 0):
+        raise ReferenceFileError(f"{path}: codec {codec!r} has images {images!r}; give a positive whole number")
+    tag = DatasetTag(dataset, images and int(images)) if dataset is not None else read_tag(path.parent)
     return ReferenceCurve(codec, single("description") or "", bpp, qualities["psnr"], qualities["ms_ssim"],
-                          str(path), dataset=single("dataset"), points=points)
+                          str(path), dataset=tag.dataset, points=points, images=tag.images,
+                          dataset_source=tag.source)
 
 
 def _list_problem(values: Any) -> str | None:

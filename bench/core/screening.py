@@ -4,6 +4,10 @@ A file that cannot be used (unreadable, refused by the image policy of :mod:`ben
 than :data:`bench.core.images.MIN_SIDE` on a side, or not the pixels a named dataset's manifest expects) is listed with its reason; the others are measured, or
 the run refuses up front (``--strict``, or no usable file at all). The usable files' names and pixel
 hashes are the dataset's identity (:class:`bench.core.manifest.Manifest`).
+
+Files in a lossy format (JPEG, lossy WebP, AVIF, HEIC: :func:`lossy_format`, by content, not by name) are
+usable but noted, and a dataset with any of them gets one warning (:meth:`Screening.lossy_warning`): their
+pixels already carry a codec's loss, which changes what a JPEG anchor does at high quality.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +24,7 @@ from bench.core.errors import DatasetError, ImageError
 from bench.core.images import check_size, load_rgb, pixel_sha256
 from bench.core.manifest import Manifest
 
-__all__ = ["PreparedImage", "Screening", "Unusable", "prepare_images"]
+__all__ = ["PreparedImage", "Screening", "Unusable", "lossy_format", "prepare_images"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,8 @@ class PreparedImage:
     sha256: str
     conversion: str = ""
     """What was converted to get 8-bit RGB (:attr:`bench.core.images.LoadedImage.note`), "" for none."""
+    lossy: str = ""
+    """The file's lossy format (:func:`lossy_format`), "" for a lossless file."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,22 @@ class Screening:
             folder=str(self.dataset.folder) if self.dataset.folder is not None else None,
             source=self.dataset.source,
         )
+
+    def lossy_warning(self) -> str | None:
+        """One line on the usable images stored in a lossy format and what that does to a JPEG anchor; None
+        when there are none."""
+        formats: dict[str, int] = {}
+        for image in self.images:
+            if image.lossy:
+                formats[image.lossy] = formats.get(image.lossy, 0) + 1
+        if not formats:
+            return None
+        counts = ", ".join(f"{name}: {n}" for name, n in sorted(formats.items()))
+        return (f"{sum(formats.values())} of the {len(self.images)} images of dataset {self.dataset.name} are lossy "
+                f"files ({counts}): their pixels already carry a codec's loss, so re-encoding them with JPEG at high "
+                "quality can score worse at a higher rate (q100 below q95) and the anchor's curve is not monotonic "
+                "there; compare at the rates that matter (bd-rate --rate-range LOW:HIGH) or use lossless originals "
+                "(PNG)")
 
     def refusal(self, *, strict: bool) -> DatasetError | None:
         """The error that stops a run: no usable image, or (``strict``) any unusable file; else None."""
@@ -98,5 +121,45 @@ def prepare_images(dataset: Dataset) -> Screening:
         if item.expected_pixel_sha256 and digest != item.expected_pixel_sha256:
             unusable.append(Unusable(item.name, f"pixels differ from the {dataset.name} manifest; replace the file"))
             continue
-        prepared.append(PreparedImage(item.name, path, loaded.pixels, digest, loaded.note or ""))
-    return Screening(dataset, tuple(prepared), tuple(unusable))
+        prepared.append(PreparedImage(item.name, path, loaded.pixels, digest, loaded.note or "",
+                                      lossy_format(path) or ""))
+    screening = Screening(dataset, tuple(prepared), tuple(unusable))
+    warning = screening.lossy_warning()
+    if warning:
+        log.warning("%s", warning)
+    return screening
+
+
+_ISO_BRANDS = {b"avif": "AVIF", b"avis": "AVIF", b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC",
+               b"heis": "HEIC", b"hevc": "HEIC", b"hevx": "HEIC"}
+
+
+def lossy_format(path: str | Path) -> str | None:
+    """The lossy format of an image file, told by its content: ``JPEG``, ``lossy WebP`` (a ``VP8`` bitstream;
+    ``VP8L`` is lossless), ``AVIF`` or ``HEIC`` (by the ISO-BMFF major brand); None for any other file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            if head.startswith(b"\xff\xd8\xff"):
+                return "JPEG"
+            if head[4:8] == b"ftyp":
+                return _ISO_BRANDS.get(head[8:12])
+            if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+                return "lossy WebP" if _webp_is_lossy(f) else None
+    except OSError:
+        return None
+    return None
+
+
+def _webp_is_lossy(f: Any) -> bool:
+    """Whether a WebP file (read from offset 12) holds a lossy ``VP8 `` bitstream, in any of its chunks."""
+    f.seek(12)
+    while len(header := f.read(8)) == 8:
+        fourcc, size = header[:4], int.from_bytes(header[4:], "little")
+        if fourcc == b"VP8 ":
+            return True
+        if fourcc == b"ANMF":  # an animation frame: 16 bytes of frame header, then its own chunks
+            f.seek(16, 1)
+            continue
+        f.seek(size + (size & 1), 1)
+    return False
