@@ -22,6 +22,8 @@ from bench.analysis.bdfigure import write_per_image_figure
 from bench.analysis.bdrate import DEFAULT_RESAMPLES, MAX_RESAMPLES
 from bench.analysis.bdreport import bd_report_markdown, bd_tables, write_bd_tables
 from bench.analysis.bdtable import bd_pair
+from bench.analysis.complexity_plot import read_bd_rates
+from bench.analysis.complexity_report import render_complexity
 from bench.core.errors import BenchError
 from bench.analysis.curves import (PUBLISHED_DATASET, Curve, dataset_of, measured_curves, published_curve,
                                    published_for)
@@ -341,6 +343,15 @@ def _demote(text: str, levels: int) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _rerender_complexity(reports: Path) -> list[Path]:
+    """``complexity.md`` and its decode-time figure drawn again from the measured tables in ``reports`` (when
+    there are some) against the BD-rates just written, so that a report regenerates every page it includes.
+    Skipped under ``--label``: the tables name codecs by their own names."""
+    if not (reports / FILES["run"]).exists():
+        return []
+    return render_complexity(reports, bd_rates=read_bd_rates(reports / "bd-rate.csv"))
+
+
 def _complexity(reports: Path) -> list[str]:
     path = reports / COMPLEXITY_FILE
     lines = ["## Complexity", ""]
@@ -506,7 +517,7 @@ def write_report(
     check_tree(tree, reports, allow_dirty=allow_dirty)
     images = rows["image"].nunique()
     check_images(references, images, anchor=anchor, allow_subset=allow_subset)
-    artifacts = [*_complexity(reports), *_visuals(reports)]
+    visuals = _visuals(reports)
     table, study = bd_tables(rows, anchor=anchor, methods=methods, n_boot=n_boot, seed=seed, runs=runs,
                              references=references, codecs=codecs, anchor_points=anchor_points,
                              rate_range=rate_range, mc_target=mc_target, max_boot=max_boot, ci_method=ci_method,
@@ -520,6 +531,9 @@ def write_report(
     written += write_bd_tables(table, study, reports, latex=latex, latex_ci=latex_ci)
     figure = write_per_image_figure(table, reports, formats)
     written += figure
+    if not labels:
+        written += _rerender_complexity(reports)
+    artifacts = [*_complexity(reports), *visuals]
     stamp = dirty_line(tree) if tree is not None and tree.dirty else None
     if stamp:
         stamp_pages(written, stamp)
