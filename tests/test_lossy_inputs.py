@@ -74,3 +74,42 @@ def test_a_run_on_jpeg_files_warns_once(tmp_path: Path, caplog: pytest.LogCaptur
         assert main(["run", "--data", str(folder), "--codecs", "jpeg", "--points", "q90", "--results",
                      str(tmp_path / "results"), "--no-progress"]) == 0
     assert sum("lossy files" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_photos_already_jpeg_give_bd_numbers_though_the_anchor_turns_back_above_them(
+        tmp_path: Path, kodak_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A folder of JPEG photos (Kodak crops saved at q90, like a BSDS download): re-encoding at q90 nearly
+    reproduces them, so JPEG's mean PSNR falls from q90 to q95. Those points lie beyond WebP's range; the fit
+    rule keeps only the nearest of them, so every BD-rate is a number, equal to the one with the others left
+    out by hand."""
+    import csv
+
+    from bench.cli import main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("kodim01", "kodim05", "kodim13", "kodim23"):
+        image = Image.open(kodak_dir / f"{name}.png").convert("RGB")
+        w, h = image.size
+        image.crop((w // 2 - 192, h // 2 - 128, w // 2 + 192, h // 2 + 128)).save(folder / f"{name}.jpg", "JPEG",
+                                                                                  quality=90)
+    results = tmp_path / "results"
+    with caplog.at_level(logging.WARNING):
+        assert main(["run", "--data", str(folder), "--codecs", "jpeg,webp", "--results", str(results),
+                     "--no-progress", "--repeats", "1"]) == 0
+    assert sum("lossy files" in r.getMessage() for r in caplog.records) == 1
+    rows = list(csv.DictReader((results / "photos" / "rows.csv").open()))
+    mean = {p: sum(float(r["psnr"]) for r in rows if r["codec"] == "jpeg" and r["point"] == p) / 4
+            for p in ("q90", "q95")}
+    assert mean["q90"] > mean["q95"]  # the anchor is not monotonic: the case this test is about
+
+    def bd(reports: Path, *extra: str) -> dict[str, float]:
+        assert main(["bd-rate", "--results", str(results), "--dataset", "photos", "--reports", str(reports),
+                     "--method", "cubic", "--bootstrap", "20", *extra]) == 0
+        return {r["metric"]: float(r["bd_rate"]) for r in csv.DictReader((reports / "bd-rate.csv").open())}
+
+    every = bd(tmp_path / "all")
+    # BD-rate fits along quality: above WebP's top the nearest anchor point is q95 (lower PSNR than q90)
+    low = ",".join(f"q{q}" for q in (*range(5, 90, 5), 95))
+    assert set(every) == {"psnr", "ms_ssim_db", "psnr_y"}
+    assert every == pytest.approx(bd(tmp_path / "low", "--anchor-points", low), abs=1e-9)
