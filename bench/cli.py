@@ -8,13 +8,14 @@ their declared options, ``--codec-args`` — is :mod:`bench.cli_options`'s; here
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -601,13 +602,30 @@ def _dispatch(argv: Sequence[str] | None, prog: str) -> int:
     args.prog, args.argv = prog, list(sys.argv[1:] if argv is None else argv)  # as typed, for REPORT.md
     # CompressAI 1.2.8 calls torch.jit.script at import time; the deprecation notice is not ours to fix.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+    with _command_logging(args.verbose):
+        if args.command in RESULTS_COMMANDS:
+            args.dataset = _results_dataset(args.results, args.dataset)
+        return COMMANDS[args.command](args)
+
+
+@contextlib.contextmanager
+def _command_logging(verbose: bool) -> Iterator[None]:
+    """The library's log lines on stderr (INFO, or DEBUG with ``--verbose``) while a command runs; the root
+    logger as it was afterwards, so that ``main`` called from Python leaves no handler behind."""
+    root = logging.getLogger()
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting for PDF, line by line
-    if args.command in RESULTS_COMMANDS:
-        args.dataset = _results_dataset(args.results, args.dataset)
-    return COMMANDS[args.command](args)
+    fonts = logging.getLogger("fontTools")  # matplotlib's font subsetting for PDF logs line by line
+    levels = root.level, fonts.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fonts.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        fonts.setLevel(levels[1])
 
 
 RESULTS_COMMANDS = ("summary", "bd-rate", "report", "export", "plot")

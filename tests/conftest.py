@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import csv
-import fcntl
-import hashlib
 import http.server
-import json
+import io
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -63,172 +59,39 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
-class _Zygote:
-    """A connection to this test run's ``tests/zygote.py`` server of one kind (command prefix, CompressAI
-    or not), which the first worker to need it starts and every worker shares (see its docstring)."""
+@pytest.fixture
+def eval_model_module():
+    """CompressAI's ``python -m compressai.utils.eval_model`` as a module (``main(argv)`` runs it in this process);
+    importing it sets torch to 1 thread, restored afterwards."""
+    import torch
 
-    def __init__(self, prefix: tuple[str, ...] = (), *, compressai: bool = True) -> None:
-        self.prefix = prefix
-        self.env = {**os.environ, "ZYGOTE_COMPRESSAI": "1" if compressai else "0"}
-        kind = hashlib.sha256(repr((prefix, compressai)).encode()).hexdigest()[:8]
-        self.path = _RUN_DIR / f"zygote-{kind}.sock"
-        self.scratch = Path(tempfile.mkdtemp(prefix="zygote-"))
-        self.connection: socket.socket | None = None
-        self.lines: tuple = ()
-        self.answered = 0  # requests answered on this connection
-        atexit.register(self.close)
+    threads = torch.get_num_threads()
+    from compressai.utils.eval_model import __main__ as eval_model
 
-    def start(self) -> None:
-        """Start this kind's server unless one runs or is starting; do not wait for it."""
-        with open(f"{self.path}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._server()
-
-    def _server(self) -> int:
-        """The pid of the server that listens or is importing (started here if none); the lock is held."""
-        pid_file = Path(f"{self.path}.pid")
-        try:
-            pid = int(pid_file.read_text())
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:  # our child, still running
-                return pid
-        except ChildProcessError:  # another worker's
-            if _alive(pid):
-                return pid
-        except (FileNotFoundError, ValueError):
-            pass
-        server = subprocess.Popen([*self.prefix, sys.executable, str(REPO / "tests" / "zygote.py"), str(self.path)],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd=REPO, env=self.env)
-        _SERVERS.append(server)
-        pid_file.write_text(str(server.pid))
-        return server.pid
-
-    def _connect(self) -> None:
-        with open(f"{self.path}.lock", "a") as lock:  # one worker at a time checks and, if need be, starts
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            servers = set()
-            while True:
-                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    connection.connect(str(self.path))
-                    break
-                except OSError:
-                    connection.close()
-                servers.add(self._server())
-                if len(servers) > 2:  # one that was closing, one started for us: a third means it cannot start
-                    raise RuntimeError("tests/zygote.py ended before listening, again; its stderr is above")
-                time.sleep(0.05)
-        self.connection, self.answered = connection, 0
-        self.lines = (connection.makefile("w", encoding="utf-8"),
-                      connection.makefile("r", encoding="utf-8"))
-
-    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None) -> tuple[int, bool]:
-        request = {"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout,
-                   "stdout": str(self.scratch / "out"), "stderr": str(self.scratch / "err")}
-        while True:
-            if self.connection is None:
-                self._connect()
-            try:
-                self.lines[0].write(json.dumps(request) + "\n")
-                self.lines[0].flush()
-                line = self.lines[1].readline()
-            except OSError:
-                line = ""
-            if line:
-                self.answered += 1
-                reply = json.loads(line)
-                return reply["returncode"], reply["timed_out"]
-            fresh = self.answered == 0
-            self.close()
-            if not fresh:
-                raise RuntimeError("the tests/zygote.py session ended mid-run; its stderr is above")
-            # a new connection reset before any answer: the server was closing as it arrived; start another
-
-    def read(self, name: str) -> str:
-        return (self.scratch / name).read_bytes().decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        if self.connection is not None:
-            for stream in self.lines:
-                stream.close()
-            self.connection.close()
-            self.connection, self.lines = None, ()
-
-
-_SERVERS: list[subprocess.Popen] = []
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:  # no /proc here (or it just ended): as before, counted as running
-        return True
-
-
-_RUN_DIR = Path(tempfile.gettempdir())
-"""Where the zygote sockets live: pytest's temporary folder of this run, which every worker shares."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _zygote_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
-    global _RUN_DIR
-    base = tmp_path_factory.getbasetemp()  # under pytest-xdist: <run folder>/popen-gwN
-    _RUN_DIR = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":  # import while the first tests run
-        _zygote().start()
-
-
-_ZYGOTES: dict[tuple[tuple[str, ...], bool], _Zygote] = {}
-
-
-def _zygote(prefix: tuple[str, ...] = (), compressai: bool = True) -> _Zygote:
-    key = (prefix, compressai)
-    if key not in _ZYGOTES:
-        _ZYGOTES[key] = _Zygote(prefix, compressai=compressai)
-    return _ZYGOTES[key]
-
-
-def run_python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: dict[str, str] | None = None,
-               timeout: float | None = None, check: bool = False, prefix: Sequence[str] = (),
-               compressai: bool = True) -> subprocess.CompletedProcess:
-    """``python ARGS`` (``-m MODULE …`` or ``-c CODE …``) as a child process, output captured as text.
-
-    The child is forked from a server that has imported torch and CompressAI already
-    (``tests/zygote.py``), so a CLI test costs its work, not 3–8 s of imports. ``prefix`` is a
-    command the server itself runs under (e.g. ``setpriv …``), so every child runs under it too;
-    ``compressai=False`` asks for a server that has not imported CompressAI (cheaper to start). Use
-    ``subprocess`` directly for what needs a fresh interpreter (what importing a module loads, the
-    heap, signals sent to the process, several processes at once).
-    """
-    argv = [str(a) for a in args]
-    zygote = _zygote(tuple(prefix), compressai)
-    returncode, timed_out = zygote.run(argv, cwd=Path(cwd), env=dict(os.environ if env is None else env),
-                                       timeout=timeout)
-    command = [*prefix, sys.executable, *argv]
-    stdout, stderr = zygote.read("out"), zygote.read("err")
-    if timed_out:
-        raise subprocess.TimeoutExpired(command, timeout, output=stdout, stderr=stderr)
-    done = subprocess.CompletedProcess(command, returncode, stdout, stderr)
-    if check:
-        done.check_returncode()
-    return done
+    yield eval_model
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
-def forked_verify(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``verify``'s second decode in a child forked from the zygote instead of a fresh interpreter.
-
-    Still another process (own pid, own torch thread count, ``bench`` imported afresh), without the
-    8–12 s of importing torch and CompressAI again. ``tests/test_learned.py`` keeps one verify that
-    starts a real interpreter.
+def verify_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``verify``'s second decode (``python -m bench.core.verify JOB OUT``) run in this process, not in a
+    fresh interpreter: its codecs are built again from the run's options, in a registry that has loaded
+    nothing (as a new process's), but modules, caches and torch's state are this process's, so it does not
+    show that decoding needs nothing the first decode left in memory. ``tests/test_learned.py`` keeps one
+    verify whose second decode is a real process.
     """
     from bench.core import verify
+    from clitools import fresh_registry
 
-    monkeypatch.setattr(verify, "_second_process", lambda args, cwd: run_python(*args, cwd=cwd))
+    def second(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+        if args[:2] != ["-m", "bench.core.verify"]:
+            raise ValueError(f"verify's second process runs -m bench.core.verify, not {args}")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), fresh_registry():
+            code = verify._worker_main(args[2:])
+        return subprocess.CompletedProcess([sys.executable, *args], code, "", err.getvalue())
+
+    monkeypatch.setattr(verify, "_second_process", second)
 
 
 def image_files(folder: Path, shapes: Sequence[tuple[int, int]], prefix: str = "img") -> Path:

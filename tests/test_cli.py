@@ -1,17 +1,12 @@
 import json
-import os
 import shutil
 
 import pytest
 from PIL import Image
 
 from bench.core.store import ResultStore
-from conftest import closed_port_url, natural_image, run_python
-
-
-def bench(*args, env=None):
-    full_env = {**os.environ, **(env or {})}
-    return run_python("-m", "bench", *args, env=full_env)
+from clitools import bench
+from conftest import closed_port_url, natural_image
 
 
 def assert_one_line_error(result, *fragments):
@@ -67,7 +62,9 @@ def test_run_prints_summary_and_writes_files(image_folder, tmp_path):
     caching = bench("run", "--data", str(image_folder), "--points", "q20,q80", "--results", str(tmp_path),
                     "--no-progress", "--allocator", "caching")  # another heap policy: timed again, RD kept
     assert caching.returncode == 0, caching.stderr
-    assert "6 re-timed" in caching.stdout and "6 timed in this run" in caching.stdout and "0 measured now" in caching.stdout
+    report = caching.report
+    assert (report.measured, report.timed, report.reused, report.timed_now) == (0, 6, 0, 6)
+    assert "6 re-timed" in caching.stdout
     assert set(ResultStore(tmp_path / "synthetic/rows.csv").frame().allocator) == {"caching"}
 
 

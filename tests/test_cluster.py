@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from bench.core.store import ResultStore
-from conftest import REPO, run_python
+from clitools import bench
+from conftest import REPO
 
 pytest.importorskip("distributed")
 
 IMAGES = [f"kodim{i:02d}.png" for i in (1, 4, 7, 13, 19, 23)]
-RUN = ["-m", "bench", "run", "--codecs", "webp,jpeg", "--points", "q10,q90", "--repeats", "1", "--no-progress"]
+RUN = ["run", "--codecs", "webp,jpeg", "--points", "q10,q90", "--repeats", "1", "--no-progress"]
 RD = ["key", "image", "codec", "point", "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim",
       "ms_ssim_db", "status", "note"]
 ROWS = len(IMAGES) * 2 * 2
@@ -42,7 +43,7 @@ def six_kodak(tmp_path_factory) -> Path:
 def local_rows(six_kodak, tmp_path_factory):
     """The reference: the same run with the local executor."""
     results = tmp_path_factory.mktemp("local")
-    run_python(*RUN, "--data", six_kodak, "--results", results, "--jobs", "2", check=True, timeout=120)
+    bench(*RUN, "--data", six_kodak, "--results", results, "--jobs", "2").check()
     return ResultStore(results / "six/rows.csv").frame()
 
 
@@ -127,8 +128,8 @@ def test_dask_cluster_rows_equal_local_run(six_kodak, local_rows, cluster, tmp_p
     cluster.worker()
     cluster.wait_for_workers(2)
     results = tmp_path / "dask"
-    done = run_python(*RUN, "--data", six_kodak, "--results", results, "--executor", "dask",
-                      "--scheduler", cluster.address, timeout=180)
+    done = bench(*RUN, "--data", six_kodak, "--results", results, "--executor", "dask", "--scheduler",
+                 cluster.address)
     assert done.returncode == 0, done.stderr
     _compare(local_rows, results)
 
@@ -139,7 +140,7 @@ def test_worker_killed_mid_run_rows_still_complete(six_kodak, local_rows, cluste
     cluster.wait_for_workers(2)
     results = tmp_path / "dask"
     rows = results / "six/rows.csv"
-    driver = subprocess.Popen([sys.executable, *RUN, "--data", str(six_kodak), "--results", str(results),
+    driver = subprocess.Popen([sys.executable, "-m", "bench", *RUN, "--data", str(six_kodak), "--results", str(results),
                                "--executor", "dask"], cwd=REPO, env={**os.environ, "BENCH_DASK_SCHEDULER": cluster.address},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -164,9 +165,8 @@ def test_self_started_local_cluster_rows_equal_local_run(six_kodak, local_rows, 
     """`--executor dask` without an address: the command starts two preloaded workers, measures and stops
     them, with the local run's rows and nothing on stderr but its progress and warnings."""
     results = tmp_path / "dask"
-    env = {key: value for key, value in os.environ.items() if key != "BENCH_DASK_SCHEDULER"}
-    done = run_python(*RUN, "--data", six_kodak, "--results", results, "--executor", "dask", "--jobs", "2",
-                      env=env, timeout=180)
+    done = bench(*RUN, "--data", six_kodak, "--results", results, "--executor", "dask", "--jobs", "2",
+                 env={"BENCH_DASK_SCHEDULER": None})
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and " ERROR " not in done.stderr, done.stderr
     _compare(local_rows, results)

@@ -2,8 +2,6 @@
 
 import csv
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,8 @@ from bench.core.errors import CodecError
 from bench.core.evaluator import CodecRun, Evaluation, Settings
 from bench.core.schema import COLUMNS, RUNS_FORMAT, Column, read_runs
 from bench.core.store import ResultStore
-from conftest import run_python
+import clitools
+from clitools import Done
 
 PLUGIN = '''
 """A test plug-in: raw pixels behind a 4-byte shape header."""
@@ -68,9 +67,8 @@ def write_plugin(folder: Path, name: str, fields: str, columns: str) -> Path:
     return path
 
 
-def bench(*args: str, plugins: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
-    return run_python("-m", "bench", *args, env=env)
+def bench(*args: str, plugins: Path) -> Done:
+    return clitools.bench(*args, env={"BENCH_CODEC_PATH": str(plugins)})
 
 
 def test_a_plugin_filling_an_undeclared_column_is_one_line_naming_its_file(image_folder, tmp_path):

@@ -13,7 +13,8 @@ import shutil
 import pytest
 
 from bench.analysis.provenance import WRITTEN_BY
-from conftest import REPO, run_python
+from clitools import bench
+from conftest import REPO
 
 REPORTS = REPO / "reports"
 #: Files `make report` writes whose bytes do not depend on the last bit of a float (the CSVs carry
@@ -30,8 +31,8 @@ def test_make_report_reproduces_the_committed_reports(tmp_path):
     for pattern in READ_ONLY_ARTIFACTS:
         for path in REPORTS.glob(pattern):
             shutil.copy2(path, out / path.name)
-    run_python("-m", "bench", "report", "--results", "results", "--dataset", "kodak", "--reports", out,
-               "--anchor", "jpeg", "--pairs", check=True)  # as make report
+    bench("report", "--results", "results", "--dataset", "kodak", "--reports", out, "--anchor", "jpeg",
+          "--pairs").check()  # as make report
     different = [name for name in COMPARED if _checkout_free(out / name) != _checkout_free(REPORTS / name)]
     assert not different, f"regenerate the committed reports (make report): {different} differ"
 

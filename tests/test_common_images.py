@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -18,16 +17,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import natural_image, run_python
+import clitools
+from clitools import Done
+from conftest import natural_image
 
 POINTS = ("q10", "q30", "q50", "q70", "q90")
 SMALL = "tiny.png"  # 100 × 150: under MS-SSIM's 161-pixel minimum
 
 
-def bench(*args: str) -> subprocess.CompletedProcess:
-    result = run_python("-m", "bench", *args)
-    assert result.returncode == 0, result.stderr
-    return result
+def bench(*args: str) -> Done:
+    return clitools.bench(*args).check()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import natural_image, run_python
+from clitools import bench
+from conftest import natural_image
 from test_plugins_doc import doc_files
 
 KODAK = (512, 768)  # the size complexity counts MACs at
@@ -114,12 +114,12 @@ def measured(tmp_path_factory):
     named = zoo.model_class("bmshj2018-factorized")(N=8, M=12).eval()
     named.update(force=True)
     torch.save(named.state_dict(), work / "mine.pth")
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins), "BENCH_OFFLINE": "1"}
-    done = run_python("-m", "bench", "complexity", "--archs", "tiny-factorized,tiny-renamed,mine,png-palette",
-                      "--codec-args", "tiny-factorized:weights_dir=weights",
-                      "--checkpoint", "mine@bmshj2018-factorized:lambda0.0130=mine.pth",
-                      "--data", "photos", "--images", "1", "--repeats", "1", "--no-memory", "--reports", "out",
-                      "--results", "none", "--bd-rate", "none.csv", cwd=work, env=env)
+    env = {"BENCH_CODEC_PATH": str(plugins), "BENCH_OFFLINE": "1"}
+    done = bench("complexity", "--archs", "tiny-factorized,tiny-renamed,mine,png-palette",
+                 "--codec-args", "tiny-factorized:weights_dir=weights",
+                 "--checkpoint", "mine@bmshj2018-factorized:lambda0.0130=mine.pth",
+                 "--data", "photos", "--images", "1", "--repeats", "1", "--no-memory", "--reports", "out",
+                 "--results", "none", "--bd-rate", "none.csv", cwd=work, env=env)
     assert done.returncode == 0, done.stderr
     return work, work / "out"
 

@@ -38,26 +38,13 @@ from PIL import Image
 
 from bench.learned.bitstream import header_size, parse
 from bench.cli import main
-from conftest import run_python
 
 ARCH = "bmshj2018-factorized"
 LABEL = "lambda0.0130"
 IMAGES = {"kodim01.png": (380, 250), "kodim04.png": (250, 380)}  # name: (width, height) of the crop
 
 
-@pytest.fixture
-def eval_model_module():
-    """CompressAI's eval_model functions; importing them sets torch to 1 thread, restored afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    from compressai.utils.eval_model import __main__ as eval_model
-
-    yield eval_model
-    torch.set_num_threads(threads)
-
-
-def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_module, capsys):
+def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_module, capsys, monkeypatch):
     import torch
     import torch.nn.functional as F
 
@@ -69,9 +56,10 @@ def test_harness_matches_eval_model(shared_dir, kodak_dir, tmp_path, eval_model_
             kodak.convert("RGB").crop((0, 0, width, height)).save(folder / name)
 
     out_dir = tmp_path / "eval_model"
-    done = run_python("-m", "compressai.utils.eval_model", "checkpoint", folder, "-a", ARCH, "-p", checkpoint,
-                      "--per-image", "-d", out_dir, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    monkeypatch.chdir(tmp_path)
+    eval_model_module.main(["checkpoint", str(folder), "-a", ARCH, "-p", str(checkpoint), "--per-image", "-d",
+                            str(out_dir)])
+    capsys.readouterr()
     theirs = {}
     for name in IMAGES:
         (path,) = out_dir.glob(f"{Path(name).stem}-*.json")

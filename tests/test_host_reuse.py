@@ -17,7 +17,8 @@ import pytest
 
 from bench.core import environment
 from bench.core.reuse import LATER_QUALITY, Action, reuse_rule
-from conftest import REPO, read_csv_rows, run_python, write_csv_rows
+from clitools import Done, bench
+from conftest import REPO, read_csv_rows, write_csv_rows
 
 PLUGIN = '''
 """A test plug-in: drops low bits of every sample; it does not declare bit-exact output across hosts."""
@@ -93,21 +94,25 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     plugins.mkdir()
     (plugins / "droptest.py").write_text(PLUGIN)
     log = tmp_path / "rd.log"
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins), "DROPTEST_LOG": str(log)}
+    env = {"BENCH_CODEC_PATH": str(plugins), "DROPTEST_LOG": str(log)}
     results = tmp_path / "results"
     rows_path = results / "synthetic" / "rows.csv"
 
-    def run() -> str:
-        done = run_python("-m", "bench", "run", "--data", image_folder, "--codecs", "jpeg,droptest", "--points",
-                          "q20,q60", "--results", results, "--no-progress", "--jobs", "1", env=env)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    def run() -> Done:
+        return bench("run", "--data", image_folder, "--codecs", "jpeg,droptest", "--points", "q20,q60", "--results",
+                     results, "--no-progress", "--jobs", "1", env=env).check()
+
+    def counts(done: Done) -> tuple[int, ...]:
+        """Rows measured (of them recomputed: another host's), re-timed, reused, timed in this run."""
+        report = done.report
+        return report.measured, report.recomputed, report.timed, report.reused, report.timed_now
 
     def rd_lines() -> int:
         return len(log.read_text().splitlines())
 
     first = run()
-    assert "12 rows (12 measured now, 0 re-timed, 0 reused; 12 timed in this run)" in first and "  12 measured (new, or failed before)" in first
+    assert counts(first) == (12, 0, 0, 0, 12) and len(first.report.rows) == 12
+    assert "12 rows (12 measured now, 0 re-timed, 0 reused; 12 timed in this run)" in first.stdout
     assert rd_lines() == 6
     host, fingerprint = host_of()
     header, before = read_csv_rows(rows_path)
@@ -116,16 +121,14 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     assert json.loads(runs[-1].read_text())["environment"]["hosts"] == {host: fingerprint}
     summary = {(r["codec"], r["point"]): r for r in read_csv_rows(results / "synthetic" / "summary.csv")[1]}
     assert {r["host"] for r in summary.values()} == {host} and {r["timed_images"] for r in summary.values()} == {"3"}
-    assert f"times from one host: host {host}" in first
+    assert f"times from one host: host {host}" in first.stdout
 
     # the same rows as another machine left them
     write_csv_rows(rows_path, header, [{**r, "host": "0123456789ab"} for r in before])
     other = run()
-    assert "12 rows (6 measured now, 6 re-timed, 0 reused; 12 timed in this run)" in other
-    assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from another host)"
-            in other)
-    assert ("  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from another host)"
-            in other)
+    assert counts(other) == (6, 6, 6, 0, 12)  # the plug-in's rows recomputed, JPEG's (bit-exact) re-timed
+    assert sorted(other.report.reasons.values()) == [6, 6]
+    assert "  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from another host)" in other.stdout
     assert rd_lines() == 12  # the plug-in's six rows were computed again, JPEG's were not
     _, after = read_csv_rows(rows_path)
     assert {r["host"] for r in after} == {host}
@@ -139,10 +142,8 @@ def test_rows_of_another_host_and_of_no_host(image_folder: Path, tmp_path: Path)
     header, rows = read_csv_rows(rows_path)
     write_csv_rows(rows_path, [c for c in header if c not in ("host", "format_version")], rows)
     legacy = run()
-    assert "12 rows (6 measured now, 6 re-timed, 0 reused; 12 timed in this run)" in legacy
-    assert ("  6 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown host: "
-            "written before hosts were recorded)" in legacy)
-    assert "  6 recomputed on this host (codecs not declared bit-exact across hosts; rows from an unknown host" in legacy
+    assert counts(legacy) == (6, 6, 6, 0, 12)
+    assert "rows from an unknown host: written before hosts were recorded" in legacy.stdout
     assert rd_lines() == 18
     assert {r["host"] for r in read_csv_rows(rows_path)[1]} == {host}
 
@@ -155,12 +156,11 @@ def test_committed_results_on_a_fresh_machine(kodak_dir: Path, tmp_path: Path) -
     shutil.copytree(committed, results / "kodak", ignore=shutil.ignore_patterns("summary.csv"))
     header, copied = read_csv_rows(results / "kodak" / "rows.csv")  # as a clone elsewhere sees them: another host's
     write_csv_rows(results / "kodak" / "rows.csv", header, [{**r, "host": ""} for r in copied])
-    done = run_python("-m", "bench", "run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir,
-                      "--results", results, "--repeats", "1", "--no-progress")
-    assert done.returncode == 0, done.stderr
-    assert f"{len(copied)} rows (0 measured now, 48 re-timed, 0 reused; 48 timed in this run)" in done.stdout
-    assert ("  48 RD values reused (bit-exact codecs), timings taken again on this host (rows from an unknown "
-            "host: written before hosts were recorded)" in done.stdout)
+    done = bench("run", "--codecs", "jpeg", "--points", "q5,q10", "--kodak-dir", kodak_dir, "--results", results,
+                 "--repeats", "1", "--no-progress").check()
+    report = done.report
+    assert (len(report.rows), report.measured, report.timed, report.reused, report.timed_now) == (len(copied), 0, 48, 0, 48)
+    assert list(report.reasons.values()) == [48]
     _, old_rows = read_csv_rows(committed / "rows.csv")
     _, new_rows = read_csv_rows(results / "kodak" / "rows.csv")
     old = {r["key"]: r for r in old_rows}

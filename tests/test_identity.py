@@ -26,11 +26,12 @@ from bench.core.identity import IdentityError, current_rows
 from bench.core.manifest import load_current_rows
 from bench.core.merge import merge_results
 from bench.core.store import load_rows
-from conftest import image_files, natural_image, read_csv_rows, run_python, write_csv_rows
+from clitools import bench
+from conftest import image_files, natural_image, read_csv_rows, write_csv_rows
 
 ARCH = "bmshj2018-factorized"
 LABEL = "lambda0.0130"
-JPEG_RUN = ["-m", "bench", "run", "--codecs", "jpeg,webp", "--points", "q10,q50", "--repeats", "1", "--jobs", "1",
+JPEG_RUN = ["run", "--codecs", "jpeg,webp", "--points", "q10,q50", "--repeats", "1", "--jobs", "1",
             "--no-progress"]
 OLD_RUN = "20000101T000000Z-000000"
 OLD_HASH = "0123456789abcdef"
@@ -52,10 +53,10 @@ def save_model(path: Path, seed: int) -> Path:
 
 
 def learned_run(folder: Path, results: Path, checkpoint: Path, padding: str, *extra: str) -> str:
-    done = run_python("-m", "bench", "run", "--data", folder, "--results", results, "--codecs", ARCH,
-                      "--checkpoint", f"{ARCH}:{LABEL}={checkpoint}", "--device", "cpu", "--repeats", "1",
-                      "--codec-args", f"{ARCH}:padding={padding}", "--weights-cache", results / "cache",
-                      "--no-progress", *extra, check=True, timeout=180)
+    done = bench("run", "--data", folder, "--results", results, "--codecs", ARCH,
+                 "--checkpoint", f"{ARCH}:{LABEL}={checkpoint}", "--device", "cpu", "--repeats", "1",
+                 "--codec-args", f"{ARCH}:padding={padding}", "--weights-cache", results / "cache",
+                 "--no-progress", *extra).check()
     return done.stdout
 
 
@@ -71,7 +72,7 @@ def pillows(tmp_path_factory) -> Path:
     """A real JPEG+WebP run on two images, then the same rows as if measured before under Pillow 12.0.0."""
     root = tmp_path_factory.mktemp("pillows")
     folder = image_files(root / "photos", [(96, 128), (128, 96)], prefix="p")
-    run_python(*JPEG_RUN, "--data", folder, "--results", root / "results", check=True, timeout=120)
+    bench(*JPEG_RUN, "--data", folder, "--results", root / "results").check()
     data = root / "results" / "photos"
     header, rows = read_csv_rows(data / "rows.csv")
     (run_file,) = (data / "runs").glob("*.json")
@@ -91,8 +92,7 @@ def test_summary_averages_the_latest_identity_only(pillows: Path) -> None:
     data = pillows / "results" / "photos"
     rows = pd.read_csv(data / "rows.csv")
     new = rows[(rows["codec"] == "jpeg") & (rows["run_id"] != OLD_RUN)]
-    done = run_python("-m", "bench", "summary", "--results", pillows / "results", "--dataset", "photos",
-                      check=True, timeout=60)
+    done = bench("summary", "--results", pillows / "results", "--dataset", "photos").check()
     lines = {fields[1]: fields for fields in summary_lines(done.stdout, "jpeg")}
     assert set(lines) == {"q10", "q50"}
     for point, fields in lines.items():
@@ -112,20 +112,20 @@ def test_another_identity_is_chosen_by_its_hash(pillows: Path) -> None:
     data = pillows / "results" / "photos"
     rows = pd.read_csv(data / "rows.csv")
     old = rows[rows["run_id"] == OLD_RUN]
-    done = run_python("-m", "bench", "summary", "--results", pillows / "results", "--dataset", "photos",
-                      "--identity", f"jpeg={OLD_HASH[:6]}", check=True, timeout=60)
+    done = bench("summary", "--results", pillows / "results", "--dataset", "photos",
+                 "--identity", f"jpeg={OLD_HASH[:6]}").check()
     q10 = {fields[1]: fields for fields in summary_lines(done.stdout, "jpeg")}["q10"]
     assert q10[2] == "2" and float(q10[4]) == pytest.approx(old[old["point"] == "q10"]["bpp"].mean(), abs=5e-5)
     assert "jpeg: 4 rows of other settings kept, not averaged (differs: pillow" in done.stdout
-    listed = run_python("-m", "bench", "summary", "--results", pillows / "results", "--dataset", "photos",
-                        "--identities", check=True, timeout=60)
+    listed = bench("summary", "--results", pillows / "results", "--dataset", "photos",
+                   "--identities").check()
     jpeg = [line.split() for line in listed.stdout.splitlines() if line.startswith("jpeg ")]
     new_hash = str(rows[(rows["codec"] == "jpeg") & (rows["run_id"] != OLD_RUN)]["codec_hash"].iloc[0])
     assert [fields[:7] for fields in jpeg] == [["jpeg", new_hash, "—", "yes", "4", "2", "1"],
                                               ["jpeg", OLD_HASH, "—", "no", "4", "2", "1"]]
     assert jpeg[1][7] == OLD_RUN and " ".join(jpeg[1][8:]) == f"pillow 12.0.0 → {PIL.__version__}"
-    wrong = run_python("-m", "bench", "summary", "--results", pillows / "results", "--dataset", "photos",
-                       "--identity", "jpeg=ffff", timeout=60)
+    wrong = bench("summary", "--results", pillows / "results", "--dataset", "photos",
+                  "--identity", "jpeg=ffff")
     assert wrong.returncode != 0 and "no identities of jpeg start with 'ffff'" in wrong.stderr
 
 
@@ -137,15 +137,15 @@ def test_bd_rate_report_and_export_use_the_current_identity(pillows: Path, tmp_p
     with pytest.raises(IdentityError, match=r"mix settings of jpeg: 4 rows .*codec hash 0123456789abcdef"):
         export_compressai(rows, tmp_path / "mixed")  # rows that mix identities are refused
     assert not (tmp_path / "mixed").exists()
-    done = run_python("-m", "bench", "export", "--results", results, "--dataset", "photos", check=True, timeout=60)
+    done = bench("export", "--results", results, "--dataset", "photos").check()
     assert "other settings" in done.stderr or "other settings" in done.stdout
     exported = json.loads((data / "compressai" / "jpeg.json").read_text())
     new = rows[(rows["codec"] == "jpeg") & (rows["run_id"] != OLD_RUN)]
     expected = new.groupby("point")["bpp"].mean()
     assert exported["results"]["bpp"] == pytest.approx(sorted(expected), rel=1e-12)
     assert exported["meta"]["images"] == [2, 2]
-    report = run_python("-m", "bench", "report", "--results", results, "--dataset", "photos", "--reports",
-                        tmp_path / "reports", "--anchor", "webp", "--bootstrap", "20", timeout=120)
+    report = bench("report", "--results", results, "--dataset", "photos", "--reports",
+                   tmp_path / "reports", "--anchor", "webp", "--bootstrap", "20")
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "reports" / "REPORT.md").read_text()
     assert "- Not in this report: jpeg: 4 rows of other settings kept, not averaged (differs: pillow" in text
@@ -196,8 +196,7 @@ def test_merge_refuses_shards_of_other_settings(tmp_path: Path) -> None:
     checkpoint = save_model(tmp_path / "model.pth", seed=0)
     learned_run(folder, tmp_path / "a", checkpoint, "model", "--shard", "1/2")
     learned_run(folder, tmp_path / "b", checkpoint, "eval_model", "--shard", "2/2")
-    done = run_python("-m", "bench", "merge", tmp_path / "a", tmp_path / "b", "--results", tmp_path / "merged",
-                      timeout=60)
+    done = bench("merge", tmp_path / "a", tmp_path / "b", "--results", tmp_path / "merged")
     assert done.returncode != 0
     message = done.stderr.strip().splitlines()[-1]
     assert message.count("\n") == 0 and f"{ARCH}:" in message and "padding model → eval_model" in message
@@ -207,8 +206,7 @@ def test_merge_refuses_shards_of_other_settings(tmp_path: Path) -> None:
 def test_merge_refuses_shards_timed_on_other_hosts(tmp_path: Path) -> None:
     folder = image_files(tmp_path / "photos", [(64, 80)] * 3, prefix="p")
     for i, name in ((1, "a"), (2, "b")):
-        run_python(*JPEG_RUN, "--data", folder, "--results", tmp_path / name, "--shard", f"{i}/2", check=True,
-                   timeout=120)
+        bench(*JPEG_RUN, "--data", folder, "--results", tmp_path / name, "--shard", f"{i}/2").check()
     path = tmp_path / "b" / "photos" / "rows.csv"
     header, rows = read_csv_rows(path)
     write_csv_rows(path, header, [{**row, "host": "0000feedbeef"} for row in rows])  # as if timed elsewhere
@@ -225,7 +223,7 @@ def test_inf_and_nan_metrics_are_neither_counted_nor_averaged(tmp_path: Path) ->
     folder = image_files(tmp_path / "mixed", [(96, 128), (128, 96)], prefix="c")
     grey = natural_image(96, 96, seed=3).mean(axis=2).astype(np.uint8)
     Image.fromarray(grey, mode="L").save(folder / "grey.png")
-    run_python(*JPEG_RUN, "--data", folder, "--results", tmp_path / "results", check=True, timeout=120)
+    bench(*JPEG_RUN, "--data", folder, "--results", tmp_path / "results").check()
     path = tmp_path / "results" / "mixed" / "rows.csv"
     header, rows = read_csv_rows(path)
     greys = [row for row in rows if row["image"] == "grey.png" and row["codec"] == "jpeg"]
@@ -248,8 +246,7 @@ def test_inf_and_nan_metrics_are_neither_counted_nor_averaged(tmp_path: Path) ->
         with_psnr = mine[mine["psnr"].notna()]
         assert line.psnr_images == len(with_psnr) == (2 if point == "q50" else 3)
         assert line.psnr == pytest.approx(with_psnr["psnr"].mean(), rel=1e-12)
-    done = run_python("-m", "bench", "summary", "--results", tmp_path / "results", "--dataset", "mixed",
-                      check=True, timeout=60)
+    done = bench("summary", "--results", tmp_path / "results", "--dataset", "mixed").check()
     q50 = {fields[1]: fields for fields in summary_lines(done.stdout, "jpeg")}["q50"]
     assert (q50[2], q50[5]) == ("3", "2")  # n of bpp, n of PSNR
     assert current_rows(load_rows(path))[1].empty  # one identity: nothing left out

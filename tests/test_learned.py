@@ -27,7 +27,8 @@ from bench.core.measure import measure_row, reference_of as _reference
 from bench.core.timing import TimingPolicy
 from bench.core.screening import PreparedImage
 from bench.core.images import pixel_sha256
-from conftest import REPO, natural_image, run_python
+from clitools import python
+from conftest import REPO, natural_image
 
 ARCHS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018")
 LABEL = "lambda0.0130"
@@ -217,7 +218,7 @@ for arch, path in {[(a, str(p)) for a, p in checkpoints.items()]!r}:
     coder = registry.create(arch, {{"weights": source, "device": "cpu"}}).coder("{LABEL}")
     np.save(Path(r"{tmp_path}") / (arch + ".npy"), coder.decode((Path(r"{tmp_path}") / (arch + ".bin")).read_bytes()))
 """
-    done = run_python("-c", script)
+    done = python("-c", script)
     assert done.returncode == 0, done.stderr
     for arch in ARCHS:
         assert np.array_equal(np.load(tmp_path / f"{arch}.npy"), expected[arch]), arch
@@ -399,7 +400,7 @@ def test_run_then_verify_in_another_process(checkpoints, tmp_path, capsys):
 
 
 def test_run_records_its_options_and_verify_needs_no_weights_flags(checkpoints, tmp_path, capsys,
-                                                                    forked_verify):
+                                                                    verify_in_process):
     """The options of ``run`` (padding, checkpoint …) are in the run metadata; ``verify`` rebuilds from them."""
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -169,7 +169,7 @@ def test_two_checkpoints_of_one_architecture_are_two_codecs(clean_registry, tmp_
 
 
 def test_two_ablations_are_two_curves_a_bd_row_and_verify(shared_dir, kodak_dir, tmp_path, offline, clean_registry,
-                                                          capsys, forked_verify):
+                                                          capsys, verify_in_process):
     """ablationA and ablationB: the four shared trained checkpoints each, under two names (copies for B).
     Two codecs, two 4-point curves (not one of 8), equal point by point; so B's BD-rate against A is 0
     by definition. Two 128×128 Kodak crops."""
@@ -217,7 +217,7 @@ def test_two_ablations_are_two_curves_a_bd_row_and_verify(shared_dir, kodak_dir,
     assert [(row["anchor"], row["codec"]) for row in bd] == [("ablationA", "ablationB")]
     assert abs(float(bd[0]["bd_rate"])) < 1e-9 and abs(float(bd[0]["bd_quality"])) < 1e-9
 
-    # verify rebuilds both named models from the recorded options alone, here and in a fresh process
+    # verify rebuilds both named models from the recorded options alone, here and in a fresh registry
     before = set(registry._entries)
     for name in ("ablationA", "ablationB"):
         del registry._entries[name]

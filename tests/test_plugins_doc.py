@@ -5,7 +5,6 @@ Its table of environment variables names every ``BENCH_*`` variable the code rea
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import natural_image, run_python
+from clitools import bench, python
+from conftest import natural_image
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "plugins.md"
@@ -48,16 +48,13 @@ def doc_run(tmp_path):
     for i, (h, w) in enumerate([(162, 170), (176, 164)]):  # 162×170: padded to a multiple of 4; MS-SSIM needs ≥ 161
         Image.fromarray(natural_image(h, w, seed=i)).save(photos / f"p{i}.png")
     weights = tmp_path / "weights"
-    script = plugins / "_untrained_weights.py"  # `python SCRIPT weights`, the script's folder on sys.path
-    made = run_python("-c", "import runpy, sys; sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[2]); "
-                            "runpy.run_path(sys.argv[0], run_name='__main__')", str(script), str(weights), str(plugins))
+    made = python(plugins / "_untrained_weights.py", "weights", cwd=tmp_path)  # as the page runs it
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in weights.iterdir()) == [f"tiny-lambda{lam}.pth" for lam in ("0.0067", "0.0130", "0.0250", "0.0483")]
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
     reco = tmp_path / "reco"
-    done = run_python("-m", "bench", "run", "--data", str(photos), "--codecs", "png-palette,tiny-factorized",
-                      "--codec-args", f"tiny-factorized:weights_dir={weights}", "--results", str(tmp_path / "results"),
-                      "--repeats", "1", "--jobs", "1", "--no-progress", "--reco-dir", str(reco), env=env)
+    done = bench("run", "--data", photos, "--codecs", "png-palette,tiny-factorized", "--codec-args",
+                 f"tiny-factorized:weights_dir={weights}", "--results", tmp_path / "results", "--repeats", "1",
+                 "--jobs", "1", "--no-progress", "--reco-dir", reco, env={"BENCH_CODEC_PATH": str(plugins)})
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr, done.stderr
     return pd.read_csv(tmp_path / "results" / "photos" / "rows.csv"), photos, reco

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import re
 import shlex
 import subprocess
@@ -21,7 +20,8 @@ from PIL import Image
 
 from bench import study
 from bench.cli_options import build_parser
-from conftest import natural_image, run_python
+from clitools import bench
+from conftest import natural_image
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -179,9 +179,8 @@ def test_the_codec_example_runs_and_writes_pillows_bytes(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(natural_image(168, 176, seed=3)).save(photos / "a.png")
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins)}
-    done = run_python("-m", "bench", "run", "--data", str(photos), "--codecs", "jpeg-444",
-                      "--results", str(tmp_path / "results"), "--repeats", "1", "--jobs", "1", "--no-progress", env=env)
+    done = bench("run", "--data", photos, "--codecs", "jpeg-444", "--results", tmp_path / "results", "--repeats", "1",
+                 "--jobs", "1", "--no-progress", env={"BENCH_CODEC_PATH": str(plugins)})
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "results" / "photos" / "rows.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -1,4 +1,4 @@
-"""Resume for real: SIGKILL a run at a random row, rerun, compare with an uninterrupted run."""
+"""Resume for real: SIGKILL a run (a process of its own) at a random row, rerun, compare with an uninterrupted run."""
 
 import os
 import random
@@ -10,14 +10,15 @@ import time
 import pytest
 
 from bench.core.store import ResultStore
-from conftest import REPO, image_files, run_python
+from clitools import bench
+from conftest import REPO, image_files
 
 COMPARED = ["key", "image", "codec", "point", "bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "status"]
 
 
 def run(folder, results, jobs):
-    return [sys.executable, "-m", "bench", "run", "--data", str(folder), "--codecs", "jpeg",
-            "--results", str(results), "--jobs", str(jobs), "--no-progress"]
+    return ["run", "--data", str(folder), "--codecs", "jpeg", "--results", str(results), "--jobs", str(jobs),
+            "--no-progress"]
 
 
 def line_count(path):
@@ -34,14 +35,14 @@ def folder(tmp_path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_sigkill_then_rerun_equals_uninterrupted(folder, tmp_path, jobs):
-    run_python(*run(folder, tmp_path / "straight", jobs)[1:], check=True)
+    bench(*run(folder, tmp_path / "straight", jobs)).check()
     straight = ResultStore(tmp_path / "straight/resume/rows.csv").frame()
     assert len(straight) == 120
 
     rows = tmp_path / "killed/resume/rows.csv"
     kill_at = random.Random(os.getpid()).randint(5, 100)
-    proc = subprocess.Popen(run(folder, tmp_path / "killed", jobs), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *run(folder, tmp_path / "killed", jobs)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while line_count(rows) < kill_at + 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.002)
@@ -50,7 +51,8 @@ def test_sigkill_then_rerun_equals_uninterrupted(folder, tmp_path, jobs):
     partial = ResultStore(rows).rows()  # parses after SIGKILL
     assert 0 < len(partial) < 120, f"the kill came too late ({len(partial)} rows)"
 
-    run_python(*run(folder, tmp_path / "killed", jobs)[1:], check=True)
+    report = bench(*run(folder, tmp_path / "killed", jobs)).check().report
+    assert (report.reused, report.measured) == (len(partial), 120 - len(partial))
     resumed = ResultStore(rows).frame()
     a = straight.sort_values("key")[COMPARED].reset_index(drop=True)
     b = resumed.sort_values("key")[COMPARED].reset_index(drop=True)

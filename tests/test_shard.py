@@ -9,9 +9,10 @@ from bench.core.errors import StoreError
 from bench.core.evaluator import in_shard
 from bench.core.merge import merge_results
 from bench.core.store import ResultStore
-from conftest import image_files, natural_image, run_python
+from clitools import bench, python
+from conftest import image_files, natural_image
 
-RUN = ["-m", "bench", "run", "--codecs", "jpeg,webp", "--points", "q10,q50,q90", "--repeats", "1", "--jobs", "1",
+RUN = ["run", "--codecs", "jpeg,webp", "--points", "q10,q50,q90", "--repeats", "1", "--jobs", "1",
        "--no-progress"]
 RD = ["key", "image", "codec", "point", "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim",
       "ms_ssim_db", "status", "note"]
@@ -31,17 +32,18 @@ def test_shards_split_every_task_once():
 
 
 def test_three_shards_merged_equal_one_run(folder, tmp_path):
-    run_python(*RUN, "--data", folder, "--results", tmp_path / "whole", check=True, timeout=120)
+    bench(*RUN, "--data", folder, "--results", tmp_path / "whole").check()
     whole = ResultStore(tmp_path / "whole/photos/rows.csv").frame()
     assert len(whole) == ROWS
 
     shards = [tmp_path / f"shard{i}" for i in (1, 2, 3)]
     for i, results in enumerate(shards, 1):
-        run_python(*RUN, "--data", folder, "--results", results, "--shard", f"{i}/3", check=True, timeout=120)
+        bench(*RUN, "--data", folder, "--results", results, "--shard", f"{i}/3").check()
     sizes = [len(ResultStore(results / "photos/rows.csv").rows()) for results in shards]
     assert sizes == [10, 10, 10]
 
-    done = run_python("-m", "bench", "merge", *shards, "--results", tmp_path / "merged", check=True, timeout=60)
+    done = bench("merge", *shards, "--results", tmp_path / "merged").check()
+    assert (done.report.added, done.report.unchanged) == ({"photos": 30}, {"photos": 0})
     assert "30 rows merged" in done.stdout
     merged = ResultStore(tmp_path / "merged/photos/rows.csv").frame()
     a = whole.sort_values("key")[RD].reset_index(drop=True)
@@ -51,15 +53,15 @@ def test_three_shards_merged_equal_one_run(folder, tmp_path):
     assert len(list((tmp_path / "merged/photos/runs").glob("*.json"))) == 3
     assert (tmp_path / "merged/photos/summary.csv").is_file()
 
-    again = run_python("-m", "bench", "merge", *shards, "--results", tmp_path / "merged", check=True, timeout=60)
-    assert "0 rows merged, 30 already there" in again.stdout
+    again = bench("merge", *shards, "--results", tmp_path / "merged").check()
+    assert (again.report.added, again.report.unchanged) == ({"photos": 0}, {"photos": 30})
 
 
 def test_merge_refuses_shards_of_other_images(folder, tmp_path):
-    run_python(*RUN, "--data", folder, "--results", tmp_path / "a", "--shard", "1/2", check=True, timeout=120)
+    bench(*RUN, "--data", folder, "--results", tmp_path / "a", "--shard", "1/2").check()
     (folder / "p0.png").unlink()
     Image.fromarray(natural_image(96, 128, seed=9)).save(folder / "p0.png")
-    run_python(*RUN, "--data", folder, "--results", tmp_path / "b", "--shard", "2/2", check=True, timeout=120)
+    bench(*RUN, "--data", folder, "--results", tmp_path / "b", "--shard", "2/2").check()
     with pytest.raises(StoreError, match="manifests differ"):
         merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
@@ -69,14 +71,13 @@ def test_a_local_run_never_imports_dask(folder, tmp_path):
     code = ("import sys; from bench.cli import main; main(['run', '--data', sys.argv[1], '--results', sys.argv[2], "
             "'--points', 'q50', '--no-progress']); print(sorted(m for m in sys.modules if m == 'bench.core.cluster' or "
             "m.split('.')[0] in ('dask', 'distributed')))")
-    done = run_python("-c", code, folder, tmp_path / "r", check=True, timeout=120, compressai=False)
+    done = python("-c", code, folder, tmp_path / "r")
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_scheduler_needs_the_dask_executor(folder, tmp_path):
-    done = run_python(*RUN, "--data", folder, "--results", tmp_path / "r", "--scheduler", "tcp://127.0.0.1:1",
-                      timeout=60, compressai=False)
+    done = bench(*RUN, "--data", folder, "--results", tmp_path / "r", "--scheduler", "tcp://127.0.0.1:1")
     assert done.returncode == 2 and "--scheduler needs --executor dask" in done.stderr
-    done = run_python(*RUN, "--data", folder, "--results", tmp_path / "r", "--shard", "4/3", timeout=60,
-                      compressai=False)
+    done = bench(*RUN, "--data", folder, "--results", tmp_path / "r", "--shard", "4/3")
     assert done.returncode == 2 and "1 ≤ I ≤ N" in done.stderr

@@ -23,7 +23,8 @@ from PIL import Image
 from bench.cli import main
 from bench.core.lock import folder_lock
 from bench.core.store import ResultStore, load_rows, write_text_atomic
-from conftest import REPO, image_files, natural_image, run_python
+from clitools import bench
+from conftest import REPO, image_files, natural_image
 
 FIXTURE = REPO / "tests" / "fixtures" / "results"
 
@@ -77,7 +78,7 @@ def test_stray_quote_line_skips_that_line_only(results):
     assert load_rows(path)["key"].tolist() == [r["key"] for r in original]
     assert digest(path) == before  # reading never writes
 
-    summary = bench([], "summary", "--results", str(results), "--dataset", "kodak")
+    summary = bench("summary", "--results", str(results), "--dataset", "kodak")
     assert summary.returncode == 0, summary.stderr
     assert (f"warning: {path} line 8: a quote (\") opens a field that never closes into a valid row; skipped"
             in summary.stderr.splitlines())
@@ -168,9 +169,13 @@ def test_a_killed_writer_leaves_no_lock_even_with_a_forked_child_alive(tmp_path)
         os.kill(child, 9)
 
 
+def run_args(images: Path, results: Path, codec: str, *extra: str) -> list[str]:
+    return ["run", "--data", str(images), "--codecs", codec, "--points", "q50,q75", "--results", str(results), "--jobs",
+            "1", "--no-progress", *extra]
+
+
 def run_command(images: Path, results: Path, codec: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", codec, "--points", "q50,q75",
-            "--results", str(results), "--jobs", "1", "--no-progress", *extra]
+    return [sys.executable, "-m", "bench", *run_args(images, results, codec, *extra)]
 
 
 @pytest.fixture
@@ -256,8 +261,10 @@ def unprivileged(tmp_path: Path) -> list[str]:
     return prefix
 
 
-def bench(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
-    return run_python("-m", "bench", *args, timeout=300, prefix=prefix, compressai=False)
+def as_user(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
+    """``python -m bench ARGS`` under ``prefix`` (see :func:`unprivileged`): a process of its own."""
+    return subprocess.run([*prefix, sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 def read_only(folder: Path) -> None:
@@ -273,22 +280,22 @@ def test_read_only_results_are_read_and_never_written(results, pair, tmp_path, u
     read_only(results)
     before = tree(results)
     try:
-        summary = bench(unprivileged, "summary", "--results", str(results))
+        summary = as_user(unprivileged, "summary", "--results", str(results))
         assert summary.returncode == 0, summary.stderr
         assert "jpeg" in summary.stdout
         reports = tmp_path / "reports"
-        bd = bench(unprivileged, "bd-rate", "--results", str(results), "--reports", str(reports), "--bootstrap", "20")
+        bd = as_user(unprivileged, "bd-rate", "--results", str(results), "--reports", str(reports), "--bootstrap", "20")
         assert bd.returncode == 0, bd.stderr
-        report = bench(unprivileged, "report", "--results", str(results), "--reports", str(reports), "--bootstrap",
+        report = as_user(unprivileged, "report", "--results", str(results), "--reports", str(reports), "--bootstrap",
                        "20")
         assert report.returncode == 0, report.stderr
         assert (reports / "REPORT.md").is_file()
 
-        export = bench(unprivileged, "export", "--results", str(results))
+        export = as_user(unprivileged, "export", "--results", str(results))
         assert export.returncode == 2 and "Traceback" not in export.stderr
         assert export.stderr.splitlines()[-1].startswith(f"error: {folder / 'compressai'}")
 
-        run = bench(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
+        run = as_user(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
                     "--results", str(results), "--no-progress")
         assert run.returncode == 2 and "Traceback" not in run.stderr and run.stdout == ""
         assert run.stderr.splitlines()[-1] == (f"error: results folder {folder} is not writable; pass another "
@@ -306,7 +313,7 @@ def test_read_only_rows_file_is_refused_and_kept(results, pair, tmp_path, unpriv
     rows = folder / "rows.csv"
     rows.chmod(0o444)  # the folder stays writable: replacing the file would succeed
     before = digest(rows)
-    run = bench(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
+    run = as_user(unprivileged, "run", "--data", str(images), "--codecs", "jpeg", "--points", "q50",
                 "--results", str(results), "--no-progress")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1] == (f"error: results file {rows} is read-only; pass another --results or "
@@ -346,8 +353,9 @@ def test_a_full_disk_stops_the_run_with_one_line_and_only_whole_rows(tmp_path):
     images = image_files(tmp_path / "three", [(64, 96), (64, 96), (96, 64)])
     results = tmp_path / "results"
     points = "q20,q30,q40,q50,q60,q70"  # 18 rows of ~480 bytes: far more than the limit lets through
-    command = [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", "jpeg", "--points", points,
-               "--results", str(results), "--jobs", "1", "--no-progress"]
+    args = ["run", "--data", str(images), "--codecs", "jpeg", "--points", points, "--results", str(results), "--jobs",
+            "1", "--no-progress"]
+    command = [sys.executable, "-m", "bench", *args]
     limit = 6144  # bytes a file of the child may reach (ulimit -f 6); the run's metadata file fits
 
     def limited() -> None:
@@ -370,9 +378,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_only_whole_rows(tmp_path):
     assert 0 < len(kept) < 18 and int(said[1]) == int(said[2]) == len(kept)
     assert rows.stat().st_size <= limit and not rows.with_name("rows.csv.malformed").exists()
 
-    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"18 rows ({18 - len(kept)} measured now" in resumed.stdout
+    resumed = bench(*args).check()  # no limit: in this process
+    assert (resumed.report.measured, resumed.report.reused) == (18 - len(kept), len(kept))
     final = {r["key"]: r for r in whole_rows(rows)}
     assert len(final) == 18 and all(final[r["key"]] == r for r in kept)  # the rows kept are the rows reused
 
@@ -405,7 +412,7 @@ def test_a_non_numeric_cell_is_skipped_with_one_line_by_every_reader(results, tm
     reports = tmp_path / "reports"
     for command in (["summary"], ["bd-rate", "--reports", str(reports), "--bootstrap", "20"],
                     ["report", "--reports", str(reports), "--bootstrap", "20"], ["export"]):
-        done = bench([], *command, "--results", str(results), "--dataset", "kodak")
+        done = bench(*command, "--results", str(results), "--dataset", "kodak")
         assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr)
         assert warning in done.stderr.splitlines(), (command, done.stderr)
     assert digest(path) == before  # readers never write
@@ -413,17 +420,16 @@ def test_a_non_numeric_cell_is_skipped_with_one_line_by_every_reader(results, tm
 
 def test_a_run_sets_a_non_numeric_row_aside_and_measures_it_again(pair, tmp_path):
     results = tmp_path / "results"
-    first = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
+    bench(*run_args(pair, results, "jpeg")).check()
     path = results / "pair" / "rows.csv"
     key = set_cell(path, 3, "width", "x9")
     bad_line = path.read_bytes().split(b"\n")[2]
 
-    again = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    again = bench(*run_args(pair, results, "jpeg")).check()
     assert (f"warning: {path} line 3: column width holds 'x9', not a number (key {key}); skipped"
             in again.stderr.splitlines())
-    assert "4 rows (1 measured now, 0 re-timed, 3 reused; 1 timed in this run)" in again.stdout
+    report = again.report
+    assert (len(report.rows), report.measured, report.timed, report.reused, report.timed_now) == (4, 1, 0, 3, 1)
     stored = {r["key"]: r for r in whole_rows(path)}
     assert len(stored) == 4 and stored[key]["width"] in ("64", "96")
     assert path.with_name("rows.csv.malformed").read_bytes() == bad_line + b"\n"  # nothing is lost
@@ -464,7 +470,7 @@ def test_a_linked_lock_file_is_refused_and_its_target_untouched(pair, tmp_path):
             pass
     with pytest.raises(StoreError, match="is a symbolic link"):
         ResultStore(folder / "rows.csv").append(row("a"))
-    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = bench(*run_args(pair, results, "jpeg"))
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.splitlines()[-1] == (f"error: {folder / '.lock'} is a symbolic link; the harness never writes "
                                            "through links: replace it by a regular file or folder (or remove it), or "
@@ -489,7 +495,7 @@ def test_a_dangling_rows_link_is_refused_and_nothing_written_at_its_target(pair,
     target.parent.mkdir()
     (folder / "rows.csv").symlink_to(target)
 
-    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = bench(*run_args(pair, results, "jpeg"))
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.splitlines()[-1].startswith(f"error: {folder / 'rows.csv'} is a symbolic link; ")
     with pytest.raises(StoreError, match="is a symbolic link"):
@@ -505,7 +511,7 @@ def test_a_linked_runs_folder_is_refused_before_any_row(pair, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (folder / "runs").symlink_to(outside, target_is_directory=True)
-    run = subprocess.run(run_command(pair, results, "jpeg"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = bench(*run_args(pair, results, "jpeg"))
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.splitlines()[-1].startswith(f"error: {folder / 'runs'} is a symbolic link; ")
     assert list(outside.iterdir()) == [] and not (folder / "rows.csv").exists()
@@ -519,7 +525,7 @@ def test_merge_refuses_a_linked_run_file(results, tmp_path):
     secret.write_text('{"not": "a run"}\n')
     (runs / "20990101T000000Z-linked.json").symlink_to(secret)
     target = tmp_path / "merged"
-    done = bench([], "merge", str(source), "--results", str(target))
+    done = bench("merge", str(source), "--results", str(target))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.splitlines()[-1].startswith(f"error: {runs / '20990101T000000Z-linked.json'} is a symbolic "
                                                    "link; merge copies only a results folder's own files")

@@ -18,7 +18,8 @@ from bench.core.manifest import read_manifest
 from bench.core.screening import prepare_images
 from bench.core.subset import select_images, stratified
 from bench.pipeline import CodecRun, Settings, evaluate
-from conftest import image_files, run_python
+from clitools import bench
+from conftest import image_files
 
 # Kodak's shapes: 18 landscape (768 wide), 6 portrait
 LANDSCAPE = {f"l{i:02d}.png": (512, 768) for i in range(18)}
@@ -99,17 +100,17 @@ def test_a_subset_run_keeps_the_dataset_whole_and_a_full_run_reuses_its_rows(kod
 
 def test_the_cli_names_the_flag_on_a_bad_value_and_reports_the_subset(tmp_path):
     folder = image_files(tmp_path / "photos", [(64, 96), (96, 64), (64, 96)])
-    common = ("-m", "bench", "run", "--data", folder, "--codecs", "jpeg", "--points", "q50", "--repeats", "1",
+    common = ("run", "--data", folder, "--codecs", "jpeg", "--points", "q50", "--repeats", "1",
               "--jobs", "1", "--results", tmp_path / "r", "--no-progress")
-    refused = run_python(*common, "--images", "x*")
+    refused = bench(*common, "--images", "x*")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1] == (
         "error: --images 'x*': no image of photos (3 images) matches; names look like img0.png")
     assert not (tmp_path / "r" / "photos" / "rows.csv").exists()
 
-    done = run_python(*common, "--images", "2")
+    done = bench(*common, "--images", "2")
     assert done.returncode == 0, done.stderr
-    assert "subset: 2 of 3 images" in done.stdout
+    assert len(done.report.rows) == 2 and "subset: 2 of 3 images" in done.stdout
     run = next((tmp_path / "r" / "photos" / "runs").glob("*.json"))
     assert json.loads(run.read_text())["dataset"]["subset"] == ["img1.png", "img2.png"]  # the portrait; the middle of the 2 landscapes
 
@@ -117,8 +118,8 @@ def test_the_cli_names_the_flag_on_a_bad_value_and_reports_the_subset(tmp_path):
 def test_kodak_like_folder_glob_through_the_cli(tmp_path):
     folder = image_files(tmp_path / "photos", [(64, 96), (64, 96)], prefix="kodim0")
     image_files(folder, [(64, 96)], prefix="other")
-    done = run_python("-m", "bench", "run", "--data", folder, "--codecs", "jpeg", "--points", "q50", "--repeats",
-                      "1", "--jobs", "1", "--results", tmp_path / "r", "--no-progress", "--images", "kodim0*.png")
+    done = bench("run", "--data", folder, "--codecs", "jpeg", "--points", "q50", "--repeats",
+                 "1", "--jobs", "1", "--results", tmp_path / "r", "--no-progress", "--images", "kodim0*.png")
     assert done.returncode == 0, done.stderr
     rows = (tmp_path / "r" / "photos" / "rows.csv").read_text()
     assert "kodim00.png" in rows and "kodim01.png" in rows and "other0.png" not in rows

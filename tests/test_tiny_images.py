@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +18,19 @@ from PIL import Image
 
 from bench.core.images import JPEG_FIXED_BYTES, MIN_SIDE, pixel_sha256, too_small
 from bench.core.manifest import load_current_rows, read_manifest
-from conftest import natural_image, read_csv_rows, run_python, write_csv_rows
+import clitools
+from clitools import Done
+from conftest import natural_image, read_csv_rows, write_csv_rows
 
 TINY = {"dot.png": (1, 1), "eight.png": (8, 8), "fifteen.png": (15, 15), "strip.png": (1, 40)}
 OK = {"sixteen.png": (16, 16), "small.png": (32, 48)}
 
 
-def bench(*args: object) -> subprocess.CompletedProcess:
-    return run_python("-m", "bench", *map(str, args))
+def bench(*args: object) -> Done:
+    return clitools.bench(*map(str, args))
 
 
-def run(data: Path, results: Path, *extra: object) -> subprocess.CompletedProcess:
+def run(data: Path, results: Path, *extra: object) -> Done:
     return bench("run", "--data", data, "--results", results, "--codecs", "jpeg", "--points", "q50",
                  "--no-progress", "--jobs", "1", *extra)
 

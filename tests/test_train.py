@@ -30,7 +30,7 @@ from bench.learned.train.loop import _check_loss, stage_dir
 from bench.learned.train.recipe import schedule
 from bench.learned.checkpoint import load_model
 from bench.learned.weights import Checkpoint, WeightsSource, parse_checkpoint_spec
-from conftest import REPO, natural_image, run_python
+from conftest import REPO, natural_image
 
 TINY = {"arch": "bmshj2018-factorized", "N": 16, "M": 24, "crop": 64, "batch_size": 2, "val_batch_size": 4,
         "num_workers": 0, "threads": 1, "progress": False, "real_bpp_every": 0, "checkpoint_every": 0}
@@ -63,7 +63,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
 # --------------------------------------------------------------------------- end to end
 
 
-def test_small_config_end_to_end(tmp_path: Path, shared_dir: Path) -> None:
+def test_small_config_end_to_end(tmp_path: Path, shared_dir: Path, eval_model_module, capsys) -> None:
     """The small CPU configuration, shrunk: loss falls, real bpp ≈ estimate, the export loads everywhere."""
     bsds = shared_dir / "data" / "bsds500"
     config = load_config(
@@ -115,10 +115,10 @@ def test_small_config_end_to_end(tmp_path: Path, shared_dir: Path) -> None:
     # CompressAI's own evaluation reads the export
     images = tmp_path / "eval-images"
     _write_images(images, 1, size=(192, 192), seed=7)
-    proc = run_python("-m", "compressai.utils.eval_model", "checkpoint", images, "-a", "bmshj2018-factorized",
-                      "-p", export, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    output = json.loads(proc.stdout[proc.stdout.index("{"):])
+    capsys.readouterr()
+    eval_model_module.main(["checkpoint", str(images), "-a", "bmshj2018-factorized", "-p", str(export)])
+    printed = capsys.readouterr().out
+    output = json.loads(printed[printed.index("{"):])
     assert all(math.isfinite(v) and v > 0 for v in output["results"]["bpp"])
 
     # a second run finds everything done and changes nothing

@@ -219,8 +219,8 @@ def test_a_decoder_visiting_one_wavefront_out_of_order_fails_the_row(weights, mo
     assert "latent mismatch: ŷ differs in " in row["note"], row["note"]
 
 
-def test_run_then_verify_in_another_process(weights, tmp_path, capsys, forked_verify):
-    """``python -m bench verify``: the second decode, in another process, gives the same pixels."""
+def test_run_then_verify_in_another_process(weights, tmp_path, capsys, verify_in_process):
+    """``python -m bench verify``: the second decode, from the bitstream alone, gives the same pixels."""
     from bench.cli import main
     from bench.core.datasets import folder_dataset
     from bench.pipeline import CodecRun, Settings, evaluate

@@ -18,7 +18,8 @@ from PIL import Image
 
 from bench.core.metrics import psnr, psnr_ycbcr
 from bench.core.reuse import LATER_QUALITY, Action, reuse_rule
-from conftest import read_csv_rows, run_python, write_csv_rows
+from clitools import Done, bench
+from conftest import read_csv_rows, write_csv_rows
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -86,11 +87,9 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
     results = tmp_path / "results"
     rows_path = results / "synthetic" / "rows.csv"
 
-    def run() -> str:
-        done = run_python("-m", "bench", "run", "--data", image_folder, "--codecs", "jpeg", "--points", "q20,q60",
-                          "--results", results, "--no-progress", "--jobs", "1", "--repeats", "1")
-        assert done.returncode == 0, done.stderr
-        return done.stdout + done.stderr
+    def run() -> Done:
+        return bench("run", "--data", image_folder, "--codecs", "jpeg", "--points", "q20,q60",
+                     "--results", results, "--no-progress", "--jobs", "1", "--repeats", "1").check()
 
     run()
     header, first = read_csv_rows(rows_path)
@@ -101,9 +100,10 @@ def test_stored_rows_get_their_ycbcr_and_codec_filled_columns(image_folder: Path
     stored = [{**row, "payload_bytes": ""} for row in first]  # as before JPEG's payload was recorded too
     write_csv_rows(rows_path, old_header, [{**row, "bytes": str(int(row["bytes"]) + 1)} if row["key"] == changed else row
                                    for row in stored])
-    out = run()
-    assert "(1 measured now, 0 re-timed, 5 given their Y′CbCr PSNR, 0 reused; 1 timed in this run)" in out
-    assert "6 Y′CbCr PSNR added" in out and "measured again: encoder gave" in out
+    done = run()
+    report = done.report
+    assert (report.measured, report.timed, report.scored, report.reused, report.timed_now) == (1, 0, 5, 0, 1)
+    assert "5 given their Y′CbCr PSNR" in done.stdout and "measured again: encoder gave" in done.stdout
     _, after = read_csv_rows(rows_path)
     by_key = {row["key"]: row for row in first}
     assert len(after) == len(first)
