@@ -102,10 +102,14 @@ def _kept(reports: list[Any]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _isolated(cwd: str | os.PathLike, env: Mapping[str, str | None] | None) -> Iterator[None]:
-    """Run the block in ``cwd`` with ``env`` applied to a copy of the environment and a registry that has
-    loaded no plug-in (as a new process has: ``BENCH_CODEC_PATH`` is read again); then put back the folder,
-    the environment, the registry and torch's thread count as they were."""
-    environ, folder, threads = dict(os.environ), os.getcwd(), _torch_threads()
+    """Run the block in ``cwd`` with ``env`` applied to a copy of the environment, a registry that has
+    loaded no plug-in (as a new process has: ``BENCH_CODEC_PATH`` is read again) and no malformed row
+    reported yet (the store warns once per process); then put back the folder, the environment, the
+    registry, the store's reported lines and torch's thread count as they were."""
+    from bench.core import store
+
+    environ, folder, threads, reported = dict(os.environ), os.getcwd(), _torch_threads(), set(store._reported)
+    store._reported.clear()
     try:
         os.environ.clear()
         os.environ.update(_environment(environ, env))
@@ -114,6 +118,8 @@ def _isolated(cwd: str | os.PathLike, env: Mapping[str, str | None] | None) -> I
             yield
     finally:
         os.chdir(folder)
+        store._reported.clear()
+        store._reported.update(reported)
         os.environ.clear()
         os.environ.update(environ)
         if threads is not None:

@@ -330,8 +330,16 @@ def test_complexity_counts_the_checkpoints_configuration(shared_dir, tmp_path, m
     image = tmp_path / "im.png"
     Image.fromarray(natural_image(64, 64)).save(image)
     out = tmp_path / "out"
-    complexity_run.run_complexity(out, archs=[FACTORIZED], points=[point], source=source, images=[image],
-                                  repeats=1, jpeg_points=(), size=(64, 64))
+    import torch
+
+    caller = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        complexity_run.run_complexity(out, archs=[FACTORIZED], points=[point], source=source, images=[image],
+                                      repeats=1, jpeg_points=(), size=(64, 64))  # threads=1
+        assert torch.get_num_threads() == 3  # the caller's count, as it was
+    finally:
+        torch.set_num_threads(caller)
     macs = read_csv(out / "complexity-macs.csv")
     (model,) = [row for row in macs if row["part"] == "model"]
     assert (model["config"], model["points"], int(model["params"])) == ("N=128, M=192", point, 2_998_147)

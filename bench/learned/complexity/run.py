@@ -6,6 +6,7 @@ Rendering them (``complexity.md``, the plot) is :mod:`bench.analysis.complexity_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,23 @@ def write_measurements(
     return written
 
 
+def _keeps_torch_threads(measure: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
+    """``measure`` leaving torch's thread count as it found it (it sets the count it measures under)."""
+
+    @functools.wraps(measure)
+    def kept(*args: Any, **kwargs: Any) -> list[Path]:
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            return measure(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return kept
+
+
+@_keeps_torch_threads
 def run_complexity(
     out_dir: str | Path,
     *,
