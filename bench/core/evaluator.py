@@ -67,9 +67,9 @@ class RunReport:
     results_dir: Path
     rows: pd.DataFrame
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)  #: filled by :func:`bench.pipeline.evaluate`
-    measured: int = 0
-    timed: int = 0
-    reused: int = 0
+    measured: int = 0  #: rows measured now (their RD values, and their times unless derived)
+    timed: int = 0  #: stored rows whose RD values were kept and whose times were taken again
+    reused: int = 0  #: stored rows kept as they are
     stale: int = 0  #: rows of images no longer in the dataset (kept, not averaged; set by the pipeline)
     #: per codec with rows of other settings than its identity's (kept, not averaged; set by the pipeline)
     other_notes: list[str] = field(default_factory=list)
@@ -191,6 +191,7 @@ class Evaluation:
         self.store = ResultStore(self.dir / "rows.csv")
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         self.report = RunReport(self.run_id, self.dir, pd.DataFrame())
+        self._measured_now: set[str] = set()  #: keys of rows measured in this run, then timed in a pass of their own
         self._coder_cache: dict[int, dict[str, Coder]] = {}
         self._allowed: dict[int, frozenset[str]] = {}
         self._hardware: dict[str, Any] | None = None
@@ -498,6 +499,7 @@ class Evaluation:
             for base, row in self._rd_parallel(run, missing):
                 self.store.append({**base, **row})
                 self.report.measured += 1
+                self._measured_now.add(base["key"])
                 if row["status"] == "ok":
                     untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 else:
@@ -517,6 +519,7 @@ class Evaluation:
                 self._check_columns(run, base["point"], row)
                 self.store.append({**base, **row})
                 self.report.measured += 1
+                self._measured_now.add(base["key"])
                 if row["status"] == "ok":
                     untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
                 bar.update()
@@ -536,7 +539,8 @@ class Evaluation:
             return
         update = {**update, **conditions}
         self.store.append({**{k: row[k] for k in row if k in self.store.columns}, **update})
-        self.report.timed += 1
+        if row["key"] not in self._measured_now:  # a row measured now is counted once, as measured
+            self.report.timed += 1
         self._note_noise(codec, task.point, task.image.name, update)
 
     def _stored(self, base: dict[str, Any], legacy_key: str) -> dict[str, str] | None:
