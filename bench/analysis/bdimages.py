@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.analysis.bdrate import MIN_POINTS, bd_rate_each
+from bench.analysis.bdrate import bd_rate_each
 from bench.analysis.bdtable import BdTable, Memo, common_images, per_image
 from bench.core.metrics import ms_ssim_db
 
@@ -70,13 +70,7 @@ def per_image_bd(rows: pd.DataFrame, table: BdTable, *, memo: Memo | None = None
             part = per_image(rows, curve.name, curve.points, entry.metric, memo=memo).loc[images]
             quality = part["quality"].to_numpy(np.float64)
             curves += [part["bpp"].to_numpy(np.float64), ms_ssim_db(quality) if entry.metric == "ms_ssim_db" else quality]
-        few = min(len(table.anchor.points), len(test.points))
-        if few < MIN_POINTS:  # no image has a BD value: say why on each, as the table does
-            why = (f"each curve needs at least {MIN_POINTS} points: "
-                   f"got {len(table.anchor.points)} and {len(test.points)}")
-            values, reasons = np.full(len(images), np.nan), [why] * len(images)
-        else:
-            values, reasons = bd_rate_each(*curves, method=entry.method, min_overlap=table.min_overlap)
+        values, reasons = bd_rate_each(*curves, method=entry.method, min_overlap=table.min_overlap)
         out.append(ImageBd(entry.codec, entry.metric, entry.method, tuple(images), tuple(map(float, values)),
                            tuple(reasons)))
     return tuple(out)

@@ -698,8 +698,9 @@ def bd_rate_each(
     tr, tq = _per_image("test", test_rate, test_quality)
     if ar.shape[0] != tr.shape[0]:
         raise BdRateError(f"anchor and test must have as many rows: {ar.shape[0]} and {tr.shape[0]}")
-    if ar.shape[1] < MIN_POINTS or tr.shape[1] < MIN_POINTS:
-        raise BdRateError(f"each curve needs at least {MIN_POINTS} points: got {ar.shape[1]} and {tr.shape[1]}")
+    if ar.shape[1] < MIN_POINTS or tr.shape[1] < MIN_POINTS:  # undefined on every row, like any other reason
+        why = f"each curve needs at least {MIN_POINTS} points: got {ar.shape[1]} and {tr.shape[1]}"
+        return np.full(ar.shape[0], np.nan), [why] * ar.shape[0]
     values, codes = _batch("rate", method, min_overlap, ar, aq, tr, tq, fit=fit)
     return values, [None if c == 0 else _INVALID[c - 1] for c in codes]
 
