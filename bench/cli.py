@@ -184,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BenchError("--jobs, --repeats and --threads must be at least 1")
     if args.wait is not None and args.wait < 0:
         raise BenchError("--wait must be at least 0 seconds")
+    if not args.min_value > 0:
+        raise BenchError(f"--min-value must be a positive number of seconds, got {args.min_value}")
     executor, scheduler = _executor(args)
     names = _split(args.codecs)
     if not names:
@@ -211,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         allocator=allocator, reco_dir=args.reco_dir,
                         bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
                         wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset,
-                        derive=args.derive == "on")
+                        derive=args.derive == "on", min_value=args.min_value, trace=args.trace)
     unusable = {item.name: item.reason for item in screening.unusable}
     if unusable and screening.images and not args.strict:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files are unusable and "

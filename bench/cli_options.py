@@ -17,6 +17,7 @@ from bench import study
 from bench.core import registry
 from bench.core.errors import CodecError
 from bench.core.options import Option, flag_options, layered, parse_codec_args, resolve
+from bench.core.timing import MIN_VALUE_S
 
 __all__ = ["PROG", "build_parser", "codec_options", "codec_overrides", "define_variants", "flag_values", "methods"]
 
@@ -272,7 +273,9 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                           "--points webp=q40), or a plain list for every named codec without its own "
                           "(default: each codec's own)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                     help="processes for RD metrics of CPU codecs; timings are always sequential (default: %(default)s)")
+                     help="processes in all: every call is made and timed in this one, alone; with 2 or more, "
+                          "batches of reconstructions are then scored in that many processes while nothing is "
+                          "timed (default: %(default)s)")
     run.add_argument("--derive", choices=("on", "off"), default="on",
                      help="on (default): rows of mbt2018 on the CPU come from its exact wavefront coder (the "
                           "reference's bitstream, byte for byte) once this run's sample of images, coded by "
@@ -281,8 +284,14 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=None, metavar="N",
                      help="time every encode/decode N times (single calls) after an untimed warm-up; the median is "
                           "kept and the spread (max − min) recorded. Default: by duration — a call under 0.1 s is "
-                          "looped to ≥ 0.1 s a value, a longer one timed once; the repeatability sample's rows "
-                          "(1/8 of each orientation's images) get 3 values")
+                          "looped to ≥ --min-value a value, a longer one timed once; the repeatability sample's "
+                          "rows (1/8 of each orientation's images) get 3 looped values or 2 single ones")
+    run.add_argument("--min-value", type=float, default=MIN_VALUE_S, metavar="SECONDS",
+                     help="by duration: the least time of one looped value of a short call (default: %(default)s; "
+                          "pyperf's is 0.1 — docs/measurement.md#timing gives the measured noise of both)")
+    run.add_argument("--trace", type=Path, metavar="FILE",
+                     help="append one line per timed row and per scoring task (process, kind, CLOCK_MONOTONIC "
+                          "start and end) to FILE, to check that no timed call overlapped other work")
     run.add_argument("--threads", type=int, default=1, help="torch threads in the timed process (default: 1)")
     run.add_argument("--results", default="results", metavar="DIR", help="results folder (default: %(default)s)")
     run.add_argument("--reco-dir", metavar="DIR", type=Path,

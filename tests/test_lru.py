@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core import registry
-from bench.core.evaluator import PointWorker, Settings
+from bench.core.tasks import PointWorker, Settings
 from bench.core.images import pixel_sha256
 from bench.core.lru import SizedLru
 from bench.core.screening import PreparedImage

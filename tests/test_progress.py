@@ -46,13 +46,13 @@ def _finals(err: str) -> dict[str, str]:
     return seen
 
 
-def test_the_overall_total_counts_each_pass_of_every_codec(image_folder, tmp_path, capsys):
+def test_the_overall_total_counts_each_row_of_every_codec_once(image_folder, tmp_path, capsys):
     dataset = folder_dataset(image_folder)  # 3 images
     runs = [CodecRun(registry.create("jpeg"), ("q20", "q80")), CodecRun(registry.create("webp"), ("q50",))]
-    # jpeg in 2 processes: 6 RD rows, then 6 timed in the sequential pass; webp likewise 3 + 3: 18 in all
+    # jpeg: 6 rows, each timed and then scored in a batch; webp 3: 9 in all, one unit a row
     evaluate(dataset, runs, tmp_path / "r", Settings(jobs=2, repeats=1, progress=True))
     finals = _finals(capsys.readouterr().err)
-    assert finals["all codecs (2/2)"] == "18/18"
+    assert finals["all codecs (2/2)"] == "9/9"
     # a rerun with more repeats times every row again: 9 units, one pass each
     evaluate(dataset, runs, tmp_path / "r", Settings(jobs=2, repeats=2, progress=True))
     finals = _finals(capsys.readouterr().err)

@@ -1,11 +1,12 @@
-"""The scheduler spends both cores without changing a number or disturbing a timed call.
+"""The scheduler spends every core without changing a number or disturbing a timed call.
 
-- Every CPU codec gives the same rows with two processes (the probe, then a pool or one process) as
-  with one process, every RD column compared.
-- In a real two-process run, no timed call overlaps another process's work: a plug-in codec logs
-  each encode and decode call with its process and CLOCK_MONOTONIC start and end (one clock for all
-  processes), and the calls made in the run's own process (the probe, warm-ups and the timing pass)
-  never overlap a call made in a pool worker.
+- Every codec gives the same rows with two processes (calls timed in the run's process, batches of
+  reconstructions scored in two scoring processes) as with one process (each row scored where it was
+  coded), every RD column compared: the classic codecs, and the learned ones on small random checkpoints.
+- In a real two-process run, no timed call overlaps another process's work: the run's ``--trace`` records
+  each scoring task's span in the scoring processes, and a plug-in codec logs each encode and decode call
+  with its process and CLOCK_MONOTONIC start and end (one clock for all processes); every call is made
+  in the run's own process and none overlaps a scoring task.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from bench.core.datasets import folder_dataset
-from bench.pipeline import CodecRun, Settings, evaluate
 from bench.core import registry
+from bench.core.datasets import folder_dataset
+from bench.core.trace import read_spans
+from bench.pipeline import CodecRun, Settings, evaluate
 from conftest import image_files
+from test_conformance import architecture, random_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
 RD_COLUMNS = ["key", "status", "width", "height", "bytes", "payload_bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db",
-              "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "note"]
+              "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "bpp_estimated", "note"]
 
-CPU_CODECS = ["jpeg", "webp", "jpeg2000", "avif", "avif-444", "heic", "heic-444"]
+CPU_CODECS = ["jpeg", "webp", "jpeg2000", "avif", "avif-444", "heic", "heic-444", "jpegxl", "mozjpeg", "jpegli"]
+LEARNED = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018", "mbt2018-wavefront"]
+LABEL = "lambda0.0130"
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +42,30 @@ def two_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return image_files(tmp_path_factory.mktemp("scheduler") / "pair", [(168, 184), (184, 168)])
 
 
-@pytest.mark.parametrize("name", CPU_CODECS)
-def test_two_processes_give_the_rows_of_one(name: str, two_images: Path, tmp_path: Path) -> None:
+def _codec_run(name: str, folder: Path) -> CodecRun:
+    if name in LEARNED:
+        arch = architecture(name)
+        spec = f"{arch}:{LABEL}={random_checkpoint(arch, folder)}"
+        codec = registry.create(name, {"device": "cpu", "checkpoint": [spec], "weights_cache": str(folder)})
+        return CodecRun(codec, (LABEL,))
     codec = registry.create(name)
-    if not codec.parallel_safe:
-        pytest.skip(f"{name} is measured in one process whatever --jobs says")
     points = codec.default_points()
-    points = (points[0], points[len(points) // 2], points[-1])
+    return CodecRun(codec, (points[0], points[len(points) // 2], points[-1]))
+
+
+@pytest.mark.parametrize("name", CPU_CODECS + LEARNED)
+def test_two_processes_give_the_rows_of_one(name: str, two_images: Path, tmp_path: Path) -> None:
     dataset = folder_dataset(two_images)
-    one = evaluate(dataset, [CodecRun(registry.create(name), points)], tmp_path / "one",
-                   Settings(jobs=1, progress=False))
-    two = evaluate(dataset, [CodecRun(registry.create(name), points)], tmp_path / "two",
-                   Settings(jobs=2, progress=False))
-    assert len(one.rows) == len(two.rows) == 6 and (one.rows.status == "ok").all()
-    a = one.rows.sort_values("key")[RD_COLUMNS].reset_index(drop=True)
-    b = two.rows.sort_values("key")[RD_COLUMNS].reset_index(drop=True)
+    # --derive off: mbt2018's rows by CompressAI's own loop in both runs (the derivation has tests of its own)
+    one = evaluate(dataset, [_codec_run(name, tmp_path)], tmp_path / "one", Settings(jobs=1, progress=False,
+                                                                                     derive=False))
+    two = evaluate(dataset, [_codec_run(name, tmp_path)], tmp_path / "two", Settings(jobs=2, progress=False,
+                                                                                     derive=False))
+    rows = 2 * len(_codec_run(name, tmp_path).points)
+    assert len(one.rows) == len(two.rows) == rows and (one.rows.status == "ok").all()
+    columns = [column for column in RD_COLUMNS if column in one.rows]
+    a = one.rows.sort_values("key")[columns].reset_index(drop=True)
+    b = two.rows.sort_values("key")[columns].reset_index(drop=True)
     assert a.equals(b)
     assert two.rows.encode_s.notna().all() and two.rows.decode_s.notna().all()
 
@@ -119,21 +133,23 @@ def test_no_timed_call_overlaps_another_process(tmp_path: Path) -> None:
     plugins.mkdir()
     (plugins / "traced_jpeg.py").write_text(TRACE_PLUGIN)
     images = image_files(tmp_path / "images", [(168, 184), (184, 168), (176, 176), (200, 168)])
-    trace = tmp_path / "trace.txt"
-    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins), "TRACE_FILE": str(trace)}
+    calls_file, spans_file = tmp_path / "calls.txt", tmp_path / "spans.txt"
+    env = {**os.environ, "BENCH_CODEC_PATH": str(plugins), "TRACE_FILE": str(calls_file)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--data", str(images), "--codecs", "traced-jpeg", "--jobs", "2",
-         "--results", str(tmp_path / "results"), "--no-progress"],
+         "--results", str(tmp_path / "results"), "--no-progress", "--trace", str(spans_file)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
-    calls = [line.split() for line in trace.read_text().splitlines()]
-    main = str(proc.pid)
-    own = [(float(a), float(b)) for pid, _, a, b in calls if pid == main]
-    workers = [(float(a), float(b)) for pid, _, a, b in calls if pid != main]
-    # the pool measured the RD rows, the run's own process the probe row and the timing pass (loops of calls)
-    assert len({pid for pid, *_ in calls}) >= 2 and len(workers) >= 2 * 11
-    assert len(own) > len(workers)
-    overlapping = [(a, b, c, d) for a, b in own for c, d in workers if max(a, c) < min(b, d)]
-    assert not overlapping, f"{len(overlapping)} calls of the run's process overlap a worker's call"
-
+    calls = [line.split() for line in calls_file.read_text().splitlines()]
+    spans = read_spans(spans_file)
+    # every call (warm-ups, calibration and looped values) in the run's own process
+    assert {int(pid) for pid, *_ in calls} == {proc.pid} and len(calls) > 4 * 3 * 2
+    timed = [(a, b) for pid, kind, a, b in spans if kind == "timed"]
+    untimed = [(pid, a, b) for pid, kind, a, b in spans if kind == "untimed"]
+    assert len(timed) == 4 * 3 and {pid for pid, kind, *_ in spans if kind == "timed"} == {proc.pid}
+    # two batches of two images, each image's rows one scoring task, in two scoring processes
+    assert len(untimed) == 4 and len({pid for pid, *_ in untimed}) == 2 and proc.pid not in {p for p, *_ in untimed}
+    own = [(float(a), float(b)) for *_, a, b in calls] + timed
+    overlapping = [(a, b, c, d) for a, b in own for _, c, d in untimed if max(a, c) < min(b, d)]
+    assert not overlapping, f"{len(overlapping)} timed calls or rows overlap a scoring task"

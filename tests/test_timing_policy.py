@@ -23,7 +23,7 @@ from bench.analysis.summary import ci_half_width, imprecise_times, time_precisio
 from bench.core import registry
 from bench.core.datasets import folder_dataset
 from bench.core.sampling import repeatability_sample
-from bench.core.timing import TimingPolicy, measure, time_call
+from bench.core.timing import MIN_VALUE_S, TimingPolicy, measure, time_call
 from bench.pipeline import CodecRun, RunReport, Settings, evaluate
 from conftest import image_files
 
@@ -112,10 +112,18 @@ def test_a_call_of_exactly_short_s_counts_as_long():
     assert (timing.repeats, timing.loops, timer.calls) == (1, 1, 1) and close(timing.median_s, 0.1)
 
 
-def test_a_sampled_long_call_takes_three_values_the_first_call_among_them():
+def test_a_sampled_long_call_takes_two_values_the_first_call_among_them():
+    # the first call is the larger: if it were discarded, there would be one value and no spread
+    timer = FakeTimer([0.5, 0.25])
+    timing = time_call(timer.fn, TimingPolicy(), sampled=True, clock=timer.clock)
+    assert close(timing.median_s, 0.375) and close(timing.spread_s, 0.5 - 0.25)
+    assert (timing.repeats, timing.loops, timer.calls, timing.result) == (2, 1, 2, 2)
+
+
+def test_a_sampled_call_between_short_s_and_long_s_takes_sample_values():
     # the first call is the largest: if it were discarded, the spread would be 0.375 − 0.25 = 0.125
     timer = FakeTimer([0.5, 0.25, 0.375])
-    timing = time_call(timer.fn, TimingPolicy(), sampled=True, clock=timer.clock)
+    timing = time_call(timer.fn, TimingPolicy(long_s=1.0), sampled=True, clock=timer.clock)
     assert close(timing.median_s, 0.375) and close(timing.spread_s, 0.5 - 0.25)
     assert (timing.repeats, timing.loops, timer.calls, timing.result) == (3, 1, 3, 3)
 
@@ -134,12 +142,19 @@ def test_a_short_call_calibrates_the_loops_then_takes_one_value_of_that_many_cal
     assert timer.calls == 1 + LOOPS and timing.result == 1 + LOOPS
 
 
+def test_by_default_a_looped_value_lasts_at_least_min_value_s():
+    assert TimingPolicy().min_value_s == MIN_VALUE_S == 0.02
+    timer = FakeTimer([0.003] * (1 + 7))
+    timing = time_call(timer.fn, TimingPolicy(), clock=timer.clock)
+    assert timing.loops == 7 and timer.calls == 1 + 7  # ⌈0.02 / 0.003⌉ = ⌈6.67⌉
+
+
 def test_a_sampled_short_call_takes_three_looped_values():
     value_1 = RAMP                                # 0.595 / 34 = 0.0175
     value_2 = [0.002] * 17 + [0.004] * 17         # (0.034 + 0.068) / 34 = 0.003
     value_3 = [0.005] * 33 + [0.005 + 0.034]      # (0.165 + 0.039) / 34 = 0.006
     timer = FakeTimer([0.003, *value_1, *value_2, *value_3])
-    timing = time_call(timer.fn, TimingPolicy(), sampled=True, clock=timer.clock)
+    timing = time_call(timer.fn, TimingPolicy(min_value_s=0.1), sampled=True, clock=timer.clock)
     assert (timing.repeats, timing.loops) == (3, LOOPS)
     assert close(timing.median_s, 0.006) and close(timing.spread_s, 0.0175 - 0.003)
     assert timer.calls == 1 + 3 * LOOPS and timing.result == 1 + 3 * LOOPS
@@ -165,12 +180,12 @@ def test_synchronize_comes_before_the_clock_starts_and_before_it_stops_for_every
     assert timer.events == bracket(2) * 2 and timer.syncs == 4
 
     timer = FakeTimer([0.003] * (1 + 3 * LOOPS))  # calibration value, then 3 values of 34 calls
-    time_call(timer.fn, TimingPolicy(), sampled=True, synchronize=timer.sync, clock=timer.clock)
+    time_call(timer.fn, TimingPolicy(min_value_s=0.1), sampled=True, synchronize=timer.sync, clock=timer.clock)
     assert timer.events == bracket(1) + bracket(LOOPS) * 3 and timer.syncs == 2 * (1 + 3)
 
-    timer = FakeTimer([0.5, 0.5, 0.5])  # long and sampled: the first call is a value, two more follow
+    timer = FakeTimer([0.5, 0.5])  # long and sampled: the first call is a value, one more follows
     time_call(timer.fn, TimingPolicy(), sampled=True, synchronize=timer.sync, clock=timer.clock)
-    assert timer.events == bracket(1) * 3 and timer.syncs == 6
+    assert timer.events == bracket(1) * 2 and timer.syncs == 4
 
 
 @pytest.mark.parametrize("args", [{"repeats": 0}, {"loops": 0}, {"repeats": -1}, {"loops": -2}])

@@ -9,8 +9,8 @@ Workers need no shared filesystem: an image travels as its pixels' bytes with th
 arrival (:class:`ImagePayload`); a worker builds each codec once from its name and options, through
 the same registry, options and weight resolution (cache, mirror, zoo, hash checks) as a local run, and
 refuses to measure when its build differs from the driver's (:func:`bench.core.reuse.codec_hash`).
-A task calls the same :class:`bench.core.tasks.PointWorker` as a local ``--jobs`` process, so rows
-are the same by construction.
+A task calls :class:`bench.core.tasks.PointWorker`, whose RD and timing calls are those of a local run
+(:func:`bench.core.measure.measure_row`, :func:`bench.core.tasks.time_row`), so rows are the same by construction.
 
 Resources (``dask worker --resources "timing=1 GPU=1"``): a timing task holds ``timing=1``, which one
 worker per machine declares, so no two timings share a machine; and the RD pass of a codec is finished

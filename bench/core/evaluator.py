@@ -2,9 +2,10 @@
 
 Rows go to :class:`bench.core.store.ResultStore` as soon as they are measured, keyed
 by everything that produced them, so a rerun only measures what is missing.
-Rate–distortion metrics of cheap CPU codecs may be computed in several
-processes; their timings are then taken afterwards in a sequential pass, so no
-timing is ever taken while other workers compete for the cores.
+With ``jobs`` > 1 a codec's rows go by batches: their calls are made and timed in
+this process alone, then their reconstructions are scored in ``jobs`` processes
+(:mod:`bench.core.scoring`) while nothing is timed; so every core works and no
+timed call ever shares the machine with the run's other work.
 """
 
 from __future__ import annotations
@@ -12,17 +13,13 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
-import multiprocessing as mp
-import os
 import secrets
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -32,9 +29,8 @@ from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
 from bench.core.errors import BenchError, CodecError, one_line
-from bench.core.images import load_rgb
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import Reference, later_quality, measure_row, reference_of
+from bench.core.measure import Coded, Reference, code_row, later_quality, measure_row, reference_of, score_row
 from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
@@ -42,8 +38,10 @@ from bench.core.store import ResultStore, refuse_links, write_text_atomic
 from bench.core.reuse import METRICS_VERSION, Action, codec_hash, legacy_row_key, reuse_rule, row_key
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
-from bench.core.tasks import CodecRun, PointWorker, Row, Settings, artifact_path, time_row, warm_up
+from bench.core.scoring import Scores, ScoreTask, ScoringPool, split_tasks
+from bench.core.tasks import CodecRun, Row, Settings, artifact_path, time_row, warm_up
 from bench.core.timing import WarmUps, is_noisy, relative_spread
+from bench.core.trace import span
 
 log = logging.getLogger(__name__)
 
@@ -85,68 +83,6 @@ class RunReport:
     repeated_now: int = 0  #: of ``timed_now``: rows with several values, hence a spread (the denominator of ``noisy``)
 
 
-# --- worker processes for parallel RD passes --------------------------------------------------
-
-_worker: dict[str, Any] = {}
-#: Pixels of the images being measured, set before the pool forks so workers need not decode again.
-_inherited_pixels: dict[str, np.ndarray] = {}
-
-
-def _queue_call(frame: FrameType | None) -> str:
-    """``"send"`` while ``frame`` (or a caller) puts on a multiprocessing queue or writes to its pipe (its write
-    lock may be held), ``"receive"`` while it reads one (its read lock may be held), else ``""``."""
-    while frame is not None:
-        if frame.f_globals.get("__name__") in ("multiprocessing.queues", "multiprocessing.connection"):
-            name = frame.f_code.co_name
-            if "put" in name or "send" in name:
-                return "send"
-            if "get" in name or "recv" in name:
-                return "receive"
-        frame = frame.f_back
-    return ""
-
-
-def _worker_exit(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM in a pool worker (sent by ``Pool.terminate`` or to the whole process group): leave at once,
-    quietly, without holding a lock of the pool's queues (a worker killed holding one leaves the evaluator's
-    ``Pool.terminate`` waiting for it forever). Reading a task: the exit unwinds the read first (releasing
-    its lock); sending a result: the result is sent whole first and the exit tried again 10 ms later;
-    otherwise (measuring, exiting already): ``os._exit`` at once, as the default action would."""
-    call = "" if _worker.get("leaving") else _queue_call(frame)
-    if call == "send":
-        signal.signal(signal.SIGALRM, _worker_exit)
-        signal.setitimer(signal.ITIMER_REAL, 0.01)
-        return
-    if call == "receive":
-        _worker["leaving"] = True
-        raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback
-    os._exit(128 + signal.SIGTERM)
-
-
-def _worker_init(codec_name: str, options: Mapping[str, Any], settings: Settings) -> None:
-    # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a worker
-    # ignores SIGINT and leaves on SIGTERM (sent by the pool, or to the whole process group) without the
-    # evaluator's handler, a traceback or a write to a pipe its parent no longer reads.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _worker_exit)
-    import torch
-
-    torch.set_num_threads(1)
-    _worker.clear()
-    _worker.update(worker=PointWorker(registry.create(codec_name, options), settings), image=None)
-
-
-def _worker_row(task: tuple[str, str, str, str]) -> tuple[str, str, dict[str, Any]]:
-    point, name, path, sha = task
-    image = _worker["image"]
-    if image is None or image.sha256 != sha:
-        pixels = _inherited_pixels.get(sha)
-        if pixels is None:  # not forked from the evaluator: read the file again
-            pixels = load_rgb(path).pixels
-        _worker["image"] = image = PreparedImage(name, Path(path), pixels, sha)
-    return point, name, _worker["worker"].rd_row(point, image)
-
-
 DERIVATION_CHECKED = ("bytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv",
                       "payload_bytes", "bpp_estimated", "status", "width", "height")
 """The row values a derivation must give exactly as the codec's own coder (beside the bitstream's bytes)."""
@@ -170,6 +106,29 @@ def _plugin_file(codec: Codec) -> str:
         return registry.entry(codec.name).plugin
     except CodecError:
         return inspect.getsourcefile(type(codec)) or type(codec).__module__
+
+
+BATCH_BYTES = 256 * 2**20
+"""Bytes of reconstructions a batch of :meth:`Evaluation._rd_batched` holds at most (one row always)."""
+
+
+def _batches(rows: list[Row], images: int) -> Iterator[list[Row]]:
+    """``rows`` (in order) by batches of the rows of ``images`` consecutive images, each batch's
+    reconstructions within :data:`BATCH_BYTES`."""
+    batch: list[Row] = []
+    seen: set[str] = set()
+    held = 0
+    for row in rows:
+        size = row.image.pixels.nbytes
+        new_image = row.image.sha256 not in seen
+        if batch and ((new_image and len(seen) == images) or held + size > BATCH_BYTES):
+            yield batch
+            batch, seen, held = [], set(), 0
+        batch.append(row)
+        seen.add(row.image.sha256)
+        held += size
+    if batch:
+        yield batch
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -198,6 +157,7 @@ class Evaluation:
         self._hosts: dict[str, dict[str, Any]] = {}
         self._progress = RunProgress(0, enabled=False)
         self._cluster: Any = None  #: the :class:`bench.core.cluster.DaskExecutor` while a Dask run is on
+        self._pool: ScoringPool | None = None  #: the scoring processes of a local run with jobs > 1
         self._sample: frozenset[str] = frozenset()  #: pixel hashes of the repeatability sample's images
         self._sample_names: tuple[str, ...] = ()
         self._checked: frozenset[str] = frozenset()  #: images whose rows check a derivation (the same sample)
@@ -360,7 +320,7 @@ class Evaluation:
         self._write_metadata("running", started)
         status, failed = "interrupted", False
         try:
-            with self._executor():
+            with self._executor(), self._scoring():
                 subset = self.settings.images
                 images = [image for image in self.screening.images if subset is None or image.name in subset]
                 first, plans = 0, []
@@ -373,8 +333,7 @@ class Evaluation:
                 for run in self.runs:
                     plans.append((run, *self._plan(run, images, first)))
                     first += len(images) * len(run.points)
-                units = [len(missing) * (2 if self._parallel(run, missing) else 1) + len(untimed) + len(unscored)
-                         for run, missing, untimed, unscored in plans]
+                units = [len(missing) + len(untimed) + len(unscored) for run, missing, untimed, unscored in plans]
                 priors = unit_seconds(self.store.frame(), self.settings.timing) if self.settings.progress else {}
                 plan = [CodecUnits(run.codec.name, n, priors.get(run.codec.name)) for (run, *_), n in zip(plans, units)]
                 self._progress = RunProgress(sum(units), enabled=self.settings.progress, codecs=len(plans), plan=plan)
@@ -426,6 +385,19 @@ class Evaluation:
             finally:
                 self._cluster = None
 
+    @contextmanager
+    def _scoring(self) -> Iterator[None]:
+        """The scoring processes of a local run with ``jobs`` > 1 (:class:`ScoringPool`), for the whole run."""
+        if self._cluster is not None or self.settings.jobs < 2:
+            yield
+            return
+        with ScoringPool(self.settings.jobs, self.settings.trace) as pool:
+            self._pool = pool
+            try:
+                yield
+            finally:
+                self._pool = None
+
     def _coders(self, run: CodecRun) -> dict[str, Coder]:
         """One coder per operating point, built once per run (learned codecs load weights here)."""
         key = id(run)
@@ -471,19 +443,14 @@ class Evaluation:
                 self.report.reused += 1
         return missing, untimed, unscored
 
-    def _parallel(self, run: CodecRun, missing: list[Row]) -> bool:
-        """Whether ``run``'s RD metrics are computed in several processes (then timed in a second pass)."""
-        return self._cluster is None and run.codec.parallel_safe and self.settings.jobs > 1 and len(missing) > 1
-
     def _run_codec(self, run: CodecRun, images: list[PreparedImage], missing: list[Row], untimed: list[Row],
                    unscored: list[Row]) -> None:
         codec = run.codec
         coders = self._coders(run)
         again = self._score_rows(run, coders, unscored)
         if again:  # rows whose stored bitstream was not the codec's: measured now, beyond the planned total
-            planned = len(missing) * (2 if self._parallel(run, missing) else 1)
             missing += again
-            self._progress.grow(len(missing) * (2 if self._parallel(run, missing) else 1) - planned)
+            self._progress.grow(len(again))
         if not missing and not untimed:
             log.info("%s: all %d rows already measured", codec.name, len(images) * len(coders))
             return
@@ -491,19 +458,8 @@ class Evaluation:
             self._run_on_cluster(run, images, missing, untimed)
             return
         missing = self._derive(run, coders, missing)
-        if self._parallel(run, missing) and self._calls_outweigh_scoring(run, coders, missing):
-            self._progress.grow(-len(missing))  # one unit a row from here, not two
-            self._rd_sequential(run, coders, missing)
-        elif self._parallel(run, missing):
-            by_name = {image.name: image for image in images}
-            for base, row in self._rd_parallel(run, missing):
-                self.store.append({**base, **row})
-                self.report.measured += 1
-                self._measured_now.add(base["key"])
-                if row["status"] == "ok":
-                    untimed.append(Row(base["point"], by_name[base["image"]], {**base, **row}))
-                else:
-                    self._progress.skip()  # a failed row is not timed
+        if self._pool is not None and len(missing) > 1:
+            self._rd_batched(run, coders, missing)
         else:
             self._rd_sequential(run, coders, missing)
         self._time_rows(run, coders, untimed)
@@ -646,35 +602,6 @@ class Evaluation:
                 bar.update()
         return []
 
-    def _calls_outweigh_scoring(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> bool:
-        """Measure one missing row here, timed (the first image's middle point, taken off ``missing``), and
-        say whether the others are cheaper measured the same way than in a parallel RD pass followed by a
-        timing pass.
-
-        By duration, a long call's timed value is its RD call, so measuring a row here costs its calls
-        ``c`` and its untimed work ``s`` (scores, checks); the parallel path costs ``(c + s) / jobs`` and
-        then ``c`` again to time it. Here wins when ``c > s · (jobs − 1)`` (AVIF and HEIC on this
-        project's 2-core machine; never JPEG, whose rows are mostly MS-SSIM). ``c`` is the timed row's
-        encode and decode; ``c + s`` is the same row's untimed RD pass, timed once more here as a whole
-        (taking ``s`` as the timed row's wall time less its loops misread it on a loaded machine).
-        With ``--repeats N`` every call is repeated anyway: always the parallel path.
-        """
-        if self.settings.repeats is not None:
-            return False
-        first = [i for i, task in enumerate(missing) if task.image.sha256 == missing[0].image.sha256]
-        probe = missing.pop(first[len(first) // 2])  # a middle point
-        references: list[Reference] = []
-        row = self._rd_sequential(run, coders, [probe], after=lambda *args: references.append(args[3]))
-        self._progress.skip()  # the probe's second unit (it is timed already)
-        if row.get("status") != "ok" or not missing:
-            return False
-        calls = row["encode_s"] + row["decode_s"]
-        started = time.perf_counter()
-        measure_row(coders[probe.point], probe.image, references[0], timed=False)  # the parallel path's work for it
-        scoring = max(0.0, time.perf_counter() - started - calls)
-        log.info("%s: calls %.3f s, untimed work %.3f s a row", run.codec.name, calls, scoring)
-        return calls > scoring * (self.settings.jobs - 1)
-
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row],
                        after: AfterRow | None = None) -> dict[str, Any]:
         """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image, row,
@@ -707,27 +634,52 @@ class Evaluation:
                     after(point, image, row, last[1])
         return row
 
-    def _rd_parallel(self, run: CodecRun, missing: list[Row]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        tasks = [(task.point, task.image.name, str(task.image.path), task.image.sha256) for task in missing]
-        bases = {(task.point, task.image.name): task.fields for task in missing}
-        jobs = min(self.settings.jobs, len(tasks))
-        context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        _inherited_pixels.clear()
-        _inherited_pixels.update({task.image.sha256: task.image.pixels for task in missing})
-        pool = context.Pool(jobs, initializer=_worker_init, initargs=(run.codec.name, dict(run.options), self.settings))
-        try:
-            with self._bar(len(tasks), f"{run.codec.name} (RD, {jobs} processes)") as bar:
-                for point, name, row in pool.imap_unordered(_worker_row, tasks):
+    def _rd_batched(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> None:
+        """Measure ``missing`` by batches: each batch's rows coded and timed here, alone (no other process of
+        the run works meanwhile), then their reconstructions scored by the scoring processes on every core
+        while nothing is timed; a batch's rows are stored when it is scored. The rows are those of
+        :meth:`_rd_sequential`, which scores each row here."""
+        codec = run.codec
+        warmed = self._warmed.setdefault(id(run), WarmUps())
+        sync = codec.synchronize()
+        trace = self.settings.trace
+        with self._bar(len(missing), f"{codec.name} (timed alone, scored in {self._pool.jobs} processes)") as bar:
+            for batch in _batches(missing, self._pool.jobs):
+                coded: list[tuple[Row, Coded]] = []
+                for task in batch:
+                    point, image = task.point, task.image
+                    coder = coders[point]
+                    with span(trace, "timed"):
+                        warm_up(coder, point, image, warmed)
+                        coded.append((task, code_row(
+                            coder, image, timed=True, policy=self.settings.timing,
+                            sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
+                            bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
+                                                         ".bin"))))
+                scores = self._score(coded)
+                for task, done in coded:
+                    point, image = task.point, task.image
+                    row = score_row(done, scores.get(id(done), ({}, [])),
+                                    artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"))
                     self._check_columns(run, point, row)
-                    yield bases[(point, name)], row
+                    self.store.append({**task.fields, **row})
+                    self.report.measured += 1
+                    self._note_noise(codec.name, point, image.name, row)
                     bar.update()
-        except BaseException:
-            pool.terminate()  # stopped early (an error, Ctrl-C, SIGTERM): the workers get SIGTERM (_worker_exit)
-            raise
-        # every task done: the workers leave on the pool's end-of-work sentinels, no signal sent (a SIGTERM
-        # arriving just before a worker blocks on the task queue's lock is only seen at the next signal)
-        pool.close()
-        pool.join()
+
+    def _score(self, coded: list[tuple[Row, Coded]]) -> dict[int, Scores]:
+        """The scores of the reconstructions of ``coded`` (by ``id`` of each :class:`Coded`), from the scoring processes."""
+        by_image: dict[str, list[Coded]] = {}
+        pixels: dict[str, np.ndarray] = {}
+        for task, done in coded:
+            if done.recon is not None:
+                by_image.setdefault(task.image.sha256, []).append(done)
+                pixels[task.image.sha256] = task.image.pixels
+        tasks = split_tasks([ScoreTask(sha, pixels[sha], [done.recon for done in rows])
+                             for sha, rows in by_image.items()], self._pool.jobs)
+        flat = [scores for part in self._pool.score(tasks) for scores in part]
+        order = [done for rows in by_image.values() for done in rows]
+        return {id(done): scores for done, scores in zip(order, flat, strict=True)}
 
     def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder], untimed: list[Row]) -> None:
         """Sequential timing of rows whose RD metrics came from a parallel pass or were kept (:func:`reuse_rule`)."""

@@ -1,8 +1,9 @@
 """One measurement: encode, decode and score one image at one operating point.
 
-:func:`measure_row` times the calls (or not, in a parallel RD pass), checks what the codec returned,
-runs the codec's own integrity checks outside the timed region, and computes PSNR (RGB and Y′CbCr)
-and MS-SSIM against a reference prepared once per image (:func:`reference_of`). A codec fault marks
+:func:`code_row` times the calls (or not), checks what the codec returned and runs the codec's own
+integrity checks outside the timed region; :func:`quality` computes PSNR (RGB and Y′CbCr) and MS-SSIM
+against a reference prepared once per image (:func:`reference_of`), here or in a scoring process
+(:mod:`bench.core.scoring`); :func:`score_row` finishes the row. :func:`measure_row` does all three. A codec fault marks
 the row ``failed`` with the reason; it never ends the run. :func:`later_quality` fills the quality
 columns a stored row predates, after checking the codec still gives that row's bitstream and PSNR.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from bench.core.screening import PreparedImage
 from bench.core.store import write_bytes_atomic
 from bench.core.timing import Timing, TimingPolicy, measure, time_call
 
-__all__ = ["Reference", "later_quality", "measure_row", "reference_of", "timing_columns"]
+__all__ = ["Coded", "Reference", "code_row", "later_quality", "measure_row", "quality", "reference_of", "score_row",
+           "timing_columns"]
 
 Reference = tuple[MsSsimReference | None, str | None]
 """An image's MS-SSIM reference, or why there is none (e.g. the image is too small)."""
@@ -81,6 +84,99 @@ def reference_of(pixels: np.ndarray) -> Reference:
         return None, str(exc)
 
 
+@dataclass
+class Coded:
+    """A row's calls made and checked (:func:`code_row`), before its reconstruction is scored.
+
+    ``recon`` is None when the row failed before it could be scored (``row`` says why)."""
+
+    row: dict[str, Any]
+    recon: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def quality(reference: Reference, pixels: np.ndarray, recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    """The quality columns of one reconstruction (PSNR, its Y′CbCr channels, MS-SSIM) and notes on what is missing."""
+    return _quality(*reference, pixels, recon)
+
+
+def code_row(
+    coder: Coder,
+    image: PreparedImage,
+    *,
+    timed: bool,
+    policy: TimingPolicy = TimingPolicy(),
+    sampled: bool = False,
+    synchronize: Callable[[], None] | None = None,
+    bitstream_path: Path | None = None,
+) -> Coded:
+    """Encode and decode one image at one operating point and check what the codec returned; never
+    raises for codec faults.
+
+    ``timed``: the calls are timed under ``policy`` (``sampled``: a row of the repeatability sample),
+    after the caller's warm-up; otherwise each is made once, untimed. The codec's own checks
+    (:meth:`Coder.verify`) run after the timed calls.
+    """
+    pixels = image.pixels
+    height, width = pixels.shape[:2]
+    row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
+    try:
+        if timed:
+            encoded = time_call(lambda: coder.encode(pixels), policy, sampled=sampled, synchronize=synchronize)
+            data = encoded.result
+            decoded = time_call(lambda: coder.decode(data), policy, sampled=sampled, synchronize=synchronize)
+        else:
+            encoded = measure(lambda: coder.encode(pixels))
+            data = encoded.result
+            decoded = measure(lambda: coder.decode(data))
+        recon = decoded.result
+    except Exception as exc:  # a codec fault marks the row, the run goes on
+        return Coded({**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"})
+    if not isinstance(data, bytes | bytearray) or len(data) == 0:
+        return Coded({**row, "status": "failed", "note": "encoder returned no bytes"})
+    row["bytes"] = len(data)
+    if bitstream_path is not None:
+        write_bytes_atomic(bitstream_path, bytes(data))
+    row["bpp"] = 8.0 * len(data) / (height * width)
+    if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
+        shape = getattr(recon, "shape", None)
+        return Coded({**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"})
+    if timed:
+        row.update(timing_columns(encoded, decoded, policy, sampled))
+    notes: list[str] = []
+    checks = coder.verify(pixels, bytes(data), recon)
+    if checks.get("status", "ok") != "ok":
+        row["status"] = checks["status"]
+    if checks.get("note"):
+        notes.append(str(checks["note"]))
+    row.update({k: v for k, v in checks.items() if k not in ("status", "note")})
+    return Coded(row, recon, notes)
+
+
+def score_row(coded: Coded, scores: tuple[dict[str, Any], list[str]], reco_path: Path | None = None) -> dict[str, Any]:
+    """The finished row of ``coded`` with its ``scores`` (:func:`quality` of its reconstruction, computed
+    here or in another process); the reconstruction written as PNG to ``reco_path`` if given."""
+    row = dict(coded.row)
+    if coded.recon is None:
+        return row
+    values, metric_notes = scores
+    row.update(values)
+    notes = coded.notes + metric_notes
+    if not math.isfinite(row["psnr"]) and row["psnr"] != math.inf:
+        row["status"] = "failed"
+        notes.append("PSNR is not a number")
+    row["note"] = "; ".join(notes)
+    if reco_path is not None:  # atomically, never through a link (write_bytes_atomic)
+        import io
+
+        from PIL import Image
+
+        png = io.BytesIO()
+        Image.fromarray(coded.recon, "RGB").save(png, format="PNG")
+        write_bytes_atomic(reco_path, png.getvalue())
+    return row
+
+
 def measure_row(
     coder: Coder,
     image: PreparedImage,
@@ -93,57 +189,10 @@ def measure_row(
     reco_path: Path | None = None,
     bitstream_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Encode, decode and score one image at one operating point; never raises for codec faults.
-
-    ``timed``: the calls are timed under ``policy`` (``sampled``: a row of the repeatability sample),
-    after the caller's warm-up; otherwise each is made once, untimed.
-    """
-    pixels = image.pixels
-    height, width = pixels.shape[:2]
-    row: dict[str, Any] = {"width": width, "height": height, "status": "ok"}
-    notes: list[str] = []
-    try:
-        if timed:
-            encoded = time_call(lambda: coder.encode(pixels), policy, sampled=sampled, synchronize=synchronize)
-            data = encoded.result
-            decoded = time_call(lambda: coder.decode(data), policy, sampled=sampled, synchronize=synchronize)
-        else:
-            encoded = measure(lambda: coder.encode(pixels))
-            data = encoded.result
-            decoded = measure(lambda: coder.decode(data))
-        recon = decoded.result
-    except Exception as exc:  # a codec fault marks the row, the run goes on
-        return {**row, "status": "failed", "note": f"{type(exc).__name__}: {exc}"}
-    if not isinstance(data, bytes | bytearray) or len(data) == 0:
-        return {**row, "status": "failed", "note": "encoder returned no bytes"}
-    row["bytes"] = len(data)
-    if bitstream_path is not None:
-        write_bytes_atomic(bitstream_path, bytes(data))
-    row["bpp"] = 8.0 * len(data) / (height * width)
-    if not isinstance(recon, np.ndarray) or recon.shape != pixels.shape or recon.dtype != np.uint8:
-        shape = getattr(recon, "shape", None)
-        return {**row, "status": "failed", "note": f"decoder returned {shape}, expected {pixels.shape} uint8"}
-    if timed:
-        row.update(timing_columns(encoded, decoded, policy, sampled))
-    checks = coder.verify(pixels, bytes(data), recon)
-    if checks.get("status", "ok") != "ok":
-        row["status"] = checks["status"]
-    if checks.get("note"):
-        notes.append(str(checks["note"]))
-    row.update({k: v for k, v in checks.items() if k not in ("status", "note")})
-    values, metric_notes = _quality(*reference, pixels, recon)
-    row.update(values)
-    notes += metric_notes
-    if not math.isfinite(row["psnr"]) and row["psnr"] != math.inf:
-        row["status"] = "failed"
-        notes.append("PSNR is not a number")
-    row["note"] = "; ".join(notes)
-    if reco_path is not None:  # atomically, never through a link (write_bytes_atomic)
-        import io
-
-        from PIL import Image
-
-        png = io.BytesIO()
-        Image.fromarray(recon, "RGB").save(png, format="PNG")
-        write_bytes_atomic(reco_path, png.getvalue())
-    return row
+    """Encode, decode and score one image at one operating point (:func:`code_row`, then :func:`score_row`
+    in this process); never raises for codec faults."""
+    coded = code_row(coder, image, timed=timed, policy=policy, sampled=sampled, synchronize=synchronize,
+                     bitstream_path=bitstream_path)
+    if coded.recon is None:
+        return coded.row
+    return score_row(coded, quality(reference, image.pixels, coded.recon), reco_path)

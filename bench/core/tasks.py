@@ -16,9 +16,10 @@ from bench.core.lru import SizedLru
 from bench.core.reuse import lacks_quality
 from bench.core.screening import PreparedImage
 from bench.core.store import refuse_links
-from bench.core.timing import TimingPolicy, WarmUps, time_call
+from bench.core.timing import MIN_VALUE_S, TimingPolicy, WarmUps, time_call
 
-__all__ = ["CodecRun", "PointWorker", "REFERENCES_BUDGET", "Row", "Settings", "artifact_path", "time_row", "warm_up"]
+__all__ = ["CodecRun", "PointWorker", "REFERENCES_BUDGET", "Row", "Settings", "artifact_path", "reference_nbytes", "time_row",
+           "warm_up"]
 
 @dataclass(frozen=True)
 class Row:
@@ -68,28 +69,34 @@ class Settings:
     """Rows of a codec with a :meth:`~bench.core.codec.Codec.derivation` come from it once the run's sample
     (:func:`~bench.core.sampling.repeatability_sample`) matched the codec's own coder; False: every row by
     the codec's own coder."""
+    trace: Path | None = None
+    """A file to record, per process, when timed calls and untimed scoring ran (:mod:`bench.core.trace`); None: no record."""
     images: tuple[str, ...] | None = None
     """Measure only these images (relative names, :func:`bench.core.subset.select_images`); None: every usable one.
     The dataset's manifest is still that of every file (the other images' rows stay current)."""
 
+    min_value: float = MIN_VALUE_S
+    """By duration: the least time of one looped value of a short call (:attr:`TimingPolicy.min_value_s`)."""
+
     @property
     def timing(self) -> TimingPolicy:
         """How rows are timed: ``repeats`` single calls each, or by duration."""
-        return TimingPolicy(repeats=self.repeats)
+        return TimingPolicy(repeats=self.repeats, min_value_s=self.min_value)
 
 
 REFERENCES_BUDGET = 256 * 2**20
 """Bytes of MS-SSIM references a worker keeps (:attr:`MsSsimReference.nbytes`; the last one always)."""
 
 
-def _reference_size(reference: Reference) -> int:
+def reference_nbytes(reference: Reference) -> int:
+    """Bytes an MS-SSIM reference keeps (what a worker's cache of references counts)."""
     return reference[0].nbytes if reference[0] is not None else 0
 
 
 class PointWorker:
     """A codec built once in a worker, its coders (one per operating point, built on first use), the
     MS-SSIM references of the last images and the warm-ups done: what every RD or timing task of one
-    codec needs, in a ``--jobs`` process (:func:`_worker_row`) or on a Dask worker
+    codec needs, on a Dask worker
     (:mod:`bench.core.cluster`, whose tasks may alternate between images).
     """
 
@@ -98,7 +105,7 @@ class PointWorker:
         self.settings = settings
         self.coders: dict[str, Coder] = {}
         self.warmed = WarmUps()
-        self.references: SizedLru[Reference] = SizedLru(REFERENCES_BUDGET, _reference_size)
+        self.references: SizedLru[Reference] = SizedLru(REFERENCES_BUDGET, reference_nbytes)
 
     def coder(self, point: str) -> Coder:
         if point not in self.coders:

@@ -96,6 +96,12 @@ def _timing(samples: list[float], loops: int, result: T) -> Timing[T]:
     return Timing(statistics.median(samples), spread, len(samples), result, loops)
 
 
+MIN_VALUE_S = 0.02
+"""The least time of one looped value by default. pyperf takes 0.1 s; on this project's 2-core VMs a value's
+spread from one value to the next is the machine's (5–10 % at 0.01, 0.02 or 0.1 s alike,
+``benchmarks/value_length.py``), and 0.1 s would make the classic codecs' timing alone outlast the study's
+8-minute budget (docs/speed.md)."""
+
 MIN_CALL_S = 1e-7
 """A first call read as shorter than this (a coarse clock) is taken as this long: loops stay bounded."""
 
@@ -115,16 +121,16 @@ class TimingPolicy:
     ``short_s``; a shorter call is looped, ``loops`` = ⌈``min_value_s`` / first call⌉, so a value lasts
     about ``min_value_s`` (the first call then only calibrates). A row takes ``values`` values, a row of
     the repeatability sample ``sample_values`` (:func:`bench.core.sampling.repeatability_sample`), or
-    ``sample_values_long`` for a call of ``long_s`` or more (a second value of a 40 s call tells its
-    repeatability; a third would add minutes, not knowledge).
+    ``sample_values_long`` for a call of ``long_s`` or more (a second value of a 0.5 s or a 40 s call tells
+    its repeatability; a third would add time, not knowledge).
     """
 
     repeats: int | None = None
     short_s: float = 0.1
-    min_value_s: float = 0.1
+    min_value_s: float = MIN_VALUE_S
     values: int = 1
     sample_values: int = 3
-    long_s: float = 1.0
+    long_s: float = 0.1
     sample_values_long: int = 2
 
     def __post_init__(self) -> None:
@@ -132,6 +138,8 @@ class TimingPolicy:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if min(self.values, self.sample_values, self.sample_values_long) < 1:
             raise ValueError("values, sample_values and sample_values_long must be at least 1")
+        if not self.min_value_s > 0:
+            raise ValueError(f"min_value_s must be positive, got {self.min_value_s}")
 
     @property
     def name(self) -> str:

@@ -1,0 +1,144 @@
+"""Scoring processes: the quality of reconstructions (PSNR, Y′CbCr, MS-SSIM), computed on every core while
+no call is timed.
+
+The evaluator times a batch of rows in its own process, alone, then hands their reconstructions to
+:class:`ScoringPool` and waits: ``jobs`` processes score them, each image's MS-SSIM reference built once
+per process (:data:`REFERENCES_BUDGET`). The processes are forked when the run starts, before any codec
+has computed in the run's process, and stay for the whole run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from bench.core.lru import SizedLru
+from bench.core.measure import quality, reference_of
+from bench.core.tasks import REFERENCES_BUDGET, reference_nbytes
+from bench.core.trace import span
+
+__all__ = ["ScoreTask", "ScoringPool", "Scores"]
+
+Scores = tuple[dict[str, Any], list[str]]
+"""One reconstruction's quality columns and notes on what is missing (:func:`bench.core.measure.quality`)."""
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """Reconstructions of one image to score: the image's pixel hash (its reference's key), pixels and recons."""
+
+    sha256: str
+    pixels: np.ndarray
+    recons: list[np.ndarray]
+
+
+_state: dict[str, Any] = {}
+
+
+def _queue_call(frame: FrameType | None) -> str:
+    """``"send"`` while ``frame`` (or a caller) puts on a multiprocessing queue or writes to its pipe (its write
+    lock may be held), ``"receive"`` while it reads one (its read lock may be held), else ``""``."""
+    while frame is not None:
+        if frame.f_globals.get("__name__") in ("multiprocessing.queues", "multiprocessing.connection"):
+            name = frame.f_code.co_name
+            if "put" in name or "send" in name:
+                return "send"
+            if "get" in name or "recv" in name:
+                return "receive"
+        frame = frame.f_back
+    return ""
+
+
+def _worker_exit(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM in a scoring process (sent by ``Pool.terminate`` or to the whole process group): leave at once,
+    quietly, without holding a lock of the pool's queues (a process killed holding one leaves the evaluator's
+    ``Pool.terminate`` waiting for it forever). Reading a task: the exit unwinds the read first (releasing
+    its lock); sending a result: the result is sent whole first and the exit tried again 10 ms later;
+    otherwise (scoring, exiting already): ``os._exit`` at once, as the default action would."""
+    call = "" if _state.get("leaving") else _queue_call(frame)
+    if call == "send":
+        signal.signal(signal.SIGALRM, _worker_exit)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    if call == "receive":
+        _state["leaving"] = True
+        raise SystemExit(128 + signal.SIGTERM)  # the pool's worker loop lets it through; no traceback
+    os._exit(128 + signal.SIGTERM)
+
+
+def _init(trace: Path | None) -> None:
+    # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a scoring
+    # process ignores SIGINT and leaves on SIGTERM without the evaluator's handler, a traceback or a write to
+    # a pipe its parent no longer reads.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_exit)
+    import torch
+
+    torch.set_num_threads(1)
+    _state.clear()
+    _state.update(trace=trace, references=SizedLru(REFERENCES_BUDGET, reference_nbytes))
+
+
+def _score(task: ScoreTask) -> list[Scores]:
+    with span(_state["trace"], "untimed"):
+        reference = _state["references"].get(task.sha256, lambda: reference_of(task.pixels))
+        return [quality(reference, task.pixels, recon) for recon in task.recons]
+
+
+class ScoringPool:
+    """``jobs`` forked processes that score reconstructions (one torch thread each); a context manager."""
+
+    def __init__(self, jobs: int, trace: Path | None = None) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self._pool = context.Pool(jobs, initializer=_init, initargs=(trace,))
+
+    def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
+        """The scores of every task's reconstructions, in order; returns when all are done."""
+        return self._pool.map(_score, tasks, chunksize=1)
+
+    def close(self) -> None:
+        """Let the processes finish and leave (after the last :meth:`score`)."""
+        self._pool.close()
+        self._pool.join()
+
+    def terminate(self) -> None:
+        """Stop the processes now (an error, Ctrl-C, SIGTERM): they get SIGTERM (:func:`_worker_exit`)."""
+        self._pool.terminate()
+
+    def __enter__(self) -> ScoringPool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.terminate()
+
+
+def split_tasks(tasks: list[ScoreTask], jobs: int) -> list[ScoreTask]:
+    """``tasks`` cut so that there are at least ``jobs`` of them where their reconstructions allow (the longest
+    halved first): a batch of one image's rows still keeps every process busy."""
+    tasks = list(tasks)
+    while len(tasks) < jobs:
+        longest = max(range(len(tasks)), key=lambda i: len(tasks[i].recons), default=None)
+        if longest is None or len(tasks[longest].recons) < 2:
+            break
+        task = tasks.pop(longest)
+        half = len(task.recons) // 2
+        tasks[longest:longest] = [ScoreTask(task.sha256, task.pixels, task.recons[:half]),
+                                  ScoreTask(task.sha256, task.pixels, task.recons[half:])]
+    return tasks
+
+
