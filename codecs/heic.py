@@ -77,7 +77,6 @@ class HeicCoder(Coder):
 class HeicCodec(Codec):
     """HEIC (pillow-heif: libheif + x265), quality 0–100 (labels ``q0`` … ``q100``)."""
 
-    parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 

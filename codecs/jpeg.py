@@ -43,7 +43,6 @@ class JpegCodec(Codec):
     """Pillow JPEG, quality 1–100 (labels ``q1`` … ``q100``), chroma 4:2:0, no optimisation."""
 
     name = "jpeg"
-    parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 

@@ -112,7 +112,6 @@ class JpegliCoder(JpegFileCoder):
 class JpegEncoderCodec(Codec):
     """A JPEG encoder at quality 1–100 (labels ``q1`` … ``q100``); by default ``jpeg``'s points."""
 
-    parallel_safe = True
     columns = ("payload_bytes",)
     coder_class: type[JpegFileCoder]
 

@@ -122,7 +122,6 @@ class JpegXlCodec(Codec):
     """JPEG XL (libjxl via imagecodecs), lossy, labels ``d<distance>`` (``d0.1`` … ``d25``)."""
 
     name = "jpegxl"
-    parallel_safe = True
     deterministic_across_hosts = False  # floating point with per-CPU SIMD: not promised bit-exact
     columns = ("payload_bytes",)
 

@@ -12,8 +12,7 @@ those bytes with Pillow. Settings follow what papers use for these anchors and a
   speeds are better and much slower), ``tune=psnr`` (libavif's default is ssim), one tile, one
   thread, full-range BT.601 YCbCr (Pillow's choice), 4:2:0 or 4:4:4.
 
-Every encoder and decoder runs on one thread, so timings compare with other single-thread codecs
-and several processes may run at once (``parallel_safe``).
+Every encoder and decoder runs on one thread, so timings compare with other single-thread codecs.
 
 Payload-only size: :meth:`Coder.verify` returns ``payload_bytes`` — the coded image data without
 the container (:mod:`bench.core.containers`): the WebP ``VP8 `` chunk, the J2K codestream after its main
@@ -109,7 +108,6 @@ class WebpCodec(Codec):
     """Lossy WebP (libwebp via Pillow), quality 0–100 (labels ``q0`` … ``q100``), 4:2:0."""
 
     name = "webp"
-    parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 
@@ -140,7 +138,6 @@ class Jpeg2000Codec(Codec):
     """JPEG 2000 (OpenJPEG via Pillow), 9/7 wavelet + ICT, one layer at a target ratio (``ratio24`` = 1 bpp)."""
 
     name = "jpeg2000"
-    parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 
@@ -175,7 +172,6 @@ class Jpeg2000Codec(Codec):
 class AvifCodec(Codec):
     """AVIF (libavif + libaom, AV1 intra) via Pillow, quality 0–100 (labels ``q0`` … ``q100``)."""
 
-    parallel_safe = True
     deterministic_across_hosts = True  # bit-exact given the library versions in identity()
     columns = ("payload_bytes",)
 

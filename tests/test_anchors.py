@@ -42,7 +42,6 @@ def test_anchors_are_registered_and_describe_their_settings():
     assert set(ANCHORS) <= set(registry.names())
     for name in ANCHORS:
         codec = registry.create(name)
-        assert codec.parallel_safe
         assert 8 <= len(codec.default_points()) <= 12
         assert codec.identity()
     assert "not the HM reference encoder" in registry.create("heic").describe()

@@ -110,7 +110,6 @@ TRACE_PLUGIN = textwrap.dedent('''
 
     class TracedCodec(Codec):
         name = "traced-jpeg"
-        parallel_safe = True
 
         def default_points(self):
             return ["q30", "q60", "q90"]

@@ -38,7 +38,6 @@ class ToyCoder(Coder):
 
 class ToyCodec(Codec):
     name = "toy-test"
-    parallel_safe = True
 
     def __init__(self, offset):
         self.offset = offset

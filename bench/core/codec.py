@@ -64,8 +64,6 @@ class Codec(ABC):
     """A named family of operating points, registered in :mod:`bench.core.registry`."""
 
     name: str
-    #: Cheap CPU codecs may be evaluated in several processes at once.
-    parallel_safe: bool = False
     #: The bitstreams and reconstructions are bit-exact on any host given the library versions in
     #: :meth:`identity` (e.g. Pillow's codecs): RD values stored on another host are reused (timings are
     #: taken again). Otherwise (the default: learned codecs) rows from another host are recomputed.

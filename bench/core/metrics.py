@@ -59,7 +59,7 @@ YUV_WEIGHTS = (6.0, 1.0, 1.0)
 _C1 = (K1 * DATA_RANGE) ** 2
 _C2 = (K2 * DATA_RANGE) ** 2
 _BATCH_MAX_PIXELS = 1 << 16  # maps up to this size are filtered all channels at once
-_BLOCK_BYTES = 1 << 18  # larger maps are filtered by blocks of rows of about this size (float64)
+_BLOCK_BYTES = 1 << 20  # larger maps are filtered by blocks of rows of about this size (float64)
 _BLOCK_MIN_ROWS = 16
 
 
@@ -165,7 +165,9 @@ def _row_blocks(out_height: int, width: int) -> list[slice]:
     """Output-row ranges of about ``_BLOCK_BYTES`` of float64 each (a whole map when it is small).
 
     Filtering a 768×512 float64 map (3 MiB) in one go streams each of its 22 shifted adds through
-    memory, as the map outgrows a 2 MiB L2 cache; a block of rows and its few temporaries stay in it.
+    memory, as the map outgrows a core's L2 cache; a block of rows stays nearer. Blocks of 1 MiB scored
+    a Kodak reconstruction in 40 ms against 48 ms for 256 KiB blocks (fewer, larger torch calls; one
+    process or two at once, 2-core AMD EPYC VM, 20 interleaved rounds); the sums are the same either way.
     """
     rows = max(_BLOCK_MIN_ROWS, _BLOCK_BYTES // (8 * width))
     return [slice(start, min(start + rows, out_height)) for start in range(0, out_height, rows)]

@@ -442,7 +442,6 @@ class CompressionModelCodec(Codec):
     :meth:`load_point` instead of :meth:`load`.
     """
 
-    parallel_safe = False
     columns = ("device", "padding", "weights_sha256", "bpp_estimated", "payload_bytes")
     #: The coder class of each operating point (a subclass may code ŷ another way).
     coder_class: type[CompressionModelCoder] = CompressionModelCoder
