@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.analysis.provenance import DIRTY_STAMP, WRITTEN_BY, ProvenanceError, command_text, tree_state
+from bench.analysis.provenance import (DIRTY_STAMP, WRITTEN_BY, ProvenanceError, artifact_lines, command_text,
+                                       tree_state)
 from bench.analysis.report import write_report
 from bench.cli import main
 
@@ -154,3 +155,29 @@ def test_timing_spread_per_codec_against_a_hand_count(tmp_path: Path) -> None:
         assert table[codec][1].startswith(f"{noisy} ("), (codec, table[codec])
         assert table[codec][2:] == [str(part["point"].nunique()), str(wide)]
     assert table["jpeg"][1] == f"1 ({100 / 15:.1f} %)"
+
+
+def test_the_report_names_who_made_its_complexity_tables_and_visual_comparisons(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    complexity = {"format": 1, "command": ["/x/bench/__main__.py", "complexity", "--images", "4"],
+                  "environment": {"git_commit": "abc123", "date": "2026-12-03T10:00:00+00:00"}}
+    (out / "complexity-run.json").write_text(json.dumps(complexity))
+    (out / "visual-kodim19.json").write_text(json.dumps({"image": "kodim19.png", "choices": []}))  # an older record
+    (out / "visual-kodim23.json").write_text("{not json")
+    assert artifact_lines(out) == [
+        "- Complexity tables (`complexity.md`) made by: `python -m bench complexity --images 4`, at commit `abc123`, "
+        "2026-12-03T10:00:00+00:00",
+        "- Visual comparison (`visual-kodim19.png`) made by: a command not recorded (made before commands were), "
+        "at commit `unknown`, unknown",
+        "- Visual comparison (`visual-kodim23.png`): `visual-kodim23.json` unreadable",
+    ]
+    written = tmp_path / "written"
+    written.mkdir()
+    (written / "visual-kodim19.json").write_text(json.dumps({"command": ["/x/bench/__main__.py", "visual"],
+                                                              "git_commit": "def456", "date": "2026-12-03"}))
+    assert main(["report", "--results", str(FIXTURE.parent), "--reports", str(written), "--bootstrap", "10",
+                 "--method", "cubic"]) == 0
+    head = (written / "REPORT.md").read_text().split("## Test conditions")[0]
+    assert ("- Visual comparison (`visual-kodim19.png`) made by: `python -m bench visual`, at commit `def456`, "
+            "2026-12-03") in head

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import natural_image
 from PIL import Image
 
 from bench.core import registry
+from bench.core.environment import git_commit
 from bench.analysis.visual import (
     CAPTION,
     GAP,
@@ -69,6 +71,7 @@ def test_jpeg_visual_on_kodim19(kodak_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(panel(picture, 1, region, 2, 3), decoded)
     saved = json.loads(record.read_text())
     assert saved["choices"][0]["point"] == choice.point and saved["region"]["left"] == 40
+    assert saved["command"] == sys.argv and saved["git_commit"] == git_commit()  # REPORT.md's provenance names them
 
 
 def test_closest_point_on_a_synthetic_image_with_custom_points() -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 
-__all__ = ["DIRTY_STAMP", "ProvenanceError", "TreeState", "WRITTEN_BY", "check_tree", "codec_description",
+__all__ = ["DIRTY_STAMP", "artifact_lines", "ProvenanceError", "TreeState", "WRITTEN_BY", "check_tree", "codec_description",
            "codec_records", "command_text", "dirty_line", "non_zoo_codecs", "provenance_lines", "stamp_pages",
            "study_caveats", "timing_spread", "tree_state", "weights_origin"]
 
@@ -137,10 +137,38 @@ def dirty_line(state: TreeState) -> str:
             f"`{state.commit or 'none'}` alone may not reproduce this page.")
 
 
+def artifact_lines(reports: Path) -> list[str]:
+    """Who made the measured artifacts a report includes: the complexity tables (``complexity-run.json``) and each
+    visual comparison (``visual-*.json``), with their command, commit and date where they recorded them."""
+    import json
+
+    found: list[tuple[str, Path]] = [("Complexity tables (`complexity.md`)", reports / "complexity-run.json")]
+    found += [(f"Visual comparison (`{record.with_suffix('.png').name}`)", record)
+              for record in sorted(reports.glob("visual-*.json"))]
+    lines = []
+    for what, path in found:
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            lines.append(f"- {what}: `{path.name}` unreadable")
+            continue
+        environment = data.get("environment") if isinstance(data.get("environment"), Mapping) else {}
+        commit = data.get("git_commit") or environment.get("git_commit") or "unknown"
+        date = data.get("date") or environment.get("date") or "unknown"
+        made = (f"`{command_text(data['command'])}`" if data.get("command")
+                else "a command not recorded (made before commands were)")
+        lines.append(f"- {what} made by: {made}, at commit `{commit}`, {date}")
+    return lines
+
+
 def provenance_lines(rows: pd.DataFrame, runs: Mapping[str, Mapping[str, Any] | None], *,
-                     command: Sequence[str] | None, commit: str | None) -> list[str]:
+                     command: Sequence[str] | None, commit: str | None,
+                     artifacts: Sequence[str] = ()) -> list[str]:
     """The opening section of ``REPORT.md``: the report's own command and commit, each run's command and
-    commit with the rows it holds, and per codec the share of timing rows above the spread thresholds."""
+    commit with the rows it holds, the ``artifacts`` lines (:func:`artifact_lines`), and per codec the share
+    of timing rows above the spread thresholds."""
     from bench.analysis.summary import CI_TARGET
     from bench.core.timing import NOISY_SPREAD
 
@@ -155,6 +183,7 @@ def provenance_lines(rows: pd.DataFrame, runs: Mapping[str, Mapping[str, Any] | 
         environment = meta.get("environment") if isinstance(meta.get("environment"), Mapping) else {}
         lines.append(f"  - `{command_text(meta.get('command') or [])}` (run `{run_id}`, {meta.get('status')}, "
                      f"commit `{environment.get('git_commit') or 'unknown'}`, {count} rows)")
+    lines += artifacts
     spread = timing_spread(rows)
     lines += ["", (f"Timing spread per codec: of the rows timed with several values, those whose spread (max − min) "
                    f"exceeds {100 * NOISY_SPREAD:g} % of their median (encode or decode; `run` warns of them); of "

@@ -31,8 +31,8 @@ from bench.analysis.figstyle import PAPER, FigureStyle
 from bench.analysis.labels import relabel_table
 from bench.core.environment import git_commit
 from bench.analysis.plots import FORMATS, write_rd_plots
-from bench.analysis.provenance import (TreeState, check_tree, codec_records, dirty_line, non_zoo_codecs,
-                                       provenance_lines, stamp_pages, tree_state, weights_origin)
+from bench.analysis.provenance import (TreeState, artifact_lines, check_tree, codec_records, dirty_line,
+                                       non_zoo_codecs, provenance_lines, stamp_pages, tree_state, weights_origin)
 from bench.analysis.refcurves import check_images, image_labels
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
@@ -407,12 +407,14 @@ def report_markdown(
     command: Sequence[str] | None = None,
     commit: str | None = None,
     stamp: str | None = None,
+    made_by: Sequence[str] = (),
 ) -> str:
     """The text of ``REPORT.md``; ``figures`` are file names beside it, ``artifacts`` the sections after
     the BD tables (complexity, visual comparison); ``stale`` rows (of images no longer in the dataset)
     are left out of ``rows`` and counted; ``other_notes`` say per codec which rows of other settings were
     left out (:attr:`bench.core.manifest.CurrentRows.other_notes`). ``command`` (the report's argv) and
-    ``commit`` open it with the runs' commands; ``stamp`` (a dirty tree) goes above everything."""
+    ``commit`` open it with the runs' commands, and ``made_by`` with the artifacts' (:func:`artifact_lines`);
+    ``stamp`` (a dirty tree) goes above everything."""
     dataset = dataset_of(rows)
     curves = measured_curves(rows)
     lines = [
@@ -423,7 +425,7 @@ def report_markdown(
          "nothing is encoded again."),
         "",
     ]
-    lines += provenance_lines(rows, runs, command=command, commit=commit)
+    lines += provenance_lines(rows, runs, command=command, commit=commit, artifacts=made_by)
     lines += _conditions(rows, runs, results_path, stale, other_notes)
     lines += ["## Rate–distortion", ""]
     limit = f" (bit-rate axis limited to {max_bpp:g} bpp; every point is in the table)" if max_bpp else ""
@@ -542,7 +544,7 @@ def write_report(
             table, study, heading_level=3, figure=next((p.name for p in figure if p.suffix == ".png"), None)),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
         references=references, other_notes=current.other_notes, command=command, commit=_commit(tree),
-        stamp=stamp,
+        stamp=stamp, made_by=artifact_lines(reports),
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]

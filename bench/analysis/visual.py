@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.core.codec import Codec
+from bench.core.environment import git_commit, utc_now
 from bench.core.errors import BenchError
 from bench.core.images import load_rgb
 from bench.core.store import write_bytes_atomic, write_text_atomic
@@ -265,6 +267,9 @@ def visual_comparison(
         "zoom": zoom,
         "psnr_of": "whole image",
         "choices": [c.record() for c in choices],
+        "command": list(sys.argv),
+        "git_commit": git_commit(),
+        "date": utc_now(),
     }
     write_text_atomic(record, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return [png, record], choices

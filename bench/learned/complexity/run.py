@@ -7,6 +7,7 @@ Rendering them (``complexity.md``, the plot) is :mod:`bench.analysis.complexity_
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +184,7 @@ def run_complexity(
                                                   device=device, threads=threads)
                     memory_results += [(labels, r) for r in result.values()]
     conditions = {
+        "command": list(sys.argv),
         "environment": environment.collect(),
         "entropy_coder": compressai.get_entropy_coder(),
         "device": device,
