@@ -10,7 +10,8 @@
 #    counts (benchmarks/random_zoo_checkpoints.py), in $OUT/random-weights: their times and wall times are
 #    real, their RD values are not results. With WEIGHTS_MIRROR=<zoo mirror> they run on the zoo's
 #    weights instead, into $OUT/results, and the study is whole.
-# Prints each group's wall time and the total; $OUT/times.tsv keeps them. IMAGES=N: a quick look on N images.
+# Prints each group's wall time and the total; $OUT/times.tsv keeps them, $OUT/random-weights-times.csv the
+# random-weight models' mean times (labelled: times only). IMAGES=N: a quick look on N images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -47,4 +48,7 @@ step mbt2018 --codecs mbt2018 "${learned_weights[@]}" --results "$learned_result
 step mbt2018-wavefront --codecs mbt2018-wavefront "${learned_weights[@]}" --results "$learned_results"
 total=$(( $(date +%s) - start ))
 printf 'total\t%s\n' "$total" | tee -a "$OUT/times.tsv"
+if [ -z "${WEIGHTS_MIRROR:-}" ]; then
+  "$PY" benchmarks/random_weight_times.py "$learned_results/kodak/summary.csv" "$OUT/random-weights-times.csv"
+fi
 echo "whole study: $((total / 60)) min $((total % 60)) s ($JOBS jobs, $(nproc) cores); rows in $OUT/results and $learned_results"
