@@ -67,7 +67,7 @@ def measured(tmp_path_factory) -> Path:
         Image.fromarray(natural_image(h, w, seed=i)).save(folder / f"img{i}.png")
     Image.fromarray(natural_image(100, 150, seed=7)).save(folder / SMALL)
     run = bench("run", "--data", str(folder), "--codecs", "jpeg,webp", "--points", ",".join(POINTS),
-                "--results", str(root / "results"), "--no-progress")
+                "--results", str(root / "results"), "--repeats", "1", "--no-progress")  # one timed call a row
     (root / "run.txt").write_text(run.stdout)
     return root
 

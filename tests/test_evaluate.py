@@ -45,7 +45,8 @@ def test_rows_match_an_independent_round_trip(image_folder, tmp_path):
 
 
 def test_parallel_rd_pass_equals_sequential_and_is_timed(image_folder, tmp_path):
-    sequential = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "a", Settings(jobs=1, progress=False))
+    sequential = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "a",
+                          Settings(jobs=1, repeats=1, progress=False))  # the reference for RD values: one timed call a row
     parallel = evaluate(folder_dataset(image_folder), [jpeg_run()], tmp_path / "b", Settings(jobs=2, progress=False))
     cols = ["key", "bytes", "bpp", "psnr", "ms_ssim"]
     a = sequential.rows.sort_values("key")[cols].reset_index(drop=True)
@@ -59,23 +60,25 @@ def test_parallel_rd_pass_equals_sequential_and_is_timed(image_folder, tmp_path)
 
 def test_rerun_reuses_rows(image_folder, tmp_path):
     dataset = folder_dataset(image_folder)
-    evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
-    again = evaluate(dataset, [jpeg_run(("q10", "q50", "q90", "q95"))], tmp_path, Settings(progress=False))
+    settings = Settings(repeats=1, progress=False)  # one timed call a row: reuse is the point
+    evaluate(dataset, [jpeg_run()], tmp_path, settings)
+    again = evaluate(dataset, [jpeg_run(("q10", "q50", "q90", "q95"))], tmp_path, settings)
     assert again.reused == 9 and again.measured == 3 and len(again.rows) == 12
 
 
 def test_rows_timed_under_other_conditions_are_timed_again_not_measured_again(image_folder, tmp_path):
-    dataset = folder_dataset(image_folder)
-    first = evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
+    dataset = folder_dataset(image_folder)  # one timed call a row (repeats=1): which rows are timed is the point
+    first = evaluate(dataset, [jpeg_run()], tmp_path, Settings(repeats=1, progress=False))
     assert set(first.rows.allocator) == {"system"} and set(first.rows.threads) == {1}
-    same = evaluate(dataset, [jpeg_run()], tmp_path, Settings(progress=False))
+    same = evaluate(dataset, [jpeg_run()], tmp_path, Settings(repeats=1, progress=False))
     assert same.reused == 9 and same.timed == 0
-    heap = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", progress=False))
+    heap = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", repeats=1, progress=False))
     assert heap.measured == 0 and heap.timed == 9 and set(heap.rows.allocator) == {"caching"}
     cols = ["key", "bytes", "psnr", "ms_ssim"]
     assert heap.rows.sort_values("key")[cols].reset_index(drop=True).equals(
         first.rows.sort_values("key")[cols].reset_index(drop=True))
-    threads = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", threads=2, progress=False))
+    threads = evaluate(dataset, [jpeg_run()], tmp_path, Settings(allocator="caching", threads=2, repeats=1,
+                                                                 progress=False))
     assert threads.measured == 0 and threads.timed == 9 and set(threads.rows.threads) == {2}
 
 

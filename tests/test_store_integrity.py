@@ -170,8 +170,9 @@ def test_a_killed_writer_leaves_no_lock_even_with_a_forked_child_alive(tmp_path)
 
 
 def run_args(images: Path, results: Path, codec: str, *extra: str) -> list[str]:
+    """A run of two points on ``images``, one timed call a row (these tests check rows and files, not times)."""
     return ["run", "--data", str(images), "--codecs", codec, "--points", "q50,q75", "--results", str(results), "--jobs",
-            "1", "--no-progress", *extra]
+            "1", "--repeats", "1", "--no-progress", *extra]
 
 
 def run_command(images: Path, results: Path, codec: str, *extra: str) -> list[str]:
@@ -354,7 +355,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_only_whole_rows(tmp_path):
     results = tmp_path / "results"
     points = "q20,q30,q40,q50,q60,q70"  # 18 rows of ~480 bytes: far more than the limit lets through
     args = ["run", "--data", str(images), "--codecs", "jpeg", "--points", points, "--results", str(results), "--jobs",
-            "1", "--no-progress"]
+            "1", "--repeats", "1", "--no-progress"]
     command = [sys.executable, "-m", "bench", *args]
     limit = 6144  # bytes a file of the child may reach (ulimit -f 6); the run's metadata file fits
 
