@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.core import registry  # noqa: E402
 
-CALLS = (("jpeg", "q75"), ("webp", "q75"), ("jpeg2000", "q20"), ("avif", "q50"), ("heic", "q50"))
+CALLS = (("jpeg", "q75"), ("webp", "q75"), ("jpeg2000", "ratio24"), ("avif", "q50"), ("heic", "q50"))
 LENGTHS = (0.0, 0.01, 0.02, 0.05, 0.1)
 """Seconds a value lasts at least (0: one call, unlooped)."""
 
