@@ -18,9 +18,9 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 
-__all__ = ["DIRTY_STAMP", "artifact_lines", "ProvenanceError", "TreeState", "WRITTEN_BY", "check_tree", "codec_description",
-           "codec_records", "command_text", "dirty_line", "non_zoo_codecs", "provenance_lines", "stamp_pages",
-           "study_caveats", "timing_spread", "tree_state", "weights_origin"]
+__all__ = ["DIRTY_STAMP", "ProvenanceError", "TreeState", "WRITTEN_BY", "artifact_lines", "check_tree",
+           "codec_description", "codec_records", "command_text", "dirty_line", "non_zoo_codecs", "provenance_lines",
+           "stamp_pages", "study_caveats", "timing_spread", "tree_state", "weights_origin"]
 
 DIRTY_STAMP = "written from a dirty tree"
 WRITTEN_BY = "- Written by: "

@@ -30,7 +30,8 @@ from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
 from bench.core.errors import BenchError, CodecError, one_line
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import Coded, Reference, code_row, later_quality, measure_row, reference_of, score_row
+from bench.core.measure import (Coded, Reference, code_row, later_quality, measure_row, quality, reference_of,
+                                score_row)
 from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
@@ -604,34 +605,22 @@ class Evaluation:
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row],
                        after: AfterRow | None = None) -> dict[str, Any]:
-        """Measure ``missing`` here, each row's calls timed; returns the last row. ``after(point, image, row,
-        reference)`` is called after each row is stored."""
-        codec = run.codec
+        """Measure ``missing`` here, each row's calls timed and then scored in this process; returns the last
+        row. ``after(point, image, row, reference)`` is called after each row is stored."""
         warmed = self._warmed.setdefault(id(run), WarmUps())
         row: dict[str, Any] = {}
-        sync = codec.synchronize()
+        sync = run.codec.synchronize()
         last: tuple[str, Any] | None = None
-        with self._bar(len(missing), f"{codec.name}") as bar:
+        with self._bar(len(missing), f"{run.codec.name}") as bar:
             for task in missing:
-                point, image = task.point, task.image
-                if last is None or last[0] != image.sha256:
-                    last = (image.sha256, reference_of(image.pixels))
-                coder = coders[point]
-                warm_up(coder, point, image, warmed)
-                row = measure_row(
-                    coder, image, last[1], timed=True, policy=self.settings.timing,
-                    sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
-                    reco_path=artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"),
-                    bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
-                                                  ".bin"),
-                )
-                self._check_columns(run, point, row)
-                self.store.append({**task.fields, **row})
-                self.report.measured += 1
-                self._note_noise(codec.name, point, image.name, row)
+                if last is None or last[0] != task.image.sha256:
+                    last = (task.image.sha256, reference_of(task.image.pixels))
+                done = self._code(run, coders, task, warmed, sync)
+                scores = quality(last[1], task.image.pixels, done.recon) if done.recon is not None else ({}, [])
+                row = self._store_measured(run, task, done, scores)
                 bar.update()
                 if after is not None:
-                    after(point, image, row, last[1])
+                    after(task.point, task.image, row, last[1])
         return row
 
     def _rd_batched(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> None:
@@ -639,36 +628,47 @@ class Evaluation:
         the run works meanwhile), then their reconstructions scored by the scoring processes on every core
         while nothing is timed; a batch's rows are stored when it is scored. The rows are those of
         :meth:`_rd_sequential`, which scores each row here."""
-        codec = run.codec
         warmed = self._warmed.setdefault(id(run), WarmUps())
-        sync = codec.synchronize()
-        trace = self.settings.trace
-        with self._bar(len(missing), f"{codec.name} (timed alone, scored in {self._pool.jobs} processes)") as bar:
+        sync = run.codec.synchronize()
+        stage = f"{run.codec.name} (timed alone, scored in {self._pool.jobs} processes)"
+        with self._bar(len(missing), stage) as bar:
             for batch in _batches(missing, self._pool.jobs):
                 coded: list[tuple[Row, Coded]] = []
                 for task in batch:
-                    point, image = task.point, task.image
-                    coder = coders[point]
-                    with span(trace, "timed"):
-                        warm_up(coder, point, image, warmed)
-                        coded.append((task, code_row(
-                            coder, image, timed=True, policy=self.settings.timing,
-                            sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
-                            bitstream_path=artifact_path(self.settings.bitstream_dir, codec.name, point, image.name,
-                                                         ".bin"))))
+                    with span(self.settings.trace, "timed"):
+                        coded.append((task, self._code(run, coders, task, warmed, sync)))
                 scores = self._score(coded)
                 for task, done in coded:
-                    point, image = task.point, task.image
-                    row = score_row(done, scores.get(id(done), ({}, [])),
-                                    artifact_path(self.settings.reco_dir, codec.name, point, image.name, ".png"))
-                    self._check_columns(run, point, row)
-                    self.store.append({**task.fields, **row})
-                    self.report.measured += 1
-                    self._note_noise(codec.name, point, image.name, row)
+                    self._store_measured(run, task, done, scores.get(id(done), ({}, [])))
                     bar.update()
 
+    def _code(self, run: CodecRun, coders: Mapping[str, Coder], task: Row, warmed: WarmUps,
+              sync: Callable[[], None] | None) -> Coded:
+        """``task``'s calls after its warm-up, timed under the run's policy (:func:`code_row`); its bitstream
+        written if asked."""
+        point, image = task.point, task.image
+        coder = coders[point]
+        warm_up(coder, point, image, warmed)
+        return code_row(coder, image, timed=True, policy=self.settings.timing,
+                        sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
+                        bitstream_path=artifact_path(self.settings.bitstream_dir, run.codec.name, point, image.name,
+                                                     ".bin"))
+
+    def _store_measured(self, run: CodecRun, task: Row, done: Coded, scores: Scores) -> dict[str, Any]:
+        """``task``'s row finished with its ``scores`` (:func:`score_row`; the reconstruction written if asked),
+        checked against the codec's declared columns and stored; returns it."""
+        point, image = task.point, task.image
+        reco_path = artifact_path(self.settings.reco_dir, run.codec.name, point, image.name, ".png")
+        row = score_row(done, scores, reco_path)
+        self._check_columns(run, point, row)
+        self.store.append({**task.fields, **row})
+        self.report.measured += 1
+        self._note_noise(run.codec.name, point, image.name, row)
+        return row
+
     def _score(self, coded: list[tuple[Row, Coded]]) -> dict[int, Scores]:
-        """The scores of the reconstructions of ``coded`` (by ``id`` of each :class:`Coded`), from the scoring processes."""
+        """The scores of the reconstructions of ``coded`` (by ``id`` of each :class:`Coded`), from the scoring
+        processes."""
         by_image: dict[str, list[Coded]] = {}
         pixels: dict[str, np.ndarray] = {}
         for task, done in coded:
@@ -682,7 +682,8 @@ class Evaluation:
         return {id(done): scores for done, scores in zip(order, flat, strict=True)}
 
     def _time_rows(self, run: CodecRun, coders: Mapping[str, Coder], untimed: list[Row]) -> None:
-        """Sequential timing of rows whose RD metrics came from a parallel pass or were kept (:func:`reuse_rule`)."""
+        """Sequential timing of stored rows whose RD values are kept and whose times are taken again
+        (:func:`reuse_rule`)."""
         codec = run.codec
         sync = codec.synchronize()
         warmed = WarmUps()
