@@ -152,3 +152,18 @@ def test_no_timed_call_overlaps_another_process(tmp_path: Path) -> None:
     own = [(float(a), float(b)) for *_, a, b in calls] + timed
     overlapping = [(a, b, c, d) for a, b in own for _, c, d in untimed if max(a, c) < min(b, d)]
     assert not overlapping, f"{len(overlapping)} timed calls or rows overlap a scoring task"
+
+
+def test_a_run_stopped_while_no_score_is_under_way_closes_its_scoring_processes() -> None:
+    # terminating idle processes (SIGTERM while they wait on the task queue's lock) could hang for ever; closed,
+    # they leave on the pool's sentinels with exit status 0, however soon after starting the error comes
+    import multiprocessing
+
+    from bench.core.scoring import ScoringPool
+
+    for _ in range(10):
+        with pytest.raises(RuntimeError):
+            with ScoringPool(2):
+                workers = multiprocessing.active_children()
+                raise RuntimeError("a codec fault before any scoring")
+        assert len(workers) >= 2 and [p.exitcode for p in workers] == [0] * len(workers)

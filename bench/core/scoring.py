@@ -103,10 +103,15 @@ class ScoringPool:
         self.jobs = jobs
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         self._pool = context.Pool(jobs, initializer=_init, initargs=(trace,))
+        self._scoring = False  #: a :meth:`score` is under way (its tasks may be in the processes)
 
     def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
         """The scores of every task's reconstructions, in order; returns when all are done."""
-        return self._pool.map(_score, tasks, chunksize=1)
+        self._scoring = True
+        try:
+            return self._pool.map(_score, tasks, chunksize=1)
+        finally:
+            self._scoring = False
 
     def close(self) -> None:
         """Let the processes finish and leave (after the last :meth:`score`)."""
@@ -121,7 +126,11 @@ class ScoringPool:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if kind is None:
+        """Closed (the processes leave on the pool's end-of-work sentinels) unless a :meth:`score` was stopped
+        under way, which only :meth:`terminate` ends. Idle processes wait on the task queue's lock, where a
+        SIGTERM arriving just before the wait is only seen at the next signal: terminating them could wait
+        for ever (a run stopped by an error right after the pool started did)."""
+        if kind is None or not self._scoring:
             self.close()
         else:
             self.terminate()
