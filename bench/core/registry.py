@@ -24,8 +24,6 @@ built by its base's factory, which receives the variant's name under the extra
 from __future__ import annotations
 
 import difflib
-import importlib.util
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.codec import Codec
-from bench.core.errors import CodecError, one_line
+from bench.core.errors import BenchError, CodecError, one_line
 from bench.core.options import Option, resolve
+from bench.core.plugins import plugin_dirs, plugin_files, run_plugin
 
 CODECS_DIR = Path(__file__).resolve().parents[2] / "codecs"
 
@@ -104,39 +103,29 @@ def register(name: str, summary: str = "", *, options: Sequence[Option] = (),
     return decorate
 
 
-def _plugin_dirs() -> list[Path]:
-    extra = [Path(p) for p in os.environ.get("BENCH_CODEC_PATH", "").split(os.pathsep) if p]
-    return [CODECS_DIR, *extra]
-
-
 def _load_plugins() -> None:
     global _loaded, _loading_plugin
     if _loaded:
         return
     _loaded = True
-    for folder in _plugin_dirs():
-        if not folder.is_dir():
-            raise CodecError(f"codec plug-in folder {folder} does not exist; fix BENCH_CODEC_PATH")
-        for path in sorted(folder.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
-            module_name = f"bench_plugins.{path.stem}"
-            _loading_plugin = str(path)
-            try:
-                spec = importlib.util.spec_from_file_location(module_name, path)
-                if spec is None or spec.loader is None:
-                    raise CodecError("not a loadable Python file")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[module_name] = module
-                spec.loader.exec_module(module)
-            except DuplicateCodec:
-                raise
-            except Exception as exc:  # noqa: BLE001 — one broken plug-in must not hide the others
-                _forget_plugin(module_name, str(path))
-                _load_errors.append(f"codec plug-in {path} failed to load, its codecs are left out: "
-                                    f"{type(exc).__name__}: {one_line(exc)}")
-            finally:
-                _loading_plugin = "<python>"
+    folders = plugin_dirs(CODECS_DIR, "BENCH_CODEC_PATH")
+    try:
+        paths = list(plugin_files(folders, "BENCH_CODEC_PATH", "codec"))
+    except BenchError as exc:
+        raise CodecError(str(exc)) from None
+    for path in paths:
+        module_name = f"bench_plugins.{path.stem}"
+        _loading_plugin = str(path)
+        try:
+            run_plugin(path, module_name)
+        except DuplicateCodec:
+            raise
+        except Exception as exc:  # noqa: BLE001 — one broken plug-in must not hide the others
+            _forget_plugin(module_name, str(path))
+            _load_errors.append(f"codec plug-in {path} failed to load, its codecs are left out: "
+                                f"{type(exc).__name__}: {one_line(exc)}")
+        finally:
+            _loading_plugin = "<python>"
 
 
 def _forget_plugin(module_name: str, plugin: str) -> None:
