@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.core import registry
-from bench.core.errors import BenchError, CodecError, CodecUnavailable
+from bench.core.errors import BenchError, CodecError, CodecUnavailable, one_line
+from bench.core.metric_registry import resolve_metrics
 from bench.cli_options import PROG, build_parser, codec_options, codec_overrides, define_variants, methods
 from bench.cli_run import Terminated, interrupted_status, run_main
 from bench.core.options import Option
@@ -199,6 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name in names:
         registry.entry(name)  # unknown names fail before any download or encoding
     options = codec_options(args, names)  # bad option values fail before any download or encoding
+    metrics = tuple(metric.name for metric in resolve_metrics(_split(args.metrics)))  # unknown names fail here
     dataset = _dataset(args, progress=not args.no_progress)
     # a read-only results folder, or a link that would take a write elsewhere: refused before any work
     check_writable(Path(args.results) / dataset.name / "rows.csv", within=args.results)
@@ -213,7 +215,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         allocator=allocator, reco_dir=args.reco_dir,
                         bitstream_dir=args.bitstreams, progress=not args.no_progress, strict=args.strict,
                         wait=args.wait, executor=executor, scheduler=scheduler, shard=args.shard, images=subset,
-                        derive=args.derive == "on", min_value=args.min_value, trace=args.trace)
+                        derive=args.derive == "on", min_value=args.min_value, trace=args.trace,
+                        metrics=metrics)
     unusable = {item.name: item.reason for item in screening.unusable}
     if unusable and screening.images and not args.strict:
         print(_unusable_lines(unusable, f"warning: {len(unusable)} of {len(dataset.items)} files are unusable and "
@@ -227,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return interrupted_status(exc)
     shown = report.summary[report.summary["codec"].isin([run.codec.name for run in runs])]
     print(format_table(shown))
-    scored = f", {report.scored} given their Y′CbCr PSNR" if report.scored else ""
+    scored = f", {report.scored} given the scores they lacked" if report.scored else ""
     derived = f", {report.derived} of them derived" if report.derived else ""
     print(f"\n{len(report.rows)} rows ({report.measured} measured now{derived}, {report.timed} re-timed{scored}, "
           f"{report.reused} reused; {report.timed_now} timed in this run) in {report.results_dir}/rows.csv")
@@ -290,6 +293,31 @@ def cmd_merge(args: argparse.Namespace) -> int:
         name = folder.name
         print(f"{folder}/rows.csv: {report.added[name]} rows merged, {report.unchanged[name]} already there; "
               f"{len(current.rows)} current rows summarised in {folder}/summary.csv")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from bench.core.metric import COST_CLASSES
+    from bench.core.metric_registry import BUILTIN, SETS, create_metric, load_errors, metric_names
+
+    for line in load_errors():
+        print(f"warning: {line}", file=sys.stderr)
+    print("always scored:")
+    for name, columns in BUILTIN.items():
+        print(f"  {name:<14} {', '.join(columns)}")
+    print("plug-ins (run --metrics NAME,…):")
+    for name in metric_names():
+        try:
+            metric = create_metric(name)
+        except BenchError as exc:
+            print(f"  {name:<14} cannot be built: {one_line(exc)}")
+            continue
+        direction = "higher is better" if metric.higher_is_better else "lower is better"
+        print(f"  {name:<14} {', '.join(c.name for c in metric.columns)} ({direction}; {metric.cost}: "
+              f"{COST_CLASSES[metric.cost]}; on {metric.needs}) {metric.describe()}")
+    print("sets:")
+    for name, members in SETS.items():
+        print(f"  {name:<14} {', '.join(members)}")
     return 0
 
 
@@ -571,7 +599,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "summary": cmd_summary, "fetch": cmd_fetch,
+COMMANDS = {"run": cmd_run, "codecs": cmd_codecs, "metrics": cmd_metrics, "summary": cmd_summary, "fetch": cmd_fetch,
             "verify": cmd_verify, "bd-rate": cmd_bd_rate, "report": cmd_report, "visual": cmd_visual,
             "export": cmd_export, "complexity": cmd_complexity, "migrate": cmd_migrate, "train": cmd_train,
             "merge": cmd_merge, "plot": cmd_plot}

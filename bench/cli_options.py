@@ -289,6 +289,11 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--min-value", type=float, default=MIN_VALUE_S, metavar="SECONDS",
                      help="by duration: the least time of one looped value of a short call (default: %(default)s; "
                           "pyperf's is 0.1 — docs/measurement.md#timing gives the measured noise of both)")
+    run.add_argument("--metrics", metavar="LIST", default="",
+                     help="plug-in metrics to score beside PSNR, its Y′CbCr channels and MS-SSIM (always scored): "
+                          "names or sets, comma-separated (e.g. iw-ssim,vmaf or jpeg-ai); stored rows without them "
+                          "are scored from their reconstruction made again, not re-measured. "
+                          "`python -m bench metrics` lists them with their cost")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="append one line per timed row and per scoring task (process, kind, CLOCK_MONOTONIC "
                           "start and end) to FILE, to check that no timed call overlapped other work")
@@ -331,6 +336,7 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                             "codec's times then come from one host)")
 
     commands.add_parser("codecs", help="list the registered codecs and their options")
+    commands.add_parser("metrics", help="list the metrics (built-in and plug-ins), their sets and costs")
 
     summary = commands.add_parser("summary", help="print the averages of stored results, and which other datasets "
                                                   "the results folder holds", parents=[results])

@@ -133,27 +133,36 @@ def _torch_threads() -> int | None:
 
 @contextlib.contextmanager
 def fresh_registry() -> Iterator[None]:
-    """The codec registry as a new process has it (no plug-in loaded) inside the block, as it was after it:
-    its codecs, load errors and the plug-in modules it imported."""
-    from bench.core import registry
+    """The codec and metric registries as a new process has them (no plug-in loaded) inside the block, as they
+    were after it: their entries, load errors and the plug-in modules they imported."""
+    from bench.core import metric_registry, registry
 
-    saved = (dict(registry._entries), list(registry._load_errors), registry._loaded)
-    modules = {name: module for name, module in sys.modules.items() if name.startswith("bench_plugins.")}
-    registry._entries.clear()
-    registry._load_errors.clear()
-    registry._loaded = False
+    saved = [(module, dict(entries), list(module._load_errors), module._loaded)
+             for module, entries in ((registry, registry._entries), (metric_registry, metric_registry._factories))]
+    prefixes = ("bench_plugins.", "bench_metric_plugins.")
+    modules = {name: module for name, module in sys.modules.items() if name.startswith(prefixes)}
+    for module, entries, _, _ in saved:
+        _entries_of(module).clear()
+        module._load_errors.clear()
+        module._loaded = False
     for name in modules:
         del sys.modules[name]
     try:
         yield
     finally:
-        registry._entries.clear()
-        registry._entries.update(saved[0])
-        registry._load_errors[:] = saved[1]
-        registry._loaded = saved[2]
-        for name in [name for name in sys.modules if name.startswith("bench_plugins.")]:
+        for module, entries, errors, loaded in saved:
+            _entries_of(module).clear()
+            _entries_of(module).update(entries)
+            module._load_errors[:] = errors
+            module._loaded = loaded
+        for name in [name for name in sys.modules if name.startswith(prefixes)]:
             del sys.modules[name]
         sys.modules.update(modules)
+
+
+def _entries_of(module: Any) -> dict[str, Any]:
+    """A registry module's table of entries."""
+    return module._entries if hasattr(module, "_entries") else module._factories
 
 
 def python(*args: str | os.PathLike, cwd: str | os.PathLike = REPO, env: Mapping[str, str | None] | None = None,

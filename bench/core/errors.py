@@ -57,3 +57,7 @@ def write_failure(exc: OSError) -> tuple[str, str] | None:
 
     name = errno.errorcode.get(exc.errno or 0, "")
     return _WRITE_FAILURES.get(name)
+
+
+class PluginError(BenchError):
+    """A plug-in (codec or metric) that breaks its contract; the message names the plug-in and the fix."""

@@ -29,14 +29,16 @@ from bench.core import environment, registry
 from bench.core.codec import Codec, Coder
 from bench.core.datasets import Dataset
 from bench.core.errors import BenchError, CodecError, one_line
+from bench.core.metric_registry import plugin_of, resolve_metrics
 from bench.core.manifest import Manifest, check_same_dataset, read_manifest, write_manifest
-from bench.core.measure import (Coded, Reference, code_row, later_quality, measure_row, quality, reference_of,
+from bench.core.measure import (Coded, Reference, code_row, measure_row, metrics_label, quality, reference_of,
                                 score_row)
 from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, refuse_links, write_text_atomic
-from bench.core.reuse import METRICS_VERSION, Action, codec_hash, legacy_row_key, reuse_rule, row_key
+from bench.core.reuse import (METRICS_VERSION, Action, codec_hash, lacks_metrics, lacks_quality, legacy_row_key,
+                              reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
 from bench.core.scoring import Scores, ScoreTask, ScoringPool, split_tasks
@@ -163,6 +165,8 @@ class Evaluation:
         self._sample_names: tuple[str, ...] = ()
         self._checked: frozenset[str] = frozenset()  #: images whose rows check a derivation (the same sample)
         self._warmed: dict[int, WarmUps] = {}  #: per codec run, the warm-ups done for its rows measured here
+        self.metrics = resolve_metrics(settings.metrics)  #: the plug-in metrics every row of the run is scored by
+        self._metric_versions = {metric.name: metric.version for metric in self.metrics}
 
     def _bar(self, total: int, desc: str):
         """A stage's progress bar (each step also advances the whole run's line)."""
@@ -197,7 +201,8 @@ class Evaluation:
             except SchemaError as exc:
                 raise CodecError(f"{_plugin_file(codec)}: codec {codec.name!r} {exc}") from None
             self.store.declare(column for column in declared if column.name not in GENERIC)
-            self._allowed[id(run)] = frozenset(GENERIC) | {column.name for column in declared}
+            self._allowed[id(run)] = (frozenset(GENERIC) | {column.name for column in declared}
+                                      | self._metric_columns())
         undeclared = sorted(set(row) - self._allowed[id(run)])
         if undeclared:
             raise CodecError(f"{_plugin_file(codec)}: codec {codec.name!r} (point {point}) fills undeclared "
@@ -272,7 +277,9 @@ class Evaluation:
             "settings": {"jobs": self.settings.jobs, "timing_repeats": self.settings.repeats,
                          "timing": self.settings.timing.name, "repeatability_sample": sorted(self._sample_names),
                          "threads": self._threads(), "allocator": self.settings.allocator,
-                         "metrics_version": METRICS_VERSION},
+                         "metrics_version": METRICS_VERSION,
+                         "metrics": {metric.name: {"version": metric.version, "identity": metric.identity(),
+                                                   "plugin": plugin_of(metric.name)} for metric in self.metrics}},
             **self.metadata,
             "rows": {"measured": self.report.measured, "timed": self.report.timed, "reused": self.report.reused,
                      "recomputed": self.report.recomputed, "scored": self.report.scored},
@@ -315,6 +322,7 @@ class Evaluation:
 
         self._manifest = self.check()
         write_manifest(self.dir, self._manifest)
+        self.store.declare(column for metric in self.metrics for column in metric.columns)
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.settings.threads)
         started = environment.utc_now()
@@ -392,7 +400,7 @@ class Evaluation:
         if self._cluster is not None or self.settings.jobs < 2:
             yield
             return
-        with ScoringPool(self.settings.jobs, self.settings.trace) as pool:
+        with ScoringPool(self.settings.jobs, self.settings.trace, self.settings.metrics) as pool:
             self._pool = pool
             try:
                 yield
@@ -423,7 +431,7 @@ class Evaluation:
             existing = self._stored(base, legacy_row_key(chash, point, coder.identity(), image.sha256))
             action, reason = reuse_rule(existing, self._rule_host(existing, base, coder.row_fields()),
                                         codec.deterministic_across_hosts, self.settings.repeats,
-                                        sampled=base["timing_sampled"] == 1)
+                                        sampled=base["timing_sampled"] == 1, metrics=self._metric_versions)
             if action != Action.MEASURE and existing is not None and existing.get("derived"):
                 if not self.settings.derive:
                     action = Action.MEASURE
@@ -438,6 +446,8 @@ class Evaluation:
             elif action == Action.TIME:
                 untimed.append(Row(point, image, {**existing, "run_id": self.run_id, "host": base["host"],
                                                   "timing_sampled": base["timing_sampled"]}))
+                if lacks_metrics(existing, self._metric_versions):  # scored first, then timed
+                    unscored.append(Row(point, image, base))
             elif action == Action.SCORE:
                 unscored.append(Row(point, image, base))
             else:
@@ -449,6 +459,9 @@ class Evaluation:
         codec = run.codec
         coders = self._coders(run)
         again = self._score_rows(run, coders, unscored)
+        for task in untimed:  # what the score pass added to a row timed now
+            stored = self.store.get(task.fields["key"]) or {}
+            task.fields.update({k: v for k, v in stored.items() if k == "metrics" or k in self._metric_columns()})
         if again:  # rows whose stored bitstream was not the codec's: measured now, beyond the planned total
             missing += again
             self._progress.grow(len(again))
@@ -514,34 +527,86 @@ class Evaluation:
                 return legacy
         return existing
 
+    def _metric_columns(self) -> set[str]:
+        return {column.name for metric in self.metrics for column in metric.columns}
+
+    def _remake(self, run: CodecRun, coder: Coder, task: Row, stored: Mapping[str, str]
+                ) -> tuple[np.ndarray | None, dict[str, Any], str | None]:
+        """A stored row's reconstruction made again, untimed: read from the run's reconstructions folder,
+        else decoded from its bitstreams folder, else encoded and decoded; with the codec-filled columns the
+        row lacks (when its bitstream is at hand) or why it is not the stored one (another length)."""
+        name, point = run.codec.name, task.point
+        reco = artifact_path(self.settings.reco_dir, name, point, task.image.name, ".png")
+        if reco is not None and reco.is_file():
+            from bench.core.images import load_rgb
+
+            return load_rgb(reco).pixels, {}, None
+        bitstream = artifact_path(self.settings.bitstream_dir, name, point, task.image.name, ".bin")
+        data = bitstream.read_bytes() if bitstream is not None and bitstream.is_file() else None
+        if data is None:
+            data = coder.encode(task.image.pixels)
+        if len(data) != int(float(stored["bytes"])):
+            return None, {}, f"encoder gave {len(data)} bytes now, {stored['bytes']} in the stored row"
+        recon = coder.decode(data)
+        checks = coder.verify(task.image.pixels, data, recon)
+        return recon, {k: v for k, v in checks.items() if k not in ("status", "note") and stored.get(k, "") == ""}, None
+
     def _score_rows(self, run: CodecRun, coders: Mapping[str, Coder], bases: list[Row]) -> list[Row]:
-        """Fill the later quality columns of the stored rows of ``bases`` (untimed encode and decode), and
-        the codec-filled columns they lack; returns those whose bitstream or PSNR is not the stored one,
+        """Fill the columns the stored rows of ``bases`` lack (the later Y′CbCr PSNR, the run's plug-in metrics
+        they were not scored by, codec-filled columns) from their reconstructions made again (:meth:`_remake`),
+        scored on every core with ``jobs`` > 1; returns those whose bitstream or PSNR is not the stored one,
         to be measured again."""
         again: list[Row] = []
-        with self._bar(len(bases), f"{run.codec.name} (Y′CbCr PSNR of stored rows)") as bar:
-            for task in bases:
-                point, image = task.point, task.image
-                coder, row = coders[point], self.store.get(task.fields["key"])
-                try:
-                    data = coder.encode(image.pixels)
-                    recon = coder.decode(data)
-                    values, problem = later_quality(image.pixels, data, recon, row)
-                    if problem is None:  # codec-filled columns the row predates too (e.g. payload_bytes)
-                        checks = coder.verify(image.pixels, data, recon)
-                        values.update({k: v for k, v in checks.items()
-                                       if k not in ("status", "note") and row.get(k, "") == ""})
-                except Exception as exc:
-                    values, problem = {}, f"{type(exc).__name__}: {exc}"
-                bar.update()
-                if problem is not None:
-                    log.warning("%s %s %s: measured again: %s", run.codec.name, point, image.name, problem)
-                    again.append(task)
-                    self.report.recomputed += 1
-                    continue
-                self.store.append({**row, **values})
-                self.report.scored += 1
+        with self._bar(len(bases), f"{run.codec.name} (scores stored rows lack)") as bar:
+            for batch in _batches(bases, self._pool.jobs if self._pool is not None else 1):
+                remade: list[tuple[Row, dict[str, str], np.ndarray, dict[str, Any], frozenset[str]]] = []
+                for task in batch:
+                    stored = self.store.get(task.fields["key"])
+                    try:
+                        recon, checks, problem = self._remake(run, coders[task.point], task, stored)
+                    except Exception as exc:
+                        recon, checks, problem = None, {}, f"{type(exc).__name__}: {exc}"
+                    if problem is not None:
+                        self._score_again(run, task, problem, again)
+                        bar.update()
+                        continue
+                    remade.append((task, stored, recon, checks,
+                                   frozenset(lacks_metrics(stored, self._metric_versions))))
+                scores = self._score_pairs([(task.image, recon, only) for task, _, recon, _, only in remade])
+                for (task, stored, _, checks, only), (values, notes) in zip(remade, scores, strict=True):
+                    bar.update()
+                    if repr(values["psnr"]) != stored["psnr"]:  # as the store writes a float
+                        self._score_again(run, task, f"decoded PSNR {values['psnr']!r} now, {stored['psnr']} in "
+                                                     "the stored row", again)
+                        continue
+                    update = {k: v for k, v in values.items() if k in self._metric_columns()
+                              or (lacks_quality(stored) and k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv"))}
+                    if only:
+                        update["metrics"] = metrics_label([m for m in self.metrics if m.name in only],
+                                                          stored.get("metrics") or "")
+                        new_notes = [note for note in notes if note.split(" missing:")[0] in only]
+                        update["note"] = "; ".join(filter(None, [stored.get("note", ""), *new_notes]))
+                    self.store.append({**stored, **checks, **update})
+                    self.report.scored += 1
         return again
+
+    def _score_again(self, run: CodecRun, task: Row, problem: str, again: list[Row]) -> None:
+        log.warning("%s %s %s: measured again: %s", run.codec.name, task.point, task.image.name, problem)
+        again.append(task)
+        self.report.recomputed += 1
+
+    def _score_pairs(self, pairs: list[tuple[PreparedImage, np.ndarray, frozenset[str] | None]]) -> list[Scores]:
+        """The scores of reconstructions of images (each with the plug-in metrics to score, None: all), in
+        order: in the scoring processes when the run has them, else here."""
+        if self._pool is None:
+            out, last = [], None
+            for image, recon, only in pairs:
+                if last is None or last[0] != image.sha256:
+                    last = (image.sha256, reference_of(image.pixels, self.metrics))
+                out.append(quality(last[1], image.pixels, recon, only))
+            return out
+        tasks = [ScoreTask(image.sha256, image.pixels, [recon], only) for image, recon, only in pairs]
+        return [scores for part in self._pool.score(tasks) for scores in part]
 
     def _derive(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row]) -> list[Row]:
         """Rows of ``missing`` derived (:meth:`Codec.derivation`) instead of measured by the codec's coder;
@@ -578,7 +643,7 @@ class Evaluation:
         sample = [image for image in self.screening.images if image.sha256 in self._checked]
         for point in points:
             if point not in checked and sample and not problems:  # its sample rows were stored before
-                reference = reference_of(sample[0].pixels)
+                reference = reference_of(sample[0].pixels, self.metrics)
                 check(point, sample[0], measure_row(coders[point], sample[0], reference, timed=False), reference)
         unchecked = [point for point in points if point not in checked]
         if problems or unchecked:
@@ -594,7 +659,7 @@ class Evaluation:
         with self._bar(len(rest), f"{name} (derived: {label})") as bar:
             for task in rest:
                 if last is None or last[0] != task.image.sha256:
-                    last = (task.image.sha256, reference_of(task.image.pixels))
+                    last = (task.image.sha256, reference_of(task.image.pixels, self.metrics))
                 row = measure_row(derivers[task.point], task.image, last[1], timed=False)
                 self._check_columns(run, task.point, row)
                 self.store.append({**task.fields, **row, "derived": label})
@@ -614,7 +679,7 @@ class Evaluation:
         with self._bar(len(missing), f"{run.codec.name}") as bar:
             for task in missing:
                 if last is None or last[0] != task.image.sha256:
-                    last = (task.image.sha256, reference_of(task.image.pixels))
+                    last = (task.image.sha256, reference_of(task.image.pixels, self.metrics))
                 done = self._code(run, coders, task, warmed, sync)
                 scores = quality(last[1], task.image.pixels, done.recon) if done.recon is not None else ({}, [])
                 row = self._store_measured(run, task, done, scores)

@@ -11,7 +11,7 @@ columns a stored row predates, after checking the codec still gives that row's b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,33 +19,75 @@ from typing import Any
 import numpy as np
 
 from bench.core.codec import Coder
-from bench.core.errors import MetricError
+from bench.core.errors import MetricError, PluginError
+from bench.core.metric import Metric, Scorer
 from bench.core.metrics import MsSsimReference, ms_ssim_db, psnr_ycbcr
 from bench.core.screening import PreparedImage
 from bench.core.store import write_bytes_atomic
 from bench.core.timing import Timing, TimingPolicy, measure, time_call
 
-__all__ = ["Coded", "Reference", "code_row", "later_quality", "measure_row", "quality", "reference_of", "score_row",
-           "timing_columns"]
+__all__ = ["Coded", "Reference", "code_row", "later_quality", "measure_row", "metrics_label", "quality", "reference_of",
+           "score_row", "timing_columns"]
 
-Reference = tuple[MsSsimReference | None, str | None]
-"""An image's MS-SSIM reference, or why there is none (e.g. the image is too small)."""
+@dataclass
+class Reference:
+    """What scores every reconstruction of one image: its MS-SSIM reference (or why there is none, e.g. the
+    image is too small) and, per plug-in metric of the run, its prepared scorer (or why it cannot score it)."""
+
+    ms_ssim: MsSsimReference | None
+    error: str | None = None
+    scorers: tuple[tuple[Metric, Scorer | None, str | None], ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the MS-SSIM reference's maps (what a cache of references counts)."""
+        return self.ms_ssim.nbytes if self.ms_ssim is not None else 0
 
 
-def _quality(reference: MsSsimReference | None, reference_error: str | None, image: np.ndarray,
-             recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = psnr_ycbcr(image, recon)  # RGB PSNR and its Y′CbCr channels, one pass
+def metrics_label(metrics: Sequence[Metric], stored: str = "") -> str:
+    """The ``metrics`` cell of a row scored by ``metrics`` beside those of its ``stored`` cell:
+    ``name:version`` of each, sorted, comma-separated (a metric named in both keeps the new version)."""
+    versions = dict(item.rsplit(":", 1) for item in stored.split(",") if ":" in item)
+    versions.update({metric.name: str(metric.version) for metric in metrics})
+    return ",".join(f"{name}:{versions[name]}" for name in sorted(versions))
+
+
+def _metric_values(metric: Metric, scorer: Scorer, recon: np.ndarray) -> dict[str, float]:
+    """``metric``'s columns for ``recon``; a plug-in that fills an undeclared column is an error."""
+    values = scorer(recon)
+    declared = {column.name for column in metric.columns}
+    if not isinstance(values, Mapping) or set(values) - declared:
+        extra = sorted(set(values) - declared) if isinstance(values, Mapping) else [repr(values)]
+        raise PluginError(f"metric {metric.name!r} returned {', '.join(extra)}, not among its declared columns "
+                          f"({', '.join(sorted(declared))}); fix its score() or its columns")
+    return {name: float(value) for name, value in values.items()}
+
+
+def quality(reference: Reference, pixels: np.ndarray, recon: np.ndarray,
+            only: Collection[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The quality columns of one reconstruction (PSNR, its Y′CbCr channels, MS-SSIM, the reference's plug-in
+    metrics, or those of them named in ``only``, and the ``metrics`` cell naming them) and notes on what is
+    missing: a metric that cannot score the image leaves its cells empty, and the note says why."""
+    values: dict[str, Any] = psnr_ycbcr(pixels, recon)  # RGB PSNR and its Y′CbCr channels, one pass
     notes = []
-    if reference is None:
-        notes.append(f"ms_ssim missing: {reference_error}")
-        return values, notes
     try:
-        value = reference.score(recon)
+        if reference.ms_ssim is None:
+            raise MetricError(reference.error)
+        value = reference.ms_ssim.score(recon)
+        values["ms_ssim"] = value
+        values["ms_ssim_db"] = ms_ssim_db(value)
     except MetricError as exc:
         notes.append(f"ms_ssim missing: {exc}")
-        return values, notes
-    values["ms_ssim"] = value
-    values["ms_ssim_db"] = ms_ssim_db(value)
+    scorers = [item for item in reference.scorers if only is None or item[0].name in only]
+    for metric, scorer, why in scorers:
+        try:
+            if scorer is None:
+                raise MetricError(why)
+            values.update(_metric_values(metric, scorer, recon))
+        except MetricError as exc:
+            notes.append(f"{metric.name} missing: {exc}")
+    if scorers:
+        values["metrics"] = metrics_label([metric for metric, _, _ in scorers])
     return values, notes
 
 
@@ -76,12 +118,25 @@ def timing_columns(encoded: Timing[Any], decoded: Timing[Any], policy: TimingPol
     }
 
 
-def reference_of(pixels: np.ndarray) -> Reference:
-    """The MS-SSIM reference of an image (built once, scores every reconstruction of it)."""
+def reference_of(pixels: np.ndarray, metrics: Sequence[Metric] = ()) -> Reference:
+    """The reference of an image (built once, scores every reconstruction of it): its MS-SSIM reference and
+    each of ``metrics`` prepared (:meth:`Metric.prepare`), or why not (too small, …)."""
     try:
-        return MsSsimReference(pixels), None
+        ms_ssim, error = MsSsimReference(pixels), None
     except MetricError as exc:
-        return None, str(exc)
+        ms_ssim, error = None, str(exc)
+    height, width = pixels.shape[:2]
+    scorers = []
+    for metric in metrics:
+        if min(height, width) < metric.min_side:
+            scorers.append((metric, None, f"{metric.name} needs both image sides of at least {metric.min_side} "
+                                          f"pixels; got {height}×{width} (H×W)"))
+            continue
+        try:
+            scorers.append((metric, metric.prepare(pixels), None))
+        except MetricError as exc:
+            scorers.append((metric, None, str(exc)))
+    return Reference(ms_ssim, error, tuple(scorers))
 
 
 @dataclass
@@ -93,11 +148,6 @@ class Coded:
     row: dict[str, Any]
     recon: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def quality(reference: Reference, pixels: np.ndarray, recon: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-    """The quality columns of one reconstruction (PSNR, its Y′CbCr channels, MS-SSIM) and notes on what is missing."""
-    return _quality(*reference, pixels, recon)
 
 
 def code_row(

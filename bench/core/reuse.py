@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.core.codec import Codec
 
-__all__ = ["LATER_QUALITY", "METRICS_VERSION", "Action", "codec_hash", "legacy_row_key", "lacks_quality", "reuse_rule",
+__all__ = ["LATER_QUALITY", "METRICS_VERSION", "Action", "codec_hash", "legacy_row_key", "lacks_metrics", "lacks_quality", "reuse_rule",
            "row_key", "timing_differs"]
 
 #: Bump when a change of the metric code changes stored numbers: it invalidates every row.
@@ -39,15 +39,15 @@ _UNKNOWN_HOST = "rows from an unknown host: written before hosts were recorded"
 
 
 def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, repeats: int | None = 1, *,
-               sampled: bool = False) -> tuple[Action, str]:
+               sampled: bool = False, metrics: Mapping[str, int] | None = None) -> tuple[Action, str]:
     """What to do with the stored row of a key on the host ``host``: (an :class:`Action`, why).
 
     * no stored row, or a failed one: measure it (RD values, then timings);
     * a row of this host (the same :func:`bench.core.environment.fingerprint`): time it when it lacks
       timings or they were taken another way than this run's (:func:`timing_differs`: ``repeats`` single
       calls, or by duration with ``sampled`` saying whether the row is in the repeatability sample; the
-      timing pass also fills :data:`LATER_QUALITY`), else score it when it lacks :data:`LATER_QUALITY`,
-      else reuse it;
+      timing pass also fills :data:`LATER_QUALITY`), else score it when it lacks :data:`LATER_QUALITY`
+      or one of the run's plug-in ``metrics`` ({name: version}; :func:`lacks_metrics`), else reuse it;
     * a row of another host, or of an unknown one (``host`` empty: written before hosts were recorded):
       timings are never reused: it is timed again for codecs bit-exact across hosts
       (``Codec.deterministic_across_hosts``, RD values kept) and measured again for the others.
@@ -63,6 +63,8 @@ def reuse_rule(existing: Mapping[str, str] | None, host: str, bit_exact: bool, r
             return Action.TIME, differs
         if lacks_quality(existing):
             return Action.SCORE, "Y′CbCr PSNR added (stored before it was recorded; bytes and PSNR checked)"
+        if lacks_metrics(existing, metrics or {}):
+            return Action.SCORE, "metrics added (bytes and PSNR checked)"
         return Action.REUSE, "reused as stored (same host)"
     origin = _OTHER_HOST if stored else _UNKNOWN_HOST
     if bit_exact:
@@ -93,6 +95,13 @@ def timing_differs(row: Mapping[str, str], repeats: int | None, sampled: bool) -
 def lacks_quality(row: Mapping[str, str]) -> bool:
     """Whether a stored row predates the :data:`LATER_QUALITY` columns."""
     return any(not row.get(column) for column in LATER_QUALITY)
+
+
+def lacks_metrics(row: Mapping[str, str], metrics: Mapping[str, int]) -> list[str]:
+    """The plug-in ``metrics`` ({name: version}) that the stored ``row`` was not scored by at that version
+    (its ``metrics`` cell, :func:`bench.core.measure.metrics_label`)."""
+    scored = dict(item.rsplit(":", 1) for item in (row.get("metrics") or "").split(",") if ":" in item)
+    return [name for name, version in metrics.items() if scored.get(name) != str(version)]
 
 
 def _repeats_of(row: Mapping[str, str]) -> int:

@@ -89,6 +89,8 @@ ROW_COLUMNS: tuple[Column, ...] = (
     Column("psnr_u", "float", "PSNR of Cb (as psnr_y), dB"),
     Column("psnr_v", "float", "PSNR of Cr (as psnr_y), dB"),
     Column("psnr_yuv", "float", "(6·psnr_y + psnr_u + psnr_v) / 8, dB"),
+    Column("metrics", "str", "plug-in metrics that scored the row, name:version, comma-separated (their columns "
+           "follow the schema's; bench.core.metric_registry); empty: none"),
     Column("encode_s", "float", "median encode time, seconds"),
     Column("decode_s", "float", "median decode time, seconds"),
     Column("encode_spread_s", "float", "spread (max - min) of the encode times, seconds"),

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.core.lru import SizedLru
 from bench.core.measure import quality, reference_of
+from bench.core.metric_registry import resolve_metrics
 from bench.core.tasks import REFERENCES_BUDGET, reference_nbytes
 from bench.core.trace import span
 
@@ -39,6 +40,7 @@ class ScoreTask:
     sha256: str
     pixels: np.ndarray
     recons: list[np.ndarray]
+    only: frozenset[str] | None = None  #: the plug-in metrics to score (None: every one of the run)
 
 
 _state: dict[str, Any] = {}
@@ -75,7 +77,7 @@ def _worker_exit(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signal.SIGTERM)
 
 
-def _init(trace: Path | None) -> None:
+def _init(trace: Path | None, metrics: tuple[str, ...]) -> None:
     # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a scoring
     # process ignores SIGINT and leaves on SIGTERM without the evaluator's handler, a traceback or a write to
     # a pipe its parent no longer reads.
@@ -85,24 +87,25 @@ def _init(trace: Path | None) -> None:
 
     torch.set_num_threads(1)
     _state.clear()
-    _state.update(trace=trace, references=SizedLru(REFERENCES_BUDGET, reference_nbytes))
+    _state.update(trace=trace, references=SizedLru(REFERENCES_BUDGET, reference_nbytes),
+                  metrics=resolve_metrics(metrics))
 
 
 def _score(task: ScoreTask) -> list[Scores]:
     with span(_state["trace"], "untimed"):
-        reference = _state["references"].get(task.sha256, lambda: reference_of(task.pixels))
-        return [quality(reference, task.pixels, recon) for recon in task.recons]
+        reference = _state["references"].get(task.sha256, lambda: reference_of(task.pixels, _state["metrics"]))
+        return [quality(reference, task.pixels, recon, task.only) for recon in task.recons]
 
 
 class ScoringPool:
     """``jobs`` forked processes that score reconstructions (one torch thread each); a context manager."""
 
-    def __init__(self, jobs: int, trace: Path | None = None) -> None:
+    def __init__(self, jobs: int, trace: Path | None = None, metrics: tuple[str, ...] = ()) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self.jobs = jobs
         context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self._pool = context.Pool(jobs, initializer=_init, initargs=(trace,))
+        self._pool = context.Pool(jobs, initializer=_init, initargs=(trace, tuple(metrics)))
         self._scoring = False  #: a :meth:`score` is under way (its tasks may be in the processes)
 
     def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
@@ -146,8 +149,8 @@ def split_tasks(tasks: list[ScoreTask], jobs: int) -> list[ScoreTask]:
             break
         task = tasks.pop(longest)
         half = len(task.recons) // 2
-        tasks[longest:longest] = [ScoreTask(task.sha256, task.pixels, task.recons[:half]),
-                                  ScoreTask(task.sha256, task.pixels, task.recons[half:])]
+        tasks[longest:longest] = [ScoreTask(task.sha256, task.pixels, task.recons[:half], task.only),
+                                  ScoreTask(task.sha256, task.pixels, task.recons[half:], task.only)]
     return tasks
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from bench.core.codec import Codec, Coder
 from bench.core.measure import Reference, later_quality, measure_row, reference_of, timing_columns
 from bench.core.lru import SizedLru
+from bench.core.metric_registry import resolve_metrics
 from bench.core.reuse import lacks_quality
 from bench.core.screening import PreparedImage
 from bench.core.store import refuse_links
@@ -75,6 +76,8 @@ class Settings:
     """Measure only these images (relative names, :func:`bench.core.subset.select_images`); None: every usable one.
     The dataset's manifest is still that of every file (the other images' rows stay current)."""
 
+    metrics: tuple[str, ...] = ()
+    """Plug-in metrics to score beside the built-in ones (names of :mod:`bench.core.metric_registry`, resolved)."""
     min_value: float = MIN_VALUE_S
     """By duration: the least time of one looped value of a short call (:attr:`TimingPolicy.min_value_s`)."""
 
@@ -89,8 +92,8 @@ REFERENCES_BUDGET = 256 * 2**20
 
 
 def reference_nbytes(reference: Reference) -> int:
-    """Bytes an MS-SSIM reference keeps (what a worker's cache of references counts)."""
-    return reference[0].nbytes if reference[0] is not None else 0
+    """Bytes an image's reference keeps (what a worker's cache of references counts)."""
+    return reference.nbytes
 
 
 class PointWorker:
@@ -106,6 +109,7 @@ class PointWorker:
         self.coders: dict[str, Coder] = {}
         self.warmed = WarmUps()
         self.references: SizedLru[Reference] = SizedLru(REFERENCES_BUDGET, reference_nbytes)
+        self.metrics = resolve_metrics(settings.metrics)
 
     def coder(self, point: str) -> Coder:
         if point not in self.coders:
@@ -114,7 +118,7 @@ class PointWorker:
 
     def rd_row(self, point: str, image: PreparedImage) -> dict[str, Any]:
         """The row's RD values (untimed :func:`measure_row`), reconstructions and bitstreams written if asked."""
-        reference = self.references.get(image.sha256, lambda: reference_of(image.pixels))
+        reference = self.references.get(image.sha256, lambda: reference_of(image.pixels, self.metrics))
         settings, codec = self.settings, self.codec.name
         return measure_row(
             self.coder(point), image, reference, timed=False,
