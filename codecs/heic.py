@@ -96,6 +96,9 @@ class HeicCodec(Codec):
     def default_points(self) -> list[str]:
         return [f"q{q}" for q in QUALITIES]
 
+    def search_points(self) -> list[str]:
+        return [f"q{q}" for q in range(0, 101)]
+
     def coder(self, point: str) -> HeicCoder:
         match = QUALITY_LABEL.fullmatch(point)
         if not match or not 0 <= int(match.group(1)) <= 100:

@@ -49,6 +49,9 @@ class JpegCodec(Codec):
     def default_points(self) -> list[str]:
         return list(study.JPEG_POINTS)
 
+    def search_points(self) -> list[str]:
+        return [f"q{q}" for q in range(1, 101)]
+
     def coder(self, point: str) -> JpegCoder:
         match = QUALITY_LABEL.fullmatch(point)
         if not match or not 1 <= int(match.group(1)) <= 100:

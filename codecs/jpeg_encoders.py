@@ -118,6 +118,9 @@ class JpegEncoderCodec(Codec):
     def default_points(self) -> list[str]:
         return list(study.JPEG_POINTS)
 
+    def search_points(self) -> list[str]:
+        return [f"q{q}" for q in range(1, 101)]
+
     def coder(self, point: str) -> JpegFileCoder:
         return self.coder_class(quality_of(self.name, point))
 

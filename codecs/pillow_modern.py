@@ -41,6 +41,7 @@ RATIO_LABEL = re.compile(r"ratio(\d{1,5})")
 WEBP_METHOD = 6
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
 #: Compression ratios against 24-bit RGB: 240:1 = 0.1 bpp … 12:1 = 2 bpp.
+SEARCH_RATIO_MAX = 2400
 J2K_RATIOS = (240, 160, 128, 96, 64, 48, 32, 24, 20, 16, 12)
 AVIF_SPEED = 6
 AVIF_QUALITIES = (10, 15, 20, 30, 40, 50, 60, 70, 80, 85)
@@ -118,6 +119,9 @@ class WebpCodec(Codec):
     def default_points(self) -> list[str]:
         return [f"q{q}" for q in WEBP_QUALITIES]
 
+    def search_points(self) -> list[str]:
+        return [f"q{q}" for q in range(0, 101)]
+
     def coder(self, point: str) -> PillowCoder:
         quality = _number(QUALITY_LABEL, point, 0, 100, self.name, "q50")
         return PillowCoder(point, "WEBP", {"quality": quality, "method": self.method, "lossless": False},
@@ -146,6 +150,12 @@ class Jpeg2000Codec(Codec):
 
     def default_points(self) -> list[str]:
         return [f"ratio{r}" for r in J2K_RATIOS]
+
+    def search_points(self) -> list[str]:
+        """Integer compression ratios vs 24-bit RGB from 2400 (0.01 bpp) down to 2 (12 bpp), about 2.4 % apart."""
+        steps = 300
+        ratios = {round(SEARCH_RATIO_MAX * (2 / SEARCH_RATIO_MAX) ** (k / (steps - 1))) for k in range(steps)}
+        return [f"ratio{r}" for r in sorted(ratios, reverse=True)]
 
     def coder(self, point: str) -> PillowCoder:
         ratio = _number(RATIO_LABEL, point, 1, 10000, self.name, "ratio24 = 1 bpp")
@@ -187,6 +197,9 @@ class AvifCodec(Codec):
 
     def default_points(self) -> list[str]:
         return [f"q{q}" for q in AVIF_QUALITIES]
+
+    def search_points(self) -> list[str]:
+        return [f"q{q}" for q in range(0, 101)]
 
     def coder(self, point: str) -> AvifCoder:
         quality = _number(QUALITY_LABEL, point, 0, 100, self.name, "q50")

@@ -23,7 +23,7 @@ from bench.core import registry
 from bench.learned.bitstream import BitstreamError, header_size, pack, parse, unpack
 from bench.cli import main
 from bench.core.errors import CodecError
-from bench.core.measure import measure_row, reference_of as _reference
+from bench.core.measure import Reference, measure_row, reference_of as _reference
 from bench.core.timing import TimingPolicy
 from bench.core.screening import PreparedImage
 from bench.core.images import pixel_sha256
@@ -335,7 +335,7 @@ def test_shared_factorized_checkpoint_on_kodak(shared_dir, kodak_dir, tmp_path):
     crop = np.asarray(Image.open(kodak_dir / "kodim04.png").convert("RGB"))[101:302, 33:366]  # 201×333
     for image, header in ((whole, 17), (crop, 16)):  # by hand: H, W take 2 bytes each; 3 or 2 for the length
         path = tmp_path / f"{image.shape[0]}.bin"
-        row = measure_row(coder, prepared(image), (None, "not needed here"), timed=False, bitstream_path=path)
+        row = measure_row(coder, prepared(image), Reference(None, "not needed here"), timed=False, bitstream_path=path)
         height, width = image.shape[:2]
         assert row["status"] == "ok" and row["note"] == "ms_ssim missing: not needed here", row
         assert 0.4 < row["bpp"] < 1.5 and row["psnr"] > 28

@@ -92,6 +92,11 @@ class Codec(ABC):
         """Called before starting and before stopping the clock (e.g. CUDA synchronize)."""
         return None
 
+    def search_points(self) -> list[str] | None:
+        """Every setting worth trying in a rate search (``run --targets``), lowest rate first, for a codec whose
+        rate moves with one parameter (JPEG's ``q1`` … ``q100``); None (the default): only its own points."""
+        return None
+
     def derivation(self, point: str) -> Coder | None:
         """A second coder of ``point`` whose bitstream and reconstruction are this codec's own, made a
         cheaper way (e.g. the reference loop of an autoregressive model by exact wavefronts), or None.

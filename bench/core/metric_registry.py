@@ -72,7 +72,7 @@ def _load_plugins() -> None:
         return
     _loaded = True
     try:
-        paths = list(plugin_files(plugin_dirs(METRICS_DIR, VARIABLE), VARIABLE, "metric"))
+        paths = list(plugin_files(plugin_dirs(METRICS_DIR, "BENCH_METRIC_PATH"), VARIABLE, "metric"))
     except BenchError as exc:
         raise MetricError(str(exc)) from None
     for path in paths:
