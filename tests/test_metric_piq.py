@@ -298,7 +298,7 @@ def test_identical_images_score_perfect(name: str, column: str, perfect: float, 
 def test_too_small_image_is_an_error_naming_its_size(name: str, min_side: int) -> None:
     metric = create_metric(name)
     assert metric.min_side == min_side
-    small = natural_image(min_side - 1, 300, seed=9) if min_side > 1 else None
+    small = natural_image(min_side - 1, 300, seed=9)
     with pytest.raises(MetricError, match=rf"300×{min_side - 1}.*{min_side}"):
         metric.score(small, small)
     exact = natural_image(min_side, min_side + 3, seed=9)
