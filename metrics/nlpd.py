@@ -20,7 +20,8 @@ its internal bit depth first; it is not rounded here). Lower is better; identica
 
 pyiqa's ``nlpd`` follows the same code but leaves out the first level's one tap two pixels away (0.0072), and
 computes on BT.601 luma by default; JPEG AI's software calls IQA_pytorch's NLPD, a variant with another
-pyramid (bilinear expansion, six band-pass levels, no residual), whose values are not this metric's.
+pyramid (bilinear expansion, six band-pass levels, no residual) and filters not flipped, whose values are not
+this metric's (on Kodak images through Pillow's JPEG at qualities 30 and 75 they were within 3 % of them).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ full-range BT.709 Y′CbCr (:data:`bench.core.metrics.RGB_TO_YCBCR`; that softwa
 bit depth first, not done here), divided by 255, with the right and bottom edges replicated up to a multiple
 of 8. The package's NumPy backend is called by name, whatever ``PSNR_HVSM_BACKEND`` says. Identical images
 (a masked error of exactly zero) give ``math.inf``, as the harness's PSNR does, where the package gives 100.
+
+The copies of JPEG AI's software read while writing this return the package's first value, PSNR-HVS (the same
+weighted DCT error without the masking), as their ``PSNR_HVS`` column; this plug-in reports the second one,
+PSNR-HVS-M, the metric of JPEG AI's list.
 """
 
 from __future__ import annotations
