@@ -177,4 +177,4 @@ class Nlpd(Metric):
         return self.prepare(reference)(test)
 
     def describe(self) -> str:
-        return "nlpd: Normalized Laplacian Pyramid Distance on Y′ (BT.709, 0..1), lower is better"
+        return "Normalized Laplacian Pyramid Distance (Laparra et al. 2016), the authors' parameters"

@@ -114,4 +114,4 @@ class PsnrHvsM(Metric):
         return {"psnr_hvs_m": psnr_hvs_m(luma_blocks(reference), luma_blocks(test))}
 
     def describe(self) -> str:
-        return "psnr-hvs-m: PSNR-HVS-M in dB on Y′ (BT.709, 0..1) via psnr_hvsm"
+        return "PSNR-HVS-M in dB (Ponomarenko et al. 2007) through psnr_hvsm's NumPy backend"
