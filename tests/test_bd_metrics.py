@@ -26,7 +26,7 @@ from bench.core.metric import Metric
 from bench.core.metric_registry import register_metric
 from bench.core.schema import Column
 from bench.core.store import load_rows
-from clitools import fresh_registry
+from clitools import bench, fresh_registry
 from test_bdrate import _bjontegaard, _reference, _relevant
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "kodak" / "rows.csv"
@@ -211,3 +211,46 @@ def test_rd_figure_on_a_plugin_metric(registered: None) -> None:
     assert rd_figure(curves, "psnr_hvs_m").axes[0].get_ylabel() == "psnr-hvs-m [dB]"
     with pytest.raises(PlotError, match="unknown metric 'vif'"):
         rd_figure(curves, "vif")
+
+
+PLUGIN = '''
+import numpy as np
+
+from bench.core.metric import Metric
+from bench.core.metric_registry import register_metric
+from bench.core.schema import Column
+
+
+@register_metric
+class Nlpd(Metric):
+    name = "nlpd"
+    columns = (Column("nlpd", "float", "synthetic NLPD for the BD tests"),)
+    primary = "nlpd"
+    higher_is_better = False
+
+    def score(self, reference, test):
+        return {"nlpd": float(np.mean(np.abs(reference.astype(float) - test)))}
+'''
+
+
+def test_cli_bd_rate_and_plot_on_a_plugin_metric(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "nlpd.py").write_text(PLUGIN, encoding="utf-8")
+    folder = tmp_path / "results" / "kodak"
+    folder.mkdir(parents=True)
+    scored(("nlpd",)).to_csv(folder / "rows.csv", index=False)
+    env = {"BENCH_METRIC_PATH": str(plugins)}
+    done = bench("bd-rate", "--results", tmp_path / "results", "--dataset", "kodak", "--reports", tmp_path / "out",
+                 "--anchor", "jpeg", "--method", "cubic", "--bootstrap", "100", env=env)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "bd-rate.md").read_text(encoding="utf-8")
+    assert "**nlpd**" in text and "BD-rate per metric" in text and "n/a: missing ms-ssim" not in text
+    assert "n/a: missing iw-ssim, vif, fsim, vmaf, psnr-hvs-m" in text
+    plotted = bench("plot", "--results", tmp_path / "results", "--dataset", "kodak", "--metric", "nlpd",
+                    "-o", tmp_path / "nlpd.svg", env=env)
+    assert plotted.returncode == 0, plotted.stderr
+    assert "nlpd (lower is better)" in (tmp_path / "nlpd.svg").read_text(encoding="utf-8")
+    unknown = bench("plot", "--results", tmp_path / "results", "--dataset", "kodak", "--metric", "vif",
+                    "-o", tmp_path / "vif.svg", env=env)
+    assert unknown.returncode != 0 and "unknown metric 'vif'" in unknown.stderr and "nlpd" in unknown.stderr

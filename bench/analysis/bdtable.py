@@ -290,6 +290,8 @@ def table_metrics(rows: pd.DataFrame) -> tuple[str, ...]:
 def _per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
     column = _ROW_COLUMN.get(metric, metric)
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok") & rows["point"].isin(points)]
+    if metric not in _ROW_COLUMN:  # a plug-in column, stored as text where the store does not know it
+        part = part.assign(**{column: pd.to_numeric(part[column], errors="coerce")})
     table = part.pivot_table(index="image", columns="point", values=["bpp", column], aggfunc="first")
     table = table.reindex(columns=pd.MultiIndex.from_product([["bpp", column], list(points)]))
     table.columns = pd.MultiIndex.from_product([["bpp", "quality"], list(points)])
