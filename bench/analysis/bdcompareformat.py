@@ -117,7 +117,8 @@ def _interval_text(table: BdTable, common: CommonBd) -> str:
         return f"{axis.title}: none ({common.reason})"
     low, high = sorted(axis.sign * v for v in common.interval)
     unit = f" {axis.unit}" if axis.unit else ""
-    return f"{axis.title} {low:.2f}–{high:.2f}{unit}"
+    digits = 2 if axis.unit == "dB" else 4
+    return f"{axis.title} {low:.{digits}f}–{high:.{digits}f}{unit}"
 
 
 def ci_name(table: BdTable) -> str:

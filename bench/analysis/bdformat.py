@@ -157,13 +157,14 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
                 "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---:|---|" if cubic else "") + ("---:|" if mse else ""),
             ]
             rows = [e for e in table.entries if e.method == method and e.metric == metric]
+            digits = 2 if axis.unit == "dB" else 4  # a unitless score's range is often a few hundredths
             for e in rows:
                 extra = f" {_all_points_cell(e)} | {_payload_cell(e)} | {_rms_cell(e)} |" if cubic else ""
                 extra += f" {format_result(e.rate_mse_mean) if e.rate_mse_mean is not None else '—'} |" if mse else ""
                 lines.append(
                     f"| {e.codec} | {len(e.points)} | {format_result(e.rate)} | {_ci_cell(e)} | "
-                    f"{e.images} | {format_result(e.quality, 3)} | "
-                    f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
+                    f"{e.images} | {format_result(e.quality, digits + 1)} | "
+                    f"{_interval_text(e.rate.overlap, digits)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
                 )
             lines.append("")
             lines += significance_lines(rows, table.level)

@@ -106,9 +106,9 @@ def metrics_markdown(table: BdTable, *, heading_level: int = 2) -> str:
     lines = [f"{h}# BD-rate per metric", "",
              (f"BD-rate [%] against {table.anchor.name} ({method}) on each quality axis: the mean curves over the "
               f"images each pair has, as in the tables above (n/a: undefined there, with the reason).{direction} "
-              f"*{AVERAGE_LABEL}*: the arithmetic mean of the BD-rates over JPEG AI's seven perceptual metrics "
-              f"({', '.join(JPEG_AI_AVERAGED)}; MS-SSIM in dB), as JPEG AI's common test conditions average them; "
-              "only when all seven have a BD-rate."), "",
+              f"*{AVERAGE_LABEL}*: the arithmetic mean of the BD-rates over the seven perceptual metrics of JPEG "
+              f"AI's common test conditions ({', '.join(JPEG_AI_AVERAGED)}; MS-SSIM in dB), only when all seven "
+              "have a BD-rate."), "",
              "| codec | " + " | ".join(table.axes[key].short for key in metrics) + f" | {AVERAGE_LABEL} |",
              "|---|" + "---:|" * len(metrics) + "---|"]
     for average in jpeg_ai_averages(table, method):
