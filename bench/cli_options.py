@@ -364,8 +364,9 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", action="append", required=True, metavar="PATH",
                       help="file to write, its format from the extension: .pdf (fonts embedded), .svg (text kept as "
                            "text with --style paper), .png; repeatable")
-    plot.add_argument("--metric", choices=tuple(BD_METRICS), default="psnr",
-                      help="quality axis: psnr (RGB), ms_ssim_db (MS-SSIM in dB) or psnr_y (BT.709 luma) "
+    plot.add_argument("--metric", default="psnr", metavar="COLUMN",
+                      help=f"quality axis: {', '.join(BD_METRICS)} (PSNR RGB, MS-SSIM in dB, BT.709 luma), or a "
+                           "plug-in metric the results were scored by, by its column or name (e.g. iw_ssim, nlpd) "
                            "(default: %(default)s)")
     plot.add_argument("--codecs", metavar="A,B",
                       help="the curves to draw, by codec, curve or label (published:KEY) (default: every measured "

@@ -9,9 +9,8 @@ from collections.abc import Iterable, Sequence
 
 from bench.analysis.bdcompare import Comparisons
 from bench.analysis.bdimages import ImageBd
-from bench.analysis.bdpairs import PairBd
+from bench.analysis.bdpairs import CommonBd, PairBd
 from bench.analysis.bdrate import BootstrapResult
-from bench.analysis.curves import BD_METRICS
 from bench.analysis.bdtable import BdEntry, BdTable
 
 __all__ = ["ci_name", "comparisons_markdown", "images_csv", "pairs_csv", "per_image_lines", "resampling_text",
@@ -74,11 +73,11 @@ def _pairs_markdown(table: BdTable, pairs: Sequence[PairBd], h: str) -> list[str
               "comparison read the other way. Claims of \"A against B\" rest on these, not on two rows against "
               "the anchor. Every number: `bd-rate-pairs.csv`."), ""]
     codecs = list(dict.fromkeys(p.anchor for p in pairs))
-    for metric, axis in BD_METRICS.items():
+    for metric, axis in table.axes.items():
         found = {(p.test, p.anchor): p for p in pairs if p.metric == metric}
         if not found:
             continue
-        lines += [f"**{axis}**", "", "| codec \\ against | " + " | ".join(codecs) + " |",
+        lines += [f"**{axis.title}**", "", "| codec \\ against | " + " | ".join(codecs) + " |",
                   "|---|" + "---|" * len(codecs)]
         for test in codecs:
             cells = ["—" if test == anchor else _cell(found[test, anchor]) for anchor in codecs]
@@ -91,8 +90,7 @@ def _common_markdown(table: BdTable, comparisons: Comparisons, h: str) -> list[s
     common = comparisons.common
     if not common:
         return []
-    intervals = "; ".join(f"{BD_METRICS[c.metric]} {c.interval[0]:.2f}–{c.interval[1]:.2f} dB" if c.interval else
-                          f"{BD_METRICS[c.metric]}: none ({c.reason})" for c in common)
+    intervals = "; ".join(_interval_text(table, c) for c in common)
     images = max(c.images for c in common)
     lines = [f"{h}# One interval for ranking", "",
              (f"BD-rate [%] against {table.anchor.name} ({common[0].method}) with every curve integrated over the "
@@ -100,7 +98,7 @@ def _common_markdown(table: BdTable, comparisons: Comparisons, h: str) -> list[s
               "every measured codec has; each curve fitted on its points inside the interval plus the nearest "
               "beyond each end. The anchor's fit is the same in every row, so rows rank; the intervals of the "
               "differences are in the direct comparisons."), "",
-             "| codec | " + " | ".join(f"{BD_METRICS[c.metric]} [%]" for c in common) + " |",
+             "| codec | " + " | ".join(f"{table.axis(c.metric).title} [%]" for c in common) + " |",
              "|---|" + "---:|" * len(common)]
     names = list(dict.fromkeys(name for c in common for name, _ in c.rates))
     for name in names:
@@ -110,6 +108,17 @@ def _common_markdown(table: BdTable, comparisons: Comparisons, h: str) -> list[s
             cells.append("—" if result is None else _number(result.value) if result.ok else f"n/a: {result.reason}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _interval_text(table: BdTable, common: CommonBd) -> str:
+    """``common``'s quality interval in its metric's own values and unit, or why it has none."""
+    axis = table.axis(common.metric)
+    if common.interval is None:
+        return f"{axis.title}: none ({common.reason})"
+    low, high = sorted(axis.sign * v for v in common.interval)
+    unit = f" {axis.unit}" if axis.unit else ""
+    digits = 2 if axis.unit == "dB" else 4
+    return f"{axis.title} {low:.{digits}f}–{high:.{digits}f}{unit}"
 
 
 def ci_name(table: BdTable) -> str:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.analysis.bdtable import BdTable
-from bench.analysis.curves import BD_METRICS
 from bench.analysis.plots import FORMATS, save_figure
 from bench.analysis.styles import codec_style
 
@@ -30,7 +29,7 @@ def per_image_figure(table: BdTable) -> Figure | None:
 
     method = table.methods[0]
     found = [i for i in (table.comparisons.images if table.comparisons else ()) if i.method == method]
-    metrics = [m for m in BD_METRICS if any(i.metric == m for i in found)]
+    metrics = [m for m in table.axes if any(i.metric == m for i in found)]
     if not metrics:
         return None
     codecs = list(dict.fromkeys(i.codec for i in found))
@@ -55,7 +54,7 @@ def per_image_figure(table: BdTable) -> Figure | None:
         axes.set_yticks(range(len(codecs)), codecs)
         axes.set_ylim(len(codecs) - 0.5, -0.5)
         axes.set_xlabel(f"BD-rate vs {table.anchor.name} per image [%]")
-        axes.set_title(BD_METRICS[metric])
+        axes.set_title(table.axis(metric).title)
     figure.suptitle(f"Per-image BD-rate ({method}); box: quartiles, black bar: mean curves")
     return figure
 

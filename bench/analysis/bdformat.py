@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 
 import numpy as np
 
 from bench.analysis.bdcompareformat import ci_name, per_image_lines, resampling_text, significance_lines
 from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
-from bench.analysis.curves import BD_METRICS, Curve
+from bench.analysis.curves import Axis, Curve
 
-__all__ = ["CSV_COLUMNS", "csv_value", "escape_pipes", "format_number", "format_result", "selection_text",
+__all__ = ["CSV_COLUMNS", "csv_value", "direction_lines", "escape_pipes", "format_number", "format_result", "selection_text",
            "table_csv", "table_markdown"]
 
 QUALITY_NAME = {"psnr": "BD-PSNR", "ms_ssim_db": "BD-MS-SSIM", "psnr_y": "BD-PSNR-Y"}
+
+
+def quality_name(axis: Axis) -> str:
+    """BD-quality's name on ``axis``: ``BD-PSNR``, ``BD-MS-SSIM``, ``BD-PSNR-Y``, ``BD-<metric>``."""
+    return QUALITY_NAME.get(axis.key, f"BD-{axis.short}")
+
+
+def direction_lines(axes: Iterable[Axis]) -> list[str]:
+    """A note on the lower-is-better axes among ``axes`` (none when every one is higher-is-better)."""
+    lower = [axis.short for axis in axes if not axis.higher_is_better]
+    if not lower:
+        return []
+    names = ", ".join(lower)
+    return [(f"Lower is better for {names}: BD-rate is computed on the negated values, so a negative BD-rate "
+             f"still means fewer bits at equal quality; BD-quality ({', '.join(f'BD-{n}' for n in lower)}) and "
+             "the quality overlap are in the metric's own values and direction (negative: lower, better, at "
+             "equal rate)."), ""]
 METHOD_TEXT = {
     "cubic": ("cubic (VCEG-M33: least-squares cubic, integrated analytically; each curve fitted on its points "
               "inside the other curve's range plus the nearest one beyond each end, at least 4; *all points*: "
@@ -116,34 +134,37 @@ def table_markdown(table: BdTable, *, heading_level: int = 2) -> str:
         f"each curve needs at least 4 strictly monotonic points."),
         "",
         *_selection_lines(table),
+        *direction_lines(table.axes.values()),
     ]
     if not table.entries:
         lines += [f"No codec besides the anchor {anchor.name} in these results: nothing to compare.", ""]
     for method in table.methods if table.entries else ():
         lines += [f"{h}# Method: {METHOD_TEXT[method]}", ""]
-        for metric, axis in BD_METRICS.items():
+        for metric, axis in table.axes.items():
             if not any(e.metric == metric for e in table.entries):
                 continue  # PSNR-Y: rows from before it was recorded
-            qname = QUALITY_NAME[metric]
+            qname = quality_name(axis)
+            unit = axis.unit_text
             cubic = method == "cubic"
             mse = cubic and metric == "psnr"
             extra_head = " all points [%] | payload [%] | fit RMS anchor · test |" if cubic else ""
             extra_head += " PSNR of mean MSE [%] |" if mse else ""
             lines += [
-                f"**{axis}, dB**",
+                f"**{axis.title}, {axis.unit}**" if axis.unit else f"**{axis.title}**",
                 "",
-                (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname} [dB] | overlap [dB] "
+                (f"| codec | points | BD-rate [%] | {pct}% CI [%] | images | {qname}{unit} | overlap{unit} "
                 f"| overlap [bpp] |{extra_head}"),
                 "|---|---:|---:|---|---:|---:|---|---|" + ("---:|---:|---|" if cubic else "") + ("---:|" if mse else ""),
             ]
             rows = [e for e in table.entries if e.method == method and e.metric == metric]
+            digits = 2 if axis.unit == "dB" else 4  # a unitless score's range is often a few hundredths
             for e in rows:
                 extra = f" {_all_points_cell(e)} | {_payload_cell(e)} | {_rms_cell(e)} |" if cubic else ""
                 extra += f" {format_result(e.rate_mse_mean) if e.rate_mse_mean is not None else '—'} |" if mse else ""
                 lines.append(
                     f"| {e.codec} | {len(e.points)} | {format_result(e.rate)} | {_ci_cell(e)} | "
-                    f"{e.images} | {format_result(e.quality, 3)} | "
-                    f"{_interval_text(e.rate.overlap, 2)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
+                    f"{e.images} | {format_result(e.quality, digits + 1)} | "
+                    f"{_interval_text(e.rate.overlap, digits)} | {_interval_text(e.quality.overlap, 3)} |{extra}"
                 )
             lines.append("")
             lines += significance_lines(rows, table.level)

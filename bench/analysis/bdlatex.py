@@ -1,7 +1,7 @@
 """BD-rates as one LaTeX table (booktabs), as a paper shows them: a row per codec, the metrics side by side.
 
-For the table's first method, each codec's BD-rate [%] per metric (PSNR, MS-SSIM and, where the rows have it,
-PSNR-Y), with its bootstrap interval unless left out, rounded as in the Markdown (exact values and the
+For the table's first method, each codec's BD-rate [%] per metric (PSNR, MS-SSIM and, where the rows have them,
+PSNR-Y and the plug-in metrics), with its bootstrap interval unless left out, rounded as in the Markdown (exact values and the
 other method, BD-quality and the points used: ``bd-rate.md`` and ``bd-rate.csv``); a value that is
 undefined is ``---`` (the reason is in the Markdown and the CSV). Text from the data (codec names, the
 anchor's) is escaped, so any name compiles. Needs ``\\usepackage{booktabs}`` in the preamble.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from bench.analysis.bdrate import BdResult
 from bench.analysis.bdtable import BdEntry, BdTable
-from bench.analysis.curves import BD_METRICS
 
 __all__ = ["latex_escape", "latex_number", "table_latex"]
 
@@ -43,9 +42,6 @@ def _interval(entry: BdEntry) -> str:
     return f"[{latex_number(ci.low, 1)}, {latex_number(ci.high, 1)}]"
 
 
-_METRIC = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM", "psnr_y": "PSNR-Y"}
-
-
 def table_latex(table: BdTable, *, ci: bool = True) -> str:
     """The BD-rates as LaTeX source: a comment line, then one booktabs ``table`` with a row per codec and, side
     by side, a column (with ``ci``, two: value and interval) per metric the table has (PSNR, MS-SSIM, PSNR-Y),
@@ -54,7 +50,8 @@ def table_latex(table: BdTable, *, ci: bool = True) -> str:
     method = table.methods[0]
     anchor = latex_escape(table.anchor.label if table.anchor.published else table.anchor.name)
     entries = {(e.codec, e.metric): e for e in table.entries if e.method == method}
-    metrics = [m for m in BD_METRICS if any(metric == m for _, metric in entries)]
+    metrics = [m for m in table.axes if any(metric == m for _, metric in entries)]
+    names = {m: latex_escape(table.axis(m).short) for m in metrics}
     codecs = list(dict.fromkeys(codec for codec, _ in entries))
     width = 2 if ci else 1
     env = "table*" if ci else "table"  # with intervals, too wide for one column of a two-column paper
@@ -69,11 +66,11 @@ def table_latex(table: BdTable, *, ci: bool = True) -> str:
              "\\begin{tabular}{l" + ("rc" if ci else "r") * len(metrics) + "}",
              "\\toprule"]
     if ci:
-        lines.append(" & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{_METRIC[m]}}}" for m in metrics) + " \\\\")
+        lines.append(" & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{names[m]}}}" for m in metrics) + " \\\\")
         lines.append(" ".join(f"\\cmidrule(lr){{{2 + width * i}-{3 + width * i}}}" for i in range(len(metrics))))
         lines.append("Codec & " + " & ".join(f"BD-rate [\\%] & {pct}\\,\\% CI" for _ in metrics) + " \\\\")
     else:
-        lines.append("Codec & " + " & ".join(_METRIC[m] for m in metrics) + " \\\\")
+        lines.append("Codec & " + " & ".join(names[m] for m in metrics) + " \\\\")
     lines.append("\\midrule")
     for codec in codecs:
         cells = [latex_escape(table.curves[codec].label if codec in table.curves else codec)]

@@ -49,7 +49,8 @@ class PairBd:
 
 @dataclass(frozen=True)
 class CommonBd:
-    """Every curve against the anchor over one quality ``interval`` (dB), or the reason there is none."""
+    """Every curve against the anchor over one quality ``interval`` (dB; for a lower-is-better metric, of its
+    negated values, as integrated), or the reason there is none."""
 
     metric: str
     method: str
@@ -156,7 +157,7 @@ def common_interval_table(rows: pd.DataFrame, table: BdTable, *, memo: Memo | No
 def _common(metric: str, method: str, means: dict[str, Curve], anchor: str, images: int) -> CommonBd:
     ranges = []
     for curve in means.values():
-        quality = curve.quality(metric)
+        quality = curve.bd_quality(metric)
         if not np.all(np.isfinite(quality)) or not np.all(np.isfinite(curve.rate())):
             return CommonBd(metric, method, None, images, (), f"{curve.name} has no value at some of its points")
         ranges.append((float(quality.min()), float(quality.max())))
@@ -168,6 +169,6 @@ def _common(metric: str, method: str, means: dict[str, Curve], anchor: str, imag
     for name, curve in means.items():
         if name == anchor:
             continue
-        rates.append((name, bd_rate_over(base.rate(), base.quality(metric), curve.rate(), curve.quality(metric),
+        rates.append((name, bd_rate_over(base.rate(), base.bd_quality(metric), curve.rate(), curve.bd_quality(metric),
                                          (low, high), method=method, labels=(base.points, curve.points))))
     return CommonBd(metric, method, (low, high), images, tuple(rates))

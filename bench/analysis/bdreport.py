@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.bdcompareformat import comparisons_markdown, images_csv, pairs_csv
-from bench.analysis.bdformat import table_csv, table_markdown
+from bench.analysis.bdformat import CSV_COLUMNS, table_csv, table_markdown
+from bench.analysis.bdmetrics import metrics_csv_lines, metrics_markdown
 from bench.analysis.bdcompare import comparisons
 from bench.analysis.bdrate import DEFAULT_RESAMPLES, MAX_RESAMPLES
 from bench.analysis.bdstudy import STUDY, STUDY_ANCHOR, StudyRow, study_comparison, study_csv, study_markdown
@@ -25,9 +26,13 @@ __all__ = ["bd_files", "bd_report_markdown", "bd_tables", "write_bd_tables"]
 
 def bd_report_markdown(table: BdTable, study: Sequence[StudyRow] | None, *, heading_level: int = 2,
                        figure: str | None = None) -> str:
-    """The BD-rate tables, the comparisons beside them (with ``figure``, the per-image figure's file name) and,
-    when given, the comparison with the study, as one Markdown text."""
+    """The BD-rate tables, with plug-in metrics the BD-rate per metric (:mod:`bench.analysis.bdmetrics`), the
+    comparisons beside them (with ``figure``, the per-image figure's file name) and, when given, the comparison
+    with the study, as one Markdown text."""
     parts = [table_markdown(table, heading_level=heading_level)]
+    per_metric = metrics_markdown(table, heading_level=heading_level)
+    if per_metric:
+        parts.append(per_metric)
     if figure is not None:
         parts.append(f"![per-image BD-rate]({figure})\n")
     parts.append(comparisons_markdown(table, heading_level=heading_level))
@@ -75,7 +80,8 @@ def bd_files(table: BdTable, study: Sequence[StudyRow] | None, *, latex: bool = 
              latex_ci: bool = True) -> dict[str, str]:
     """File name → content: ``bd-rate.md``, ``bd-rate.csv``, with a study comparison ``bd-rate-study.csv``,
     and with ``latex`` ``bd-rate.tex`` (:func:`bench.analysis.bdlatex.table_latex`, intervals with ``latex_ci``)."""
-    files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study), "bd-rate.csv": table_csv(table)}
+    files = {"bd-rate.md": "# BD-rate\n\n" + bd_report_markdown(table, study),
+             "bd-rate.csv": table_csv(table) + metrics_csv_lines(table, CSV_COLUMNS)}
     if study is not None:
         files["bd-rate-study.csv"] = study_csv(study)
     if table.comparisons is not None and table.comparisons.images:

@@ -1,7 +1,8 @@
 """BD-rate tables: every codec against an anchor, with bootstrap intervals (the numbers; text and
 files: :mod:`bench.analysis.bdformat`, :mod:`bench.analysis.bdreport`).
 
-For each method (``cubic``, ``pchip``), metric (PSNR, MS-SSIM dB) and codec, a :class:`BdEntry` holds
+For each method (``cubic``, ``pchip``), metric (PSNR, MS-SSIM dB, PSNR-Y, and the primary column of every
+plug-in metric the rows were scored by: :func:`table_axes`) and codec, a :class:`BdEntry` holds
 BD-rate and BD-quality of the codec's mean curve against the anchor's (:mod:`bench.analysis.bdrate`), each a
 number or the reason there is none, and a paired percentile bootstrap interval of the BD-rate. Both are
 computed on one image set (:func:`common_images`): the images that both codecs have with status ``ok``
@@ -17,12 +18,16 @@ anchor; ``rate_range`` then keeps, of every curve (anchor and tests), the points
 ``[low, high]`` bpp. The fit-range rule of :mod:`bench.analysis.bdrate` (points inside the other curve's
 range plus the nearest beyond each end, at least 4) applies to what is left: the options choose the
 candidates, the rule still chooses among them.
+
+A lower-is-better plug-in metric (NLPD, Butteraugli) is integrated on its negated value, so that a negative
+BD-rate still means fewer bits at equal quality; its BD-quality and overlaps are given back in the metric's own
+values and direction (negative BD-NLPD: lower NLPD, better, at equal rate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -45,12 +50,14 @@ from bench.analysis.bdrate import (
 from bench.core.errors import BenchError
 from bench.analysis.refcurves import check_dataset
 from bench.analysis.curves import (
-    BD_METRICS,
+    BUILTIN_AXES,
     PUBLISHED,
     PUBLISHED_PREFIX,
+    Axis,
     Curve,
     dataset_of,
     measured_curves,
+    plugin_axes,
     published_curve,
 )
 
@@ -69,6 +76,8 @@ __all__ = [
     "per_image",
     "resolve_anchor",
     "select_points",
+    "table_axes",
+    "table_metrics",
 ]
 
 class BdTableError(BenchError):
@@ -127,6 +136,12 @@ class BdTable:
     comparisons: Any = None
     """A :class:`bench.analysis.bdcompare.Comparisons` (per-image BD-rates, the common-interval table, the pairs)
     once :func:`bench.analysis.bdreport.bd_tables` has computed it (typed loosely: that module imports this one)."""
+    axes: Mapping[str, Axis] = field(default_factory=lambda: dict(BUILTIN_AXES))
+    """The table's quality axes by key, in its order (:func:`table_axes`)."""
+
+    def axis(self, metric: str) -> Axis:
+        """The axis of ``metric`` (a built-in one when the table does not list it)."""
+        return self.axes.get(metric) or BUILTIN_AXES[metric]
 
     def entry(self, codec: str, metric: str, method: str) -> BdEntry:
         for e in self.entries:
@@ -171,6 +186,22 @@ def select_points(curve: Curve, *, points: Sequence[str] | None = None,
     return curve
 
 
+def _axis_of(anchor: Curve, test: Curve, metric: str) -> Axis | None:
+    return test.axes.get(metric) or anchor.axes.get(metric)
+
+
+def _own_direction(rate: BdResult, quality: BdResult, axis: Axis | None) -> tuple[BdResult, BdResult]:
+    """BD values computed on negated qualities (a lower-is-better metric) given back in the metric's own
+    values: BD-rate's overlap (a quality interval) and BD-quality's value; others as they are."""
+    if axis is None or axis.higher_is_better:
+        return rate, quality
+    if rate.overlap is not None:
+        rate = replace(rate, overlap=(-rate.overlap[1], -rate.overlap[0]))
+    if quality.value is not None:
+        quality = replace(quality, value=-quality.value)
+    return rate, quality
+
+
 def _missing(curve: Curve, metric: str) -> str | None:
     """A reason naming the operating points without a value, or None."""
     values = np.column_stack([curve.rate(), curve.quality(metric)])
@@ -187,11 +218,12 @@ def bd_pair(anchor: Curve, test: Curve, metric: str, method: str = "cubic",
     if reason:
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined
-    args = (anchor.rate(), anchor.quality(metric), test.rate(), test.quality(metric))
+    args = (anchor.rate(), anchor.bd_quality(metric), test.rate(), test.bd_quality(metric))
     labels = (anchor.points, test.points)
-    return (
+    return _own_direction(
         bd_rate_result(*args, method=method, min_overlap=min_overlap, fit=fit, labels=labels),
         bd_quality_result(*args, method=method, min_overlap=min_overlap, fit=fit, labels=labels),
+        _axis_of(anchor, test, metric),
     )
 
 
@@ -200,7 +232,7 @@ def fit_residuals(anchor: Curve, test: Curve, metric: str) -> tuple[float | None
     the default fit range uses; None where a curve cannot be fitted."""
     if _missing(anchor, metric) or _missing(test, metric):
         return None, None
-    a, t = (anchor.rate(), anchor.quality(metric)), (test.rate(), test.quality(metric))
+    a, t = (anchor.rate(), anchor.bd_quality(metric)), (test.rate(), test.bd_quality(metric))
     out: list[float | None] = []
     for curve, other in ((a, t), (t, a)):
         try:
@@ -230,29 +262,48 @@ def per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str
               memo: Memo | None = None) -> pd.DataFrame:
     """Per-image rate and quality, one row per image ok at every point; columns (bpp|quality, point).
 
-    The quality is PSNR (RGB or Y′), or raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample).
+    The quality is PSNR (RGB or Y′), raw MS-SSIM for ``ms_ssim_db`` (averaged, then converted, per resample), or
+    a plug-in metric's value, negated where lower is better (as BD integrals take it).
     """
     return _memoized(memo, ("per_image", codec, tuple(points), metric),
                      lambda: _per_image(rows, codec, points, metric))
 
 
 _ROW_COLUMN = {"psnr": "psnr", "ms_ssim_db": "ms_ssim", "psnr_y": "psnr_y"}
-"""The rows' column behind each metric (MS-SSIM dB is computed from the mean raw MS-SSIM)."""
+"""The rows' column behind each built-in metric (MS-SSIM dB is computed from the mean raw MS-SSIM); a plug-in
+metric's is its key."""
+
+
+def table_axes(rows: pd.DataFrame) -> dict[str, Axis]:
+    """The axes of the BD tables of ``rows`` by key: PSNR and MS-SSIM, PSNR-Y where any row has it, then the
+    primary column of each plug-in metric the rows were scored by (:func:`bench.analysis.curves.plugin_axes`)."""
+    has_luma = "psnr_y" in rows and bool(rows["psnr_y"].notna().any())
+    builtin = {key: axis for key, axis in BUILTIN_AXES.items() if key != "psnr_y" or has_luma}
+    return {**builtin, **{axis.key: axis for axis in plugin_axes(rows)}}
 
 
 def table_metrics(rows: pd.DataFrame) -> tuple[str, ...]:
-    """The metrics of the BD tables of ``rows``: PSNR and MS-SSIM, and PSNR-Y where any row has it."""
-    has_luma = "psnr_y" in rows and bool(rows["psnr_y"].notna().any())
-    return tuple(m for m in BD_METRICS if m != "psnr_y" or has_luma)
+    """The keys of :func:`table_axes`."""
+    return tuple(table_axes(rows))
 
 
 def _per_image(rows: pd.DataFrame, codec: str, points: Sequence[str], metric: str) -> pd.DataFrame:
-    column = _ROW_COLUMN[metric]
+    column = _ROW_COLUMN.get(metric, metric)
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok") & rows["point"].isin(points)]
+    if metric not in _ROW_COLUMN:  # a plug-in column, stored as text where the store does not know it
+        part = part.assign(**{column: pd.to_numeric(part[column], errors="coerce")})
     table = part.pivot_table(index="image", columns="point", values=["bpp", column], aggfunc="first")
     table = table.reindex(columns=pd.MultiIndex.from_product([["bpp", column], list(points)]))
     table.columns = pd.MultiIndex.from_product([["bpp", "quality"], list(points)])
+    if metric not in _ROW_COLUMN and not _higher_is_better(rows, metric):
+        table["quality"] = -table["quality"]
     return table[np.isfinite(table.to_numpy(dtype=np.float64)).all(axis=1)].sort_index()
+
+
+def _higher_is_better(rows: pd.DataFrame, metric: str) -> bool:
+    """The direction of the plug-in metric whose primary column is ``metric`` (True when none is found)."""
+    axis = next((a for a in plugin_axes(rows) if a.key == metric), None)
+    return axis is None or axis.higher_is_better
 
 
 def common_images(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, *,
@@ -338,13 +389,18 @@ def bd_common(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, metho
     """BD-rate and BD-quality of the two codecs' mean curves over their :func:`common_images`, and those images."""
     images = common_images(rows, anchor, test, metric, memo=memo)
     if len(images) == 0:
-        with_value = {"ms_ssim_db": " with MS-SSIM", "psnr_y": " with PSNR-Y"}.get(metric, "")
+        with_value = {"psnr": ""}.get(metric, f" with {_axis_name(anchor, test, metric)}")
         reason = _missing(anchor, metric) or _missing(test, metric) or (
             f"no image is ok{with_value} at every point of both {anchor.name} and {test.name}")
         undefined = BdResult(None, reason, method, None, len(anchor.points), len(test.points))
         return undefined, undefined, images
     rate, quality = bd_pair(*mean_pair(rows, anchor, test, images, memo=memo), metric, method, min_overlap)
     return rate, quality, images
+
+
+def _axis_name(anchor: Curve, test: Curve, metric: str) -> str:
+    axis = _axis_of(anchor, test, metric)
+    return metric if axis is None else axis.short
 
 
 def bd_interval(rows: pd.DataFrame, anchor: Curve, test: Curve, metric: str, method: str, common: pd.Index, *,
@@ -411,8 +467,9 @@ def bd_table(
             raise BdTableError(f"no results for codec {name!r}; known codecs: {', '.join(curves)}")
     entries = []
     memo = {} if memo is None else memo
+    axes = table_axes(rows)
     for method in methods:
-        for metric in table_metrics(rows):
+        for metric in axes:
             for name in names:
                 test = curves[name]
                 if test.published:
@@ -437,7 +494,7 @@ def bd_table(
     return BdTable(dataset, anchor_curve, curves, tuple(methods), tuple(entries), n_boot, seed, level,
                    min_overlap, None if anchor_points is None else tuple(anchor_points),
                    None if rate_range is None else (float(rate_range[0]), float(rate_range[1])),
-                   mc_target, max_boot, ci_method)
+                   mc_target, max_boot, ci_method, axes=axes)
 
 
 def _mean_only_entry(anchor: Curve, test: Curve, metric: str, method: str, min_overlap: float) -> BdEntry:

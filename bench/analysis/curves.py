@@ -32,6 +32,7 @@ from bench.core.identity import check_measured_once, current_rows
 from bench.core.metrics import ms_ssim_db
 
 __all__ = [
+    "BUILTIN_AXES",
     "DEFAULT_OVERLAYS",
     "BD_METRICS",
     "METRICS",
@@ -39,10 +40,12 @@ __all__ = [
     "PUBLISHED_DATASET",
     "PUBLISHED_PREFIX",
     "REFERENCE_PREFIX",
+    "Axis",
     "Curve",
     "CurveError",
     "dataset_of",
     "measured_curves",
+    "plugin_axes",
     "published_curve",
     "published_for",
     "reference_to_curve",
@@ -52,7 +55,8 @@ METRICS: dict[str, str] = {"psnr": "PSNR (RGB)", "ms_ssim_db": "MS-SSIM (RGB)"}
 """Quality metrics of a curve (attribute name → axis name); both in dB."""
 
 BD_METRICS: dict[str, str] = {**METRICS, "psnr_y": "PSNR-Y (BT.709 Y′)"}
-"""The metrics of the BD tables: those of the figures, and luma PSNR (where the rows have it)."""
+"""The built-in metrics of the BD tables: those of the figures, and luma PSNR (where the rows have it); the
+plug-in metrics a set of rows was scored by add theirs (:func:`plugin_axes`)."""
 
 PUBLISHED_PREFIX = "published:"
 """Names of published curves, as anchors or overlays: ``published:<key>``."""
@@ -102,6 +106,78 @@ class CurveError(BenchError):
 
 
 @dataclass(frozen=True)
+class Axis:
+    """A quality axis of curves and BD tables: a built-in metric, or a plug-in metric's primary column."""
+
+    key: str
+    """The curve's quality (built-in: ``psnr``, ``ms_ssim_db``, ``psnr_y``; plug-in: its primary column)."""
+    title: str
+    """Name of the axis in tables and figure titles (``PSNR (RGB)``, ``iw-ssim``)."""
+    short: str
+    """Short name, in BD-quality's name (``BD-PSNR``) and difference axes."""
+    unit: str = "dB"
+    higher_is_better: bool = True
+    metric: str = ""
+    """The metric's name (``psnr``, ``ms-ssim``, ``psnr-ycbcr``, or the plug-in's)."""
+
+    @property
+    def sign(self) -> float:
+        """+1, or −1 for a lower-is-better metric: BD integrals run on ``sign × value``, so that a negative
+        BD-rate still means fewer bits at equal quality."""
+        return 1.0 if self.higher_is_better else -1.0
+
+    @property
+    def unit_text(self) -> str:
+        """`` [unit]``, or nothing for a unitless score."""
+        return f" [{self.unit}]" if self.unit else ""
+
+
+BUILTIN_AXES: dict[str, Axis] = {
+    "psnr": Axis("psnr", BD_METRICS["psnr"], "PSNR", metric="psnr"),
+    "ms_ssim_db": Axis("ms_ssim_db", BD_METRICS["ms_ssim_db"], "MS-SSIM", metric="ms-ssim"),
+    "psnr_y": Axis("psnr_y", BD_METRICS["psnr_y"], "PSNR-Y", metric="psnr-ycbcr"),
+}
+"""The built-in axes, in the order of the tables."""
+
+
+def _scored_by(rows: pd.DataFrame) -> list[str]:
+    """The plug-in metric names of the rows' ``metrics`` cells (``name:version``, comma-separated)."""
+    if "metrics" not in rows:
+        return []
+    names = {item.rsplit(":", 1)[0].strip() for cell in rows["metrics"].dropna().unique()
+             for item in str(cell).split(",") if item.strip()}
+    return sorted(name for name in names if name)
+
+
+def plugin_axes(rows: pd.DataFrame) -> tuple[Axis, ...]:
+    """The axes of the plug-in metrics that scored ``rows`` (their ``metrics`` cells), those of JPEG AI's
+    set first in its order, then by name; a metric whose primary column no successful row has a finite
+    value of is absent. A metric whose plug-in is not loaded is an error naming it."""
+    from bench.core.errors import MetricError
+    from bench.core.metric_registry import SETS, create_metric
+
+    names = _scored_by(rows)
+    order = {name: i for i, name in enumerate(SETS["jpeg-ai"])}
+    names.sort(key=lambda name: (order.get(name, len(order)), name))
+    ok = rows["status"] == "ok" if "status" in rows else pd.Series(True, index=rows.index)
+    axes = []
+    for name in names:
+        try:
+            metric = create_metric(name)
+        except MetricError as exc:
+            raise CurveError(f"the rows were scored by metric {name!r}, which cannot be loaded ({exc}); "
+                             "make its plug-in findable (metrics/ or BENCH_METRIC_PATH)") from None
+        column = metric.primary
+        if column not in rows:
+            continue
+        values = pd.to_numeric(rows.loc[ok, column], errors="coerce").to_numpy(dtype=np.float64)
+        if not np.isfinite(values).any():
+            continue
+        axes.append(Axis(column, metric.name, metric.name, metric.unit, bool(metric.higher_is_better), metric.name))
+    return tuple(axes)
+
+
+@dataclass(frozen=True)
 class Curve:
     """A mean rate–quality curve, one entry per operating point (measured: sorted by bpp).
 
@@ -126,6 +202,8 @@ class Curve:
     """Mean PSNR of Y′ (BT.709) per point, where the rows have it (``None`` for published curves)."""
     dataset_images: int | None = None
     """How many images a published or reference curve's means are over, where its file (or tag) says."""
+    extra: tuple[tuple[Axis, tuple[float, ...]], ...] = ()
+    """Plug-in metrics: each axis with its mean value per point (the mean of the images' values)."""
 
     @property
     def published(self) -> bool:
@@ -138,14 +216,26 @@ class Curve:
         with np.errstate(invalid="ignore"):
             return tuple(float(v) for v in ms_ssim_db(np.asarray(self.ms_ssim, dtype=np.float64)))
 
+    @property
+    def axes(self) -> dict[str, Axis]:
+        """The curve's axes by key: the built-in ones, then its plug-in metrics'."""
+        return {**BUILTIN_AXES, **{axis.key: axis for axis, _ in self.extra}}
+
     def quality(self, metric: str) -> np.ndarray:
-        """``psnr``, ``ms_ssim_db`` or ``psnr_y`` as a float64 array (NaN where the curve has no value)."""
-        if metric not in BD_METRICS:
-            raise CurveError(f"unknown metric {metric!r}; use one of {', '.join(BD_METRICS)}")
-        values = getattr(self, metric)
+        """``psnr``, ``ms_ssim_db``, ``psnr_y`` or a plug-in metric's column as a float64 array in the metric's
+        own values (NaN where the curve has no value; all NaN for a plug-in metric it was not scored by)."""
+        if metric in BD_METRICS:
+            values = getattr(self, metric)
+        else:
+            values = next((v for axis, v in self.extra if axis.key == metric), None)
         if values is None:
             return np.full(len(self.points), np.nan)
         return np.asarray(values, dtype=np.float64)
+
+    def bd_quality(self, metric: str) -> np.ndarray:
+        """:meth:`quality` as BD integrals use it: negated for a lower-is-better metric."""
+        axis = self.axes.get(metric)
+        return self.quality(metric) * (1.0 if axis is None else axis.sign)
 
     def rate(self) -> np.ndarray:
         return np.asarray(self.bpp, dtype=np.float64)
@@ -165,6 +255,7 @@ class Curve:
             self, points=pick(self.points), bpp=pick(self.bpp), psnr=pick(self.psnr), ms_ssim=pick(self.ms_ssim),
             encode_s=pick(self.encode_s), decode_s=pick(self.decode_s), images=pick(self.images),
             failed=pick(self.failed), psnr_y=pick(self.psnr_y),
+            extra=tuple((axis, pick(values)) for axis, values in self.extra),
         )
 
 
@@ -192,6 +283,7 @@ def measured_curves(rows: pd.DataFrame) -> dict[str, Curve]:
     rows = current_rows(rows)[0]
     check_measured_once(rows)
     summary = summarize(rows)
+    extra = _plugin_means(rows)
     curves: dict[str, Curve] = {}
     for codec in sorted(set(summary["codec"])):
         part = summary[summary["codec"] == codec]
@@ -212,8 +304,23 @@ def measured_curves(rows: pd.DataFrame) -> dict[str, Curve]:
             images=tuple(int(v) for v in part["images"]),
             failed=tuple(int(v) for v in part["failed"]),
             psnr_y=floats("psnr_y"),
+            extra=tuple((axis, tuple(float(means.get((codec, str(p)), math.nan)) for p in part["point"]))
+                        for axis, means in extra),
         )
     return curves
+
+
+def _plugin_means(rows: pd.DataFrame) -> list[tuple[Axis, dict[tuple[str, str], float]]]:
+    """Per plug-in axis of ``rows``: (codec, point) → the mean of the successful rows' finite values (as
+    PSNR is averaged); a point without one is absent."""
+    out = []
+    good = rows[rows["status"] == "ok"]
+    for axis in plugin_axes(rows):
+        values = pd.to_numeric(good[axis.key], errors="coerce")
+        values = values.where(np.isfinite(values))
+        means = values.groupby([good["codec"].astype(str), good["point"].astype(str)]).mean().dropna()
+        out.append((axis, {key: float(v) for key, v in means.items()}))
+    return out
 
 
 # --- published ----------------------------------------------------------------------------------

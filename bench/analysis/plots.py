@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.analysis.curves import (
-    BD_METRICS, METRICS, Curve, dataset_of, measured_curves, published_curve, published_for,
+    BD_METRICS, BUILTIN_AXES, METRICS, Axis, Curve, dataset_of, measured_curves, published_curve, published_for,
 )
 from bench.analysis.figstyle import SCREEN, WIDTHS, FigureStyle
 from bench.analysis.styles import Style, assign_styles
@@ -47,6 +47,24 @@ PAIR_SIZE = (13.0, 5.0)
 RATE_LABEL = "bit rate [bpp]"
 QUALITY_LABEL = {"psnr": "PSNR (RGB) [dB]", "ms_ssim_db": "MS-SSIM (RGB) [dB]", "psnr_y": "PSNR-Y (BT.709) [dB]"}
 _SHORT = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM", "psnr_y": "PSNR-Y"}
+
+
+def _axis(curves: Sequence[Curve], metric: str) -> Axis | None:
+    """The axis ``metric`` names among the curves' (built-in, or a plug-in metric's primary column)."""
+    return next((curve.axes[metric] for curve in curves if metric in curve.axes), BUILTIN_AXES.get(metric))
+
+
+def quality_label(axis: Axis) -> str:
+    """The quality axis's label: ``PSNR (RGB) [dB]`` …, ``<metric> [unit]`` for a plug-in metric, which says
+    when lower is better."""
+    if axis.key in QUALITY_LABEL:
+        return QUALITY_LABEL[axis.key]
+    return f"{axis.title}{axis.unit_text}" + ("" if axis.higher_is_better else " (lower is better)")
+
+
+def _short(curves: Sequence[Curve], metric: str) -> str:
+    axis = _axis(curves, metric)
+    return _SHORT.get(metric, metric if axis is None else axis.short)
 
 
 class PlotError(BenchError):
@@ -88,7 +106,7 @@ def _plan(curves: Sequence[Curve], metric: str, rate_range: tuple[float | None, 
         if inside.any():
             shown.append(curve)
         elif not valid.any():
-            hidden.append(f"{curve.label} (no {_SHORT[metric]} values)")
+            hidden.append(f"{curve.label} (no {_short(curves, metric)} values)")
         elif high is not None and (rate[valid] > high).all():
             hidden.append(f"{curve.label} (every point above {high:g} bpp)")
         elif low is not None and (rate[valid] < low).all():
@@ -119,7 +137,8 @@ def _draw(axes, plan: _Plan, metric: str, styles: Mapping[str, Style], look: Fig
         if spread is not None and rows is not None and not curve.published:
             _draw_spread(axes, curve, metric, spread, rows, style.colour)
     axes.set_xlabel(RATE_LABEL + (" (log scale)" if log_rate else ""))
-    axes.set_ylabel(QUALITY_LABEL[metric])
+    axis = _axis(plan.shown, metric)
+    axes.set_ylabel(QUALITY_LABEL[metric] if axis is None else quality_label(axis))
     if log_rate:
         axes.set_xscale("log")
     axes.grid(True, which="major", alpha=0.4)
@@ -149,10 +168,11 @@ def _log_ticks(axes) -> None:
 
 
 def image_quality(rows: pd.DataFrame, codec: str, metric: str) -> pd.DataFrame:
-    """The codec's ok rows as columns ``point``, ``bpp``, ``quality`` (PSNR, PSNR-Y, or each image's MS-SSIM in dB)."""
+    """The codec's ok rows as columns ``point``, ``bpp``, ``quality`` (PSNR, PSNR-Y, each image's MS-SSIM in dB,
+    or a plug-in metric's value)."""
     part = rows[(rows["codec"] == codec) & (rows["status"] == "ok")]
-    if metric in ("psnr", "psnr_y"):
-        quality = part[metric].to_numpy(np.float64)
+    if metric != "ms_ssim_db":
+        quality = pd.to_numeric(part[metric], errors="coerce").to_numpy(np.float64)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             quality = -10.0 * np.log10(1.0 - part["ms_ssim"].to_numpy(np.float64))
@@ -230,7 +250,8 @@ def _draw_delta(axes, plan: _Plan, anchor: Curve, metric: str, styles: Mapping[s
                       markerfacecolor="none" if curve.published else None)
     axes.axhline(0.0, color=styles[anchor.name].colour, linewidth=0.6 * look.line_width)
     # the anchor inside the panel, so that the y-label stays short enough for the panel's height
-    axes.set_ylabel(f"Δ{_SHORT[metric]} [dB]")
+    axis = _axis([anchor, *plan.shown], metric)
+    axes.set_ylabel(f"Δ{_short([anchor, *plan.shown], metric)}{' [dB]' if axis is None else axis.unit_text}")
     axes.text(0.01, 0.96, f"vs {anchor.label}", transform=axes.transAxes, ha="left", va="top",
               fontsize=look.font_size - 1,
               bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
@@ -262,7 +283,8 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
               rows: pd.DataFrame | None = None, delta_anchor: Curve | None = None,
               rate_range: tuple[float | None, float | None] | None = None,
               look: FigureStyle = SCREEN) -> Figure:
-    """One RD figure: each curve's ``metric`` (``psnr``, ``ms_ssim_db`` or ``psnr_y``) against bpp.
+    """One RD figure: each curve's ``metric`` (``psnr``, ``ms_ssim_db``, ``psnr_y`` or the primary column of a
+    plug-in metric the curves have, in its own values) against bpp.
 
     A line per curve, labelled with :attr:`Curve.label`, holding the curve's points sorted by bpp
     (points without a value are left out); the families of the curves get distinct styles
@@ -273,8 +295,9 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
     curve's quality minus that curve's (:func:`delta_quality`). ``look``: size and text
     (:mod:`bench.analysis.figstyle`); ``title`` replaces the default one, which only a style with titles draws.
     """
-    if metric not in BD_METRICS:
-        raise PlotError(f"unknown metric {metric!r}; use one of {', '.join(BD_METRICS)}")
+    if metric not in BD_METRICS and not any(metric in curve.axes for curve in curves):
+        known = dict.fromkeys(key for curve in curves for key in curve.axes) or BD_METRICS
+        raise PlotError(f"unknown metric {metric!r}; use one of {', '.join(known)}")
     if not curves:
         raise PlotError("no curves to plot; run `python -m bench run` first")
     if spread is not None and spread not in SPREADS:
@@ -294,7 +317,7 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
             axes, lower = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (2.4, 1)})
         lines = _draw(axes, plan, metric, styles, look, log_rate=log_rate, spread=spread, rows=rows)
         if title is not None or look.title:
-            axes.set_title(title if title is not None else f"{BD_METRICS[metric]} vs bit rate")
+            axes.set_title(title if title is not None else f"{_axis(curves, metric).title} vs bit rate")
         if delta_anchor is not None:
             _draw_delta(lower, plan, delta_anchor, metric, styles, look, log_rate)
             axes.set_xlabel("")

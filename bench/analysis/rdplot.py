@@ -21,7 +21,7 @@ from bench.analysis.plots import PlotError, figure_curves, figure_format, rd_fig
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["choose_curves", "plot_figure", "write_plot"]
+__all__ = ["axis_key", "choose_curves", "plot_figure", "write_plot"]
 
 
 def _names(curve: Curve) -> set[str]:
@@ -54,12 +54,22 @@ def _anchor(curves: Sequence[Curve], name: str) -> Curve:
                     f"{', '.join(c.name for c in curves)}")
 
 
+def axis_key(curves: Sequence[Curve], metric: str) -> str:
+    """The quality key ``metric`` names: a key itself (``psnr``, ``ms_ssim_db``, ``psnr_y``, a plug-in metric's
+    primary column), or a plug-in metric's name (``nlpd`` → its primary column); unknown names are left to
+    :func:`rd_figure` to refuse."""
+    keys = {key: axis for curve in curves for key, axis in curve.axes.items()}
+    if metric in keys:
+        return metric
+    return next((key for key, axis in keys.items() if axis.metric == metric), metric)
+
+
 def plot_figure(rows: pd.DataFrame, metric: str = "psnr", *, codecs: Sequence[str] | None = None,
                 published: bool = True, overlays: Sequence[Curve] = (), labels: Mapping[str, str] | None = None,
                 rate_range: tuple[float | None, float | None] | None = None, log_rate: bool = False,
                 spread: str | None = None, delta_anchor: str | None = None, look: FigureStyle = SCREEN,
                 title: str | None = None) -> Figure:
-    """The RD figure of ``rows``: ``metric`` against bpp for the curves ``codecs`` names (default: all, with the
+    """The RD figure of ``rows``: ``metric`` (a quality key or a plug-in metric's name: :func:`axis_key`) against bpp for the curves ``codecs`` names (default: all, with the
     measured codecs' published curves unless ``published`` is false), and the ``overlays`` (curves the user
     gave, always drawn); ``delta_anchor`` names the curve of the Δ panel (it need not be among ``codecs``).
     Other options: :func:`rd_figure`'s."""
@@ -68,7 +78,7 @@ def plot_figure(rows: pd.DataFrame, metric: str = "psnr", *, codecs: Sequence[st
     chosen = choose_curves(every, codecs)
     chosen += [c for c in every if c.name in given and c not in chosen]
     anchor = _anchor(every, delta_anchor) if delta_anchor is not None else None
-    return rd_figure(chosen, metric, title=title, rate_range=rate_range, log_rate=log_rate, spread=spread,
+    return rd_figure(chosen, axis_key(every, metric), title=title, rate_range=rate_range, log_rate=log_rate, spread=spread,
                      rows=rows, delta_anchor=anchor, look=look)
 
 
