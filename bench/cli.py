@@ -173,6 +173,24 @@ def _create_codecs(names: list[str], options: Mapping[str, Mapping[str, Any]],
     return created
 
 
+def _targeted_runs(runs: Sequence[Any], options: Mapping[str, Mapping[str, Any]], text: str) -> list[Any]:
+    """``run --targets``: the ``<name>-targets`` run of each parametric codec of ``runs`` (bench.core.targets)."""
+    from bench.core.ratesearch import parse_targets
+    from bench.core.targets import SUFFIX
+    from bench.pipeline import CodecRun
+
+    parse_targets(text)  # a bad list fails here, naming the value
+    added = []
+    for run in runs:
+        if run.codec.search_points() is None:
+            print(f"--targets: {run.codec.name} keeps its own points (no settings to search)", file=sys.stderr)
+            continue
+        name = run.codec.name + SUFFIX
+        codec = registry.create(name, {**options[run.codec.name], "targets": text})
+        added.append(CodecRun(codec, tuple(codec.default_points()), dict(codec.options)))
+    return added
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.core.screening import prepare_images
     from bench.core.manifest import stale_note
@@ -208,6 +226,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             for codec, points in _create_codecs(names, options, _points_by_codec(args.points, names))]
     if not runs:
         raise CodecError("no codec could be run (see the lines above)")
+    if args.targets:
+        runs += _targeted_runs(runs, options, args.targets)
     allocator = _use_allocator(args.allocator)  # before the images are loaded: the policy applies from here on
     screening = prepare_images(dataset)  # every file, before any encoding
     subset = _subset(args.images, screening, strict=args.strict)

@@ -294,6 +294,10 @@ def _build_parser(prog: str) -> argparse.ArgumentParser:
                           "names or sets, comma-separated (e.g. iw-ssim,vmaf or jpeg-ai); stored rows without them "
                           "are scored from their reconstruction made again, not re-measured. "
                           "`python -m bench metrics` lists them with their cost")
+    run.add_argument("--targets", metavar="BPP,…",
+                     help="also measure each parametric codec (JPEG, WebP, AVIF …) at the setting nearest each target "
+                          "bit rate on each image, as the codec <name>-targets (e.g. 0.06,0.12,0.25,0.5,0.75, JPEG "
+                          "AI's); learned codecs keep their λ points")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="append one line per timed row and per scoring task (process, kind, CLOCK_MONOTONIC "
                           "start and end) to FILE, to check that no timed call overlapped other work")

@@ -43,6 +43,10 @@ class Coder(ABC):
         """Extra row columns this coder fills (``device``, ``padding`` …), declared in ``Codec.columns``."""
         return {}
 
+    def select(self, image: np.ndarray) -> None:
+        """Untimed, before a row's calls on ``image`` (and its warm-up): per-image set-up, e.g. a rate-targeted
+        point choosing its setting (:mod:`bench.core.targets`). Default: nothing."""
+
     def warm_up(self, image: np.ndarray) -> None:
         """Untimed, before the first timed call at each operating point on an image of this shape.
 

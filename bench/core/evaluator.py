@@ -543,6 +543,7 @@ class Evaluation:
             return load_rgb(reco).pixels, {}, None
         bitstream = artifact_path(self.settings.bitstream_dir, name, point, task.image.name, ".bin")
         data = bitstream.read_bytes() if bitstream is not None and bitstream.is_file() else None
+        coder.select(task.image.pixels)
         if data is None:
             data = coder.encode(task.image.pixels)
         if len(data) != int(float(stored["bytes"])):

@@ -34,6 +34,7 @@ from bench.core.codec import Codec
 from bench.core.errors import BenchError, CodecError, one_line
 from bench.core.options import Option, resolve
 from bench.core.plugins import plugin_dirs, plugin_files, run_plugin
+from bench.core.targets import SUFFIX, targeted_factory, targets_option
 
 CODECS_DIR = Path(__file__).resolve().parents[2] / "codecs"
 
@@ -150,6 +151,10 @@ def names() -> list[str]:
 def entry(name: str) -> Entry:
     """The registry entry for ``name``; an unknown name lists the known ones."""
     _load_plugins()
+    if name not in _entries and name.endswith(SUFFIX) and name[: -len(SUFFIX)] in _entries:
+        base = _entries[name[: -len(SUFFIX)]]
+        _entries[name] = Entry(name, targeted_factory(base.factory), f"{base.summary}, at rate targets per image",
+                               base.plugin, (*base.options, targets_option()), base.extras, None, None)
     try:
         return _entries[name]
     except KeyError:
