@@ -22,6 +22,9 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 REPEATS ?=
 # A quick look: only some images (a count, spread over both orientations, or a glob of file names).
 IMAGES ?=
+# plug-in metrics beside PSNR and MS-SSIM (a list or a set: METRICS=jpeg-ai); rate targets in bpp (TARGETS=0.06,0.12,0.25,0.5,0.75)
+METRICS ?=
+TARGETS ?=
 ANCHOR ?= $(shell $(PYTHON) -m bench.study anchor)
 # Offline: a local Kodak copy (verified against the built-in hashes), a zoo mirror, your checkpoints.
 KODAK_DIR ?=
@@ -67,7 +70,7 @@ install: $(STAMP)  ## create .venv with the pinned dependencies and lic-bench (p
 
 bench: $(STAMP)  ## benchmark CODECS on DATASET (resumes; writes results/<dataset>/)
 	$(PY) -m bench run --codecs $(CODECS) --jobs $(JOBS) $(if $(REPEATS),--repeats $(REPEATS),) $(RUN_FLAGS) \
-		$(if $(IMAGES),--images '$(IMAGES)',)
+		$(if $(IMAGES),--images '$(IMAGES)',) $(if $(METRICS),--metrics $(METRICS),) $(if $(TARGETS),--targets $(TARGETS),)
 
 $(ROWS): | $(STAMP)
 	$(MAKE) bench

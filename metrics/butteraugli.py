@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError, one_line
-from bench.core.metric import Metric
+from bench.core.metric import Metric, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.schema import Column
 
@@ -115,12 +115,7 @@ def tool_identity(path: str) -> dict[str, str]:
 
 
 def _check(image: np.ndarray, name: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise MetricError(f"butteraugli: the {name} image must be an H×W×3 uint8 array, got "
-                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise MetricError(f"butteraugli: the {name} image is {image.shape[1]}×{image.shape[0]}; butteraugli needs "
-                          f"both sides at least {MIN_SIDE} pixels (score a larger image)")
+    check_rgb8("butteraugli", image, name, MIN_SIDE)
 
 
 @register_metric

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer
+from bench.core.metric import Metric, Scorer, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -72,15 +72,7 @@ def luma(image: np.ndarray) -> np.ndarray:
 
 
 def _check_image(image: np.ndarray, name: str, metric: str, min_side: int) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", None)
-        dtype = getattr(image, "dtype", type(image).__name__)
-        raise MetricError(f"{metric}: the {name} image must be an H×W×3 uint8 RGB array, got shape {shape} "
-                          f"and dtype {dtype}")
-    height, width = image.shape[:2]
-    if min(height, width) < min_side:
-        raise MetricError(f"{metric}: the image is {width}×{height} pixels; {metric} needs both sides of at least "
-                          f"{min_side} pixels (score larger images, or leave {metric} out)")
+    check_rgb8(metric, image, name, min_side)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -268,33 +260,36 @@ def vif_p(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float = 2.0, eps: float 
     return num / den
 
 
-class _PlaneMetric(Metric):
-    """A metric of Y′ planes computed here (:func:`iw_ssim`, :func:`vif_p`), test image against reference."""
+class _PairMetric(Metric):
+    """A metric of a test image against a reference, both converted by :meth:`_planes` (Y′ by default)."""
 
     version = 1
     higher_is_better = True
     unit = ""
-    function: Any = None
 
-    def identity(self) -> dict[str, Any]:
-        return {"implementation": "lic-bench NumPy/SciPy", "numpy": np.__version__, "scipy": _version("scipy"),
-                "dtype": "float64"}
+    def _planes(self, image: np.ndarray) -> np.ndarray:
+        """What the metric computes on: Y′ (H×W) by default."""
+        return luma(image)
 
-    def _check_reference(self, plane: np.ndarray) -> None:
+    def _check_reference(self, planes: np.ndarray) -> None:
         """Raise MetricError when the metric is undefined for this reference."""
+
+    def _value(self, test: np.ndarray, reference: np.ndarray) -> float:
+        """The metric of ``test`` against ``reference`` (both :meth:`_planes`)."""
+        raise NotImplementedError
 
     def prepare(self, reference: np.ndarray) -> Scorer:
         _check_image(reference, "reference", self.name, self.min_side)
-        plane = luma(reference)
-        self._check_reference(plane)
-        column, function = self.primary, type(self).function
+        planes = self._planes(reference)
+        self._check_reference(planes)
+        column = self.primary
 
         def scorer(test: np.ndarray) -> dict[str, float]:
             _check_image(test, "test", self.name, self.min_side)
             if test.shape != reference.shape:
                 raise MetricError(f"{self.name}: the test image's shape {test.shape} differs from the reference's "
                                   f"{reference.shape}")
-            value = function(plane, luma(test))
+            value = self._value(self._planes(test), planes)
             if not math.isfinite(value):
                 raise MetricError(f"{self.name}: the value is {value} for this image pair")
             return {column: value}
@@ -305,50 +300,31 @@ class _PlaneMetric(Metric):
         return self.prepare(reference)(test)
 
 
+class _PlaneMetric(_PairMetric):
+    """A metric of Y′ planes computed here (:func:`iw_ssim`, :func:`vif_p`)."""
 
-class _PiqMetric(Metric):
-    """A ``piq`` metric of a test image against a reference, both converted by :meth:`_planes`."""
+    function: Any = None
 
-    version = 1
-    higher_is_better = True
-    unit = ""
+    def identity(self) -> dict[str, Any]:
+        return {"implementation": "lic-bench NumPy/SciPy", "numpy": np.__version__, "scipy": _version("scipy"),
+                "dtype": "float64"}
+
+    def _value(self, test: np.ndarray, reference: np.ndarray) -> float:
+        return type(self).function(reference, test)
+
+
+class _PiqMetric(_PairMetric):
+    """A ``piq`` metric, computed on float64 tensors."""
 
     def identity(self) -> dict[str, Any]:
         return {"piq": _version("piq"), "torch": _version("torch"), "dtype": "float64"}
-
-    def _planes(self, image: np.ndarray) -> np.ndarray:
-        """What the metric computes on: Y′ (H×W) by default."""
-        return luma(image)
 
     def _compute(self, piq_module: Any, test: torch.Tensor, reference: torch.Tensor) -> float:
         """The metric's value for ``test`` against ``reference`` ((1, C, H, W) float64 tensors)."""
         raise NotImplementedError
 
-    def _check_reference(self, planes: np.ndarray) -> None:
-        """Raise MetricError when the metric is undefined for this reference."""
-
-    def prepare(self, reference: np.ndarray) -> Scorer:
-        _check_image(reference, "reference", self.name, self.min_side)
-        piq_module = _piq()
-        planes = self._planes(reference)
-        self._check_reference(planes)
-        reference_tensor = _tensor(planes)
-        column = self.primary
-
-        def scorer(test: np.ndarray) -> dict[str, float]:
-            _check_image(test, "test", self.name, self.min_side)
-            if test.shape != reference.shape:
-                raise MetricError(f"{self.name}: the test image's shape {test.shape} differs from the reference's "
-                                  f"{reference.shape}")
-            value = self._compute(piq_module, _tensor(self._planes(test)), reference_tensor)
-            if not math.isfinite(value):
-                raise MetricError(f"{self.name}: piq gave {value} for this image pair")
-            return {column: value}
-
-        return scorer
-
-    def score(self, reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
-        return self.prepare(reference)(test)
+    def _value(self, test: np.ndarray, reference: np.ndarray) -> float:
+        return self._compute(_piq(), _tensor(test), _tensor(reference))
 
 
 @register_metric

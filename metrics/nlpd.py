@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer
+from bench.core.metric import Metric, Scorer, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -128,12 +128,7 @@ def nlpd(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def _check(image: np.ndarray, name: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise MetricError(f"nlpd: the {name} image must be an H×W×3 uint8 array, got "
-                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise MetricError(f"nlpd: the {name} image is {image.shape[1]}×{image.shape[0]}; its {LEVELS}-level "
-                          f"pyramid needs both sides at least {MIN_SIDE} pixels (score a larger image)")
+    check_rgb8("nlpd", image, name, MIN_SIDE, f"its {LEVELS}-level pyramid")
 
 
 @register_metric

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric
+from bench.core.metric import Metric, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -73,12 +73,7 @@ def psnr_hvs_m(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def _check(image: np.ndarray, name: str, min_side: int) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise MetricError(f"psnr-hvs-m: the {name} image must be an H×W×3 uint8 array, got "
-                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
-    if min(image.shape[:2]) < min_side:
-        raise MetricError(f"psnr-hvs-m: the {name} image is {image.shape[1]}×{image.shape[0]}; its 8×8 DCT blocks "
-                          f"need both sides at least {min_side} pixels (score a larger image)")
+    check_rgb8("psnr-hvs-m", image, name, min_side, "its 8×8 DCT blocks")
 
 
 @register_metric

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric
+from bench.core.metric import Metric, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.schema import Column
 
@@ -53,13 +53,8 @@ def _package() -> Any:
 
 
 def _check(image: np.ndarray, name: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise MetricError(f"ssimulacra2: the {name} image must be an H×W×3 uint8 array, got "
-                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise MetricError(f"ssimulacra2: the {name} image is {image.shape[1]}×{image.shape[0]}; SSIMULACRA 2 needs "
-                          f"both sides at least {MIN_SIDE} pixels, below which the ssimulacra2 package scores fewer "
-                          "scales than libjxl's tool (score a larger image)")
+    check_rgb8("ssimulacra2", image, name, MIN_SIDE, "SSIMULACRA 2 (below it the ssimulacra2 package scores fewer "
+               "scales than libjxl's tool)")
 
 
 def _ppm(image: np.ndarray) -> io.BytesIO:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer
+from bench.core.metric import Metric, Scorer, check_rgb8
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -66,12 +66,7 @@ def luma_10bit(image: np.ndarray) -> np.ndarray:
 
 
 def _check(image: np.ndarray, name: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise MetricError(f"vmaf: the {name} image must be an H×W×3 uint8 array, got "
-                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise MetricError(f"vmaf: the {name} image is {image.shape[1]}×{image.shape[0]}; VMAF's four scales need "
-                          f"both sides at least {MIN_SIDE} pixels (score a larger image)")
+    check_rgb8("vmaf", image, name, MIN_SIDE, "VMAF's four scales")
 
 
 def _plane(image: np.ndarray) -> torch.Tensor:

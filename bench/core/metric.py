@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.core.schema import Column
 
-__all__ = ["COST_CLASSES", "Cost", "Metric", "Scorer"]
+__all__ = ["COST_CLASSES", "Cost", "Metric", "Scorer", "check_rgb8"]
 
 Scorer = Callable[[np.ndarray], dict[str, float]]
 """Scores one reconstruction against a reference fixed beforehand: {column: value}."""
@@ -31,6 +31,19 @@ COST_CLASSES: dict[str, str] = {
     "moderate": "0.1 to 1 s per image",
     "expensive": "over 1 s per image",
 }
+
+
+def check_rgb8(metric: str, image: Any, role: str, min_side: int, need: str = "") -> None:
+    """Raise MetricError unless ``image`` (the ``role`` image: reference or test) is an H×W×3 uint8 array whose
+    sides are both at least ``min_side``; ``need`` says what needs them (default: the metric)."""
+    from bench.core.errors import MetricError
+
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise MetricError(f"{metric}: the {role} image must be an H×W×3 uint8 array, got "
+                          f"{getattr(image, 'dtype', type(image).__name__)} of shape {getattr(image, 'shape', '?')}")
+    if min(image.shape[:2]) < min_side:
+        raise MetricError(f"{metric}: the {role} image is {image.shape[1]}×{image.shape[0]}; {need or metric} needs "
+                          f"both sides at least {min_side} pixels (score a larger image)")
 
 
 class Metric(ABC):
