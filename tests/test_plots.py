@@ -115,7 +115,7 @@ def test_no_references_when_asked(rows: pd.DataFrame, tmp_path: Path) -> None:
 def test_bad_input_is_refused() -> None:
     with pytest.raises(PlotError, match="no curves"):
         rd_figure([], "psnr")
-    with pytest.raises(PlotError, match="unknown metric"):
+    with pytest.raises(PlotError, match="no curve has the quality axis"):
         rd_figure([published_curve("jpeg")], "ssim")
 
 

@@ -297,7 +297,8 @@ def rd_figure(curves: Sequence[Curve], metric: str, *, title: str | None = None,
     """
     if metric not in BD_METRICS and not any(metric in curve.axes for curve in curves):
         known = dict.fromkeys(key for curve in curves for key in curve.axes) or BD_METRICS
-        raise PlotError(f"unknown metric {metric!r}; use one of {', '.join(known)}")
+        raise PlotError(f"no curve has the quality axis {metric!r} (a metric the rows were not scored by, or an "
+                        f"unknown name); use one of {', '.join(known)}")
     if not curves:
         raise PlotError("no curves to plot; run `python -m bench run` first")
     if spread is not None and spread not in SPREADS:
