@@ -42,11 +42,11 @@ def header(path: Path) -> tuple[str, ...]:
 def test_columns_keep_todays_order_and_add_format_version_last():
     ycbcr = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
     timing = ("encode_loops", "decode_loops", "timing_sampled")
-    added = ("conversion", "host", *ycbcr, *timing, "derived")  # columns added since, each at its place in the file
+    added = ("conversion", "host", *ycbcr, "metrics", *timing, "derived")  # columns added since, each at its place
     assert tuple(c for c in COLUMNS if c not in added) == (*COLUMNS_V1, "format_version")
     assert COLUMNS.index("host") == COLUMNS.index("allocator") + 1  # the timing conditions together
     start = COLUMNS.index("ms_ssim_db") + 1  # the quality columns together
-    assert COLUMNS[start:start + len(ycbcr)] == ycbcr
+    assert COLUMNS[start:start + len(ycbcr) + 1] == (*ycbcr, "metrics")  # and which plug-in metrics scored the row
     assert header(RESULTS / "rows.csv") == COLUMNS_V1  # the published results were written with them
     start = COLUMNS.index("timing_repeats") + 1  # how a time was taken, beside its count of values
     assert COLUMNS[start:start + len(timing)] == timing
