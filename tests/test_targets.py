@@ -55,6 +55,12 @@ def test_each_target_gets_the_setting_a_full_search_finds(photos, tmp_path):
     assert "0 measured now" in again.stdout and "16 reused" in again.stdout
 
 
+def test_stored_bitstreams_of_targeted_rows_verify(photos, tmp_path):
+    run(photos, tmp_path / "results", "--bitstreams", tmp_path / "bits")
+    done = bench("verify", "--results", tmp_path / "results", "--data", photos, "--bitstreams", tmp_path / "bits")
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
 def test_learned_codecs_keep_their_points_and_bad_targets_are_named(photos, tmp_path):
     bad = bench("run", "--data", photos, "--codecs", "jpeg", "--targets", "0.3,zero", "--results", tmp_path)
     assert bad.returncode != 0 and "'zero' is not a bit rate" in bad.stderr, bad.stderr

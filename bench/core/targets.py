@@ -65,7 +65,9 @@ class TargetCoder(Coder):
         return self._chosen().encode(image)
 
     def decode(self, data: bytes) -> np.ndarray:
-        return self._chosen().decode(data)
+        """Decoding needs nothing but the bytes (``verify`` decodes without choosing): any setting's decoder."""
+        coder = self._coder or self.codec.base_coder(self.codec.base.search_points()[0])
+        return coder.decode(data)
 
     def warm_up(self, image: np.ndarray) -> None:
         self._chosen().warm_up(image)
