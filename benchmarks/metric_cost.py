@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 times.setdefault(name, []).append(time.perf_counter() - start)
     lines = ["| metric | score [s] median (min–max) | reference prepared [s] |", "|---|---|---|"]
     rows = []
-    for name, values in times.items():
+    for name in sorted(times, key=lambda n: (n not in ("psnr", "psnr-ycbcr", "ms-ssim"), n)):
+        values = times[name]
         median = statistics.median(values)
         prep = statistics.median(prepares[name])
         lines.append(f"| {name} | {median:.3f} ({min(values):.3f}–{max(values):.3f}) | {prep:.3f} |")

@@ -350,7 +350,7 @@ class Vif(_PlaneMetric):
                       "Bovik's vifp_mscale, 4 scales, sigma_n^2 = 2; not the wavelet-domain VIF) of Y′ of "
                       "full-range BT.709 Y′CbCr, 0..255, float64 (metrics/iqa.py, checked against piq and sewar)"),)
     primary = "vif"
-    cost = "moderate"
+    cost = "cheap"
     needs = "Y′ of full-range BT.709 Y′CbCr, 0..255, float64"
     min_side = VIF_MIN_SIDE
     function = staticmethod(vif_p)

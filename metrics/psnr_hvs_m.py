@@ -90,7 +90,7 @@ class PsnrHvsM(Metric):
     primary = "psnr_hvs_m"
     higher_is_better = True
     unit = "dB"
-    cost = "moderate"  # about 0.25 s per 768×512 image (psnr_hvsm's NumPy backend)
+    cost = "cheap"
     needs = "Y′ of full-range BT.709 Y′CbCr, float64 on 0..1"
     min_side = BLOCK
 

@@ -81,7 +81,7 @@ class Ssimulacra2(Metric):
     primary = "ssimulacra2"
     higher_is_better = True
     unit = ""
-    cost = "expensive"
+    cost = "moderate"
     needs = "8-bit sRGB RGB (linearised, then XYB), float64"
     min_side = MIN_SIDE
 
