@@ -266,4 +266,5 @@ def test_the_bd_tables_of_the_docs_print_the_csv():
                 elif name.startswith("BD-") and name.endswith("[dB]"):
                     assert cell == _signed(row["bd_quality"], 3), (metric, cells[0], name)
             seen.add((metric, cells[0]))
-    assert seen == set(bd), "docs/bd-rate.md lacks rows of the CSV"
+    built_in = {key for key in bd if key[0] in METRICS.values()}  # plug-in metrics: reports/bd-rate.md's table
+    assert seen == built_in, "docs/bd-rate.md lacks rows of the CSV"
