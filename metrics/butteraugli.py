@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError, one_line
-from bench.core.metric import Metric, check_rgb8
+from bench.core.metric import Metric, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.schema import Column
 
@@ -147,9 +147,7 @@ class Butteraugli(Metric):
     def score(self, reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
         _check(reference, "reference")
         _check(test, "test")
-        if test.shape != reference.shape:
-            raise MetricError(f"butteraugli: the test image's shape {test.shape} differs from the reference's "
-                              f"{reference.shape}")
+        check_same_shape("butteraugli", reference, test)
         tool = find_tool()
         from PIL import Image
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer, check_rgb8
+from bench.core.metric import Metric, Scorer, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -286,9 +286,7 @@ class _PairMetric(Metric):
 
         def scorer(test: np.ndarray) -> dict[str, float]:
             _check_image(test, "test", self.name, self.min_side)
-            if test.shape != reference.shape:
-                raise MetricError(f"{self.name}: the test image's shape {test.shape} differs from the reference's "
-                                  f"{reference.shape}")
+            check_same_shape(self.name, reference, test)
             value = self._value(self._planes(test), planes)
             if not math.isfinite(value):
                 raise MetricError(f"{self.name}: the value is {value} for this image pair")

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer, check_rgb8
+from bench.core.metric import Metric, Scorer, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -161,9 +160,7 @@ class Nlpd(Metric):
 
         def score(test: np.ndarray) -> dict[str, float]:
             _check(test, "test")
-            if test.shape != reference.shape:
-                raise MetricError(f"nlpd: the test image's shape {test.shape} differs from the reference's "
-                                  f"{reference.shape}")
+            check_same_shape("nlpd", reference, test)
             return {"nlpd": _distance(pyramid, normalized_pyramid(luma(test)))}
 
         return score

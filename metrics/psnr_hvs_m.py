@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, check_rgb8
+from bench.core.metric import Metric, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -103,9 +103,7 @@ class PsnrHvsM(Metric):
     def score(self, reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
         _check(reference, "reference", self.min_side)
         _check(test, "test", self.min_side)
-        if test.shape != reference.shape:
-            raise MetricError(f"psnr-hvs-m: the test image's shape {test.shape} differs from the reference's "
-                              f"{reference.shape}")
+        check_same_shape("psnr-hvs-m", reference, test)
         return {"psnr_hvs_m": psnr_hvs_m(luma_blocks(reference), luma_blocks(test))}
 
     def describe(self) -> str:

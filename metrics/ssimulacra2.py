@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, check_rgb8
+from bench.core.metric import Metric, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.schema import Column
 
@@ -94,9 +94,7 @@ class Ssimulacra2(Metric):
     def score(self, reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
         _check(reference, "reference")
         _check(test, "test")
-        if test.shape != reference.shape:
-            raise MetricError(f"ssimulacra2: the test image's shape {test.shape} differs from the reference's "
-                              f"{reference.shape}")
+        check_same_shape("ssimulacra2", reference, test)
         package = _package()
         return {"ssimulacra2": float(package.compute_ssimulacra2(_ppm(reference), _ppm(test)))}
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.errors import MetricError
-from bench.core.metric import Metric, Scorer, check_rgb8
+from bench.core.metric import Metric, Scorer, check_rgb8, check_same_shape
 from bench.core.metric_registry import register_metric
 from bench.core.metrics import RGB_TO_YCBCR
 from bench.core.schema import Column
@@ -127,9 +127,7 @@ class Vmaf(Metric):
             import torch
 
             _check(test, "test")
-            if test.shape != reference.shape:
-                raise MetricError(f"vmaf: the test image's shape {test.shape} differs from the reference's "
-                                  f"{reference.shape}")
+            check_same_shape("vmaf", reference, test)
             with torch.inference_mode():
                 value = model(plane, _plane(test))
             return {"vmaf": float(value.reshape(-1)[0])}

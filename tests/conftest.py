@@ -118,6 +118,17 @@ def write_csv_rows(path: Path, header: list[str], rows: list[dict[str, str]]) ->
 
 
 @pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread inside the test (fastest at small sizes, no oversubscription), as before after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three RGB PNGs of different sizes (one odd, one portrait) in a folder named 'synthetic'."""
     return image_files(tmp_path / "synthetic", [(192, 256), (257, 193), (200, 200)])

@@ -15,7 +15,6 @@ import importlib.util
 import io
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +30,7 @@ REFS = Path(__file__).resolve().parent / "fixtures" / "metric_refs"
 BT709 = (0.2126, 0.7152, 0.0722)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one intra-op torch thread
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.core.schema import Column
 
-__all__ = ["COST_CLASSES", "Cost", "Metric", "Scorer", "check_rgb8"]
+__all__ = ["COST_CLASSES", "Cost", "Metric", "Scorer", "check_rgb8", "check_same_shape"]
 
 Scorer = Callable[[np.ndarray], dict[str, float]]
 """Scores one reconstruction against a reference fixed beforehand: {column: value}."""
@@ -44,6 +44,14 @@ def check_rgb8(metric: str, image: Any, role: str, min_side: int, need: str = ""
     if min(image.shape[:2]) < min_side:
         raise MetricError(f"{metric}: the {role} image is {image.shape[1]}×{image.shape[0]}; {need or metric} needs "
                           f"both sides at least {min_side} pixels (score a larger image)")
+
+
+def check_same_shape(metric: str, reference: np.ndarray, test: np.ndarray) -> None:
+    """Raise MetricError unless ``test`` has ``reference``'s shape."""
+    from bench.core.errors import MetricError
+
+    if test.shape != reference.shape:
+        raise MetricError(f"{metric}: the test image's shape {test.shape} differs from the reference's {reference.shape}")
 
 
 class Metric(ABC):
