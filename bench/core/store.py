@@ -577,7 +577,30 @@ def load_rows(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no results at {path}; run `python -m bench run` first")
-    return ResultStore(path).frame()
+    store = ResultStore(path)
+    store.declare(_plugin_columns(store.rows()))
+    return store.frame()
+
+
+def _plugin_columns(rows: Iterable[Mapping[str, str]]) -> list[Column]:
+    """The float columns of the metric plug-ins named in the rows' ``metrics`` cells (read as numbers, as the
+    schema's own), and the rate targets' ``target_bpp``; a plug-in that cannot be loaded leaves its columns as
+    text (the analysis names it)."""
+    from bench.core.errors import MetricError
+    from bench.core.metric_registry import create_metric
+
+    names: set[str] = set()
+    columns: list[Column] = []
+    for row in rows:
+        names.update(item.rsplit(":", 1)[0] for item in (row.get("metrics") or "").split(",") if ":" in item)
+        if row.get("target_bpp") and not columns:
+            columns.append(Column("target_bpp", "float"))
+    for name in sorted(names):
+        try:
+            columns.extend(create_metric(name).columns)
+        except MetricError:
+            continue
+    return columns
 
 
 def datasets_in(results_dir: str | Path) -> list[str]:
