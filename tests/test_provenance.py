@@ -181,3 +181,21 @@ def test_the_report_names_who_made_its_complexity_tables_and_visual_comparisons(
     head = (written / "REPORT.md").read_text().split("## Test conditions")[0]
     assert ("- Visual comparison (`visual-kodim19.png`) made by: `python -m bench visual`, at commit `def456`, "
             "2026-12-03") in head
+
+
+def test_runs_that_added_metric_scores_are_named():
+    from bench.analysis.provenance import scoring_lines
+
+    runs = {
+        "r1": {"command": ["python", "-m", "bench", "run", "--codecs", "jpeg"], "status": "complete",
+               "rows": {"measured": 40, "scored": 0}, "settings": {"metrics": {}}},
+        "r2": {"command": ["python", "-m", "bench", "run", "--metrics", "jpeg-ai"], "status": "complete",
+               "rows": {"measured": 0, "scored": 40}, "settings": {"metrics": {"vmaf": {"version": 1},
+                                                                              "iw-ssim": {"version": 1}}},
+               "environment": {"git_commit": "abc123"}},
+        "r3": None,
+    }
+    assert scoring_lines(runs) == [
+        "- Metric scores added to stored rows by:",
+        "  - `python -m bench run --metrics jpeg-ai` (run `r2`, complete, commit `abc123`, 40 rows given iw-ssim, vmaf)"]
+    assert scoring_lines({"r1": runs["r1"]}) == []

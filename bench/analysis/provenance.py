@@ -20,7 +20,7 @@ from bench.core.errors import BenchError
 
 __all__ = ["DIRTY_STAMP", "ProvenanceError", "TreeState", "WRITTEN_BY", "artifact_lines", "check_tree",
            "codec_description", "codec_records", "command_text", "dirty_line", "non_zoo_codecs", "provenance_lines",
-           "stamp_pages", "study_caveats", "timing_spread", "tree_state", "weights_origin"]
+           "scoring_lines", "stamp_pages", "study_caveats", "timing_spread", "tree_state", "weights_origin"]
 
 DIRTY_STAMP = "written from a dirty tree"
 WRITTEN_BY = "- Written by: "
@@ -161,6 +161,22 @@ def artifact_lines(reports: Path) -> list[str]:
                 else "a command not recorded (made before commands were)")
         lines.append(f"- {what} made by: {made}, at commit `{commit}`, {date}")
     return lines
+
+
+def scoring_lines(runs: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
+    """Lines naming the runs (of a results folder's ``runs``) that added metric scores to stored rows
+    (``run --metrics`` on rows made by other runs, whose ``run_id`` the rows keep): command, commit, rows, metrics."""
+    lines = []
+    for run_id, meta in sorted(runs.items()):
+        scored = int(((meta or {}).get("rows") or {}).get("scored") or 0)
+        metrics = ((meta or {}).get("settings") or {}).get("metrics") or {}
+        if not scored or not metrics:
+            continue
+        environment = meta.get("environment") if isinstance(meta.get("environment"), Mapping) else {}
+        lines.append(f"  - `{command_text(meta.get('command') or [])}` (run `{run_id}`, {meta.get('status')}, "
+                     f"commit `{environment.get('git_commit') or 'unknown'}`, {scored} rows given "
+                     f"{', '.join(sorted(metrics))})")
+    return ["- Metric scores added to stored rows by:", *lines] if lines else []
 
 
 def provenance_lines(rows: pd.DataFrame, runs: Mapping[str, Mapping[str, Any] | None], *,

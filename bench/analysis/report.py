@@ -32,7 +32,8 @@ from bench.analysis.labels import relabel_table
 from bench.core.environment import git_commit
 from bench.analysis.plots import FORMATS, write_rd_plots
 from bench.analysis.provenance import (TreeState, artifact_lines, check_tree, codec_records, dirty_line,
-                                       non_zoo_codecs, provenance_lines, stamp_pages, tree_state, weights_origin)
+                                       non_zoo_codecs, provenance_lines, scoring_lines, stamp_pages, tree_state,
+                                       weights_origin)
 from bench.analysis.refcurves import check_images, image_labels
 from bench.core.schema import RunMeta, read_run
 from bench.core.manifest import MANIFEST_FILE, load_current_rows, stale_note
@@ -52,6 +53,11 @@ TIMES_ONLY_DATASET = "kodak"
 
 class ReportError(BenchError):
     """Stored results or artifacts the report cannot use."""
+
+
+def _run_ids(results_dir: Path) -> list[str]:
+    """Every run id with a metadata file in ``results_dir/runs``."""
+    return sorted(path.stem for path in (results_dir / "runs").glob("*.json"))
 
 
 def load_runs(results_dir: Path, run_ids: Sequence[str]) -> dict[str, RunMeta | None]:
@@ -544,7 +550,7 @@ def write_report(
             table, study, heading_level=3, figure=next((p.name for p in figure if p.suffix == ".png"), None)),
         artifacts=artifacts, figures=[p.name for p in written], max_bpp=max_bpp, stale=current.stale,
         references=references, other_notes=current.other_notes, command=command, commit=_commit(tree),
-        stamp=stamp, made_by=artifact_lines(reports),
+        stamp=stamp, made_by=[*scoring_lines(load_runs(folder, _run_ids(folder))), *artifact_lines(reports)],
     )
     write_text_atomic(reports / REPORT_FILE, text)
     return [*written, reports / REPORT_FILE]
