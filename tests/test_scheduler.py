@@ -154,16 +154,19 @@ def test_no_timed_call_overlaps_another_process(tmp_path: Path) -> None:
     assert not overlapping, f"{len(overlapping)} timed calls or rows overlap a scoring task"
 
 
-def test_a_run_stopped_while_no_score_is_under_way_closes_its_scoring_processes() -> None:
-    # terminating idle processes (SIGTERM while they wait on the task queue's lock) could hang for ever; closed,
-    # they leave on the pool's sentinels with exit status 0, however soon after starting the error comes
+def test_a_run_stopped_by_an_error_ends_its_scoring_processes_at_once() -> None:
+    # an error however soon after the pool started: every process ends (signalled until gone, even those waiting
+    # on the task queue's lock, where one SIGTERM can be lost), within seconds, never hanging
     import multiprocessing
+    import time
 
     from bench.core.scoring import ScoringPool
 
     for _ in range(10):
+        start = time.monotonic()
         with pytest.raises(RuntimeError):
             with ScoringPool(2):
                 workers = multiprocessing.active_children()
                 raise RuntimeError("a codec fault before any scoring")
-        assert len(workers) >= 2 and [p.exitcode for p in workers] == [0] * len(workers)
+        assert time.monotonic() - start < 30
+        assert len(workers) >= 2 and all(p.exitcode is not None and not p.is_alive() for p in workers)

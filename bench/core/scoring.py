@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,18 +123,53 @@ class ScoringPool:
         self._pool.join()
 
     def terminate(self) -> None:
-        """Stop the processes now (an error, Ctrl-C, SIGTERM): they get SIGTERM (:func:`_worker_exit`)."""
-        self._pool.terminate()
+        """Stop the processes now (an error, Ctrl-C, SIGTERM): they get SIGTERM (:func:`_worker_exit`).
+
+        ``Pool.terminate`` first takes the task queue's read lock, which an idle process holds while it waits
+        for a task. When every process was killed at once (SIGTERM to the process group), the pool may have
+        forked new ones before this runs; one of them then waits for a task holding that lock, and never got the
+        signal. So, while the pool terminates (in a thread), every live scoring process is sent SIGTERM every
+        50 ms; waiting for a task, it leaves releasing the lock (:func:`_worker_exit`). A process killed just
+        after taking the lock leaves it taken: with no process left for 0.5 s, the lock is released here."""
+        done = threading.Event()
+
+        def stop() -> None:
+            try:
+                self._pool.terminate()
+            finally:
+                done.set()
+
+        threading.Thread(target=stop, name="scoring-terminate", daemon=True).start()
+        idle = 0
+        while not done.wait(0.05):
+            workers = [child for child in mp.active_children() if "PoolWorker" in child.name and child.pid]
+            for child in workers:
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            idle = 0 if workers else idle + 1
+            if idle == 10:  # no process left for 0.5 s: a dead one holds the lock (killed between taking it and
+                self._release_task_lock()  # entering the block that releases it); nothing else can release it
+
+    def _release_task_lock(self) -> None:
+        """Release the task queue's read lock left taken by a dead process (``Pool``'s private ``_inqueue``)."""
+        lock = getattr(getattr(self._pool, "_inqueue", None), "_rlock", None)
+        try:
+            if lock is not None:
+                lock.release()
+        except ValueError:  # not taken after all
+            pass
 
     def __enter__(self) -> ScoringPool:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        """Closed (the processes leave on the pool's end-of-work sentinels) unless a :meth:`score` was stopped
-        under way, which only :meth:`terminate` ends. Idle processes wait on the task queue's lock, where a
-        SIGTERM arriving just before the wait is only seen at the next signal: terminating them could wait
-        for ever (a run stopped by an error right after the pool started did)."""
-        if kind is None or not self._scoring:
+        """Closed (the processes leave on the pool's end-of-work sentinels) after a run that ended well;
+        terminated (:meth:`terminate`: signalled until they are gone) after an error, Ctrl-C or SIGTERM. A SIGTERM
+        to the whole process group may have killed the processes already, the pool may have forked new ones that
+        only a signal ends, and closing then hung (4 of 14 group SIGTERMs on this 2-core VM)."""
+        if kind is None:
             self.close()
         else:
             self.terminate()
