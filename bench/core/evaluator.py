@@ -37,7 +37,7 @@ from bench.core.estimate import unit_seconds
 from bench.core.progress import CodecUnits, RunProgress
 from bench.core.schema import GENERIC, RUNS_FORMAT, SchemaError, declared_columns, run_json
 from bench.core.store import ResultStore, refuse_links, write_text_atomic
-from bench.core.reuse import (METRICS_VERSION, Action, codec_hash, lacks_metrics, lacks_quality, legacy_row_key,
+from bench.core.reuse import (LATER_QUALITY, METRICS_VERSION, Action, codec_hash, lacks_metrics, lacks_quality, legacy_row_key,
                               reuse_rule, row_key)
 from bench.core.screening import PreparedImage, Screening, Unusable, prepare_images
 from bench.core.sampling import repeatability_sample
@@ -581,7 +581,7 @@ class Evaluation:
                                                      "the stored row", again)
                         continue
                     update = {k: v for k, v in values.items() if k in self._metric_columns()
-                              or (lacks_quality(stored) and k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv"))}
+                              or (lacks_quality(stored) and k in LATER_QUALITY)}
                     if only:
                         update["metrics"] = metrics_label([m for m in self.metrics if m.name in only],
                                                           stored.get("metrics") or "")
