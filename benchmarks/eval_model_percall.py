@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,27 +47,42 @@ def checkpoint(label: str) -> Path:
     return SHARED / "weights" / f"{ARCH}_N128-M192_{label}.pth"
 
 
+def minor_faults() -> int:
+    """This process's minor page faults so far (each a page of memory the kernel had to map and zero)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def recorder(calls: list[dict], context: dict):
-    """``record(side, function)``: ``function`` wrapped to append its wall and CPU seconds to ``calls``, with
-    ``context``'s current labels (copied at the call)."""
+    """``record(side, function)``: ``function`` wrapped to append its wall and CPU seconds and its minor page
+    faults to ``calls``, with ``context``'s current labels (copied at the call)."""
     def record(side, function):
         def wrapper(*args, **kwargs):
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
             try:
                 return function(*args, **kwargs)
             finally:
                 calls.append({**context, "side": side, "wall_s": time.perf_counter() - wall,
-                              "cpu_s": time.process_time() - cpu})
+                              "cpu_s": time.process_time() - cpu, "faults": minor_faults() - faults})
         return wrapper
     return record
+
+
+def use_heap(mode: str) -> None:
+    """Put this child under the heap policy ``mode`` before anything is imported or allocated: the very same
+    ``mallopt`` calls for both tools (``bench.core.allocator``), so neither's history decides its heap."""
+    sys.path.insert(0, str(REPO))
+    from bench.core import allocator
+
+    if mode != "system" and allocator.apply(mode) != mode:
+        raise SystemExit(f"heap policy {mode!r} needs glibc's mallopt")
 
 
 def harness_child(argv: list[str]) -> int:
     """The harness's ``run`` in this process: every model call and every timed call recorded; JSON out."""
     start, start_cpu = time.perf_counter(), time.process_time()
-    sys.path.insert(0, str(REPO))
+    use_heap(argv[argv.index("--allocator") + 1])
     from bench.cli import main
-    from bench.core import evaluator, measure, registry, tasks
+    from bench.core import evaluator, measure, registry
     from bench.learned import zoo
 
     registry.names()
@@ -81,16 +97,16 @@ def harness_child(argv: list[str]) -> int:
     spent = {"metrics": 0.0, "forward": 0.0}
     timer = timers(spent)
     model_class.forward = timer("forward", model_class.forward)  # the warm-ups' pass over every network, per shape
-    measure._quality = timer("metrics", measure._quality)
+    evaluator.quality = timer("metrics", evaluator.quality)
     evaluator.reference_of = timer("metrics", evaluator.reference_of)
 
     def row_of(original):
-        def measure_row(coder, image, *args, **kwargs):
+        def coded_row(coder, image, *args, **kwargs):
             context.update(point=getattr(coder, "point", None), image=image.name, n=0)  # encode, then decode
             return original(coder, image, *args, **kwargs)
-        return measure_row
+        return coded_row
 
-    evaluator.measure_row, tasks.measure_row = row_of(evaluator.measure_row), row_of(tasks.measure_row)
+    evaluator.code_row = row_of(evaluator.code_row)
     time_call = measure.time_call
 
     def timed_call(fn, *args, **kwargs):
@@ -116,8 +132,10 @@ def harness_child(argv: list[str]) -> int:
 
 
 def eval_model_child(argv: list[str]) -> int:
-    """eval_model's main() in this process: every model call recorded; JSON out."""
+    """eval_model's main() in this process (under the heap policy of its first argument): every model call
+    recorded; JSON out."""
     start, start_cpu = time.perf_counter(), time.process_time()
+    use_heap(argv.pop(0))
     import compressai.utils.eval_model.__main__ as eval_model
     from compressai.zoo.image import model_architectures
 
@@ -195,6 +213,9 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images (default: all 24)")
     parser.add_argument("--labels", default=",".join(LABELS), help="λ labels of ../shared/weights (default: all four)")
     parser.add_argument("--pairs", type=int, default=5, help="interleaved harness / eval_model pairs (at least 5)")
+    parser.add_argument("--heap", choices=("system", "caching"), default="system",
+                        help="the heap policy of both tools (bench.core.allocator), applied before either imports "
+                             "anything (default: system, glibc as it is, eval_model's own conditions)")
     parser.add_argument("--out", type=Path, help="also write every call's times here (JSON)")
     parser.add_argument("--harness-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--eval-model-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -221,15 +242,15 @@ def main() -> int:
         for label in labels:  # eval_model names a checkpoint by its file name less ".tar.pth"
             (links / f"{label}.tar.pth").symlink_to(checkpoint(label))
         count = len(list(images.iterdir()))
-        print(f"{ARCH} on {count} Kodak images × {len(labels)} λ ({', '.join(labels)}), CPU, 1 thread, system heap, "
-              f"{args.pairs} interleaved pairs", flush=True)
+        print(f"{ARCH} on {count} Kodak images × {len(labels)} λ ({', '.join(labels)}), CPU, 1 thread, "
+              f"{args.heap} heap for both, {args.pairs} interleaved pairs", flush=True)
         for pair in range(args.pairs):
             out = Path(tempfile.mkdtemp(dir=tmp))
             harness = ["--harness-child", "run", "--data", str(images), "--codecs", ARCH,
                        *(a for label in labels for a in ("--checkpoint", f"{ARCH}:{label}={checkpoint(label)}")),
                        "--padding", "eval_model", "--device", "cpu", "--threads", "1", "--repeats", "1", "--jobs",
-                       "1", "--allocator", "system", "--results", str(out / "results"), "--no-progress"]
-            theirs = ["--eval-model-child", "checkpoint", str(images), "-a", ARCH, "-p",
+                       "1", "--allocator", args.heap, "--results", str(out / "results"), "--no-progress"]
+            theirs = ["--eval-model-child", args.heap, "checkpoint", str(images), "-a", ARCH, "-p",
                       *(str(links / f"{label}.tar.pth") for label in labels), "-d", str(out / "eval_model"),
                       "--per-image"]
             order = [("harness", harness), ("eval_model", theirs)][:: 1 if pair % 2 == 0 else -1]
@@ -245,6 +266,12 @@ def main() -> int:
         for clock in ("wall", "CPU"):
             medians = [statistics.median(p["ratios"][(side, clock)]) for p in pairs if (side, clock) in p["ratios"]]
             print(f"  {side} {clock:4}: {statistics.median(medians):.3f} ({min(medians):.3f}–{max(medians):.3f})")
+    print("minor page faults per timed model call, median (range) over every call of every pair:")
+    for tool in ("harness", "eval_model"):
+        print(f"  {tool:10}: " + "; ".join(
+            f"{side} {statistics.median(f):,.0f} ({min(f):,}–{max(f):,})" for side, _ in SIDES
+            if (f := [c["faults"] for p in pairs for c in p[tool]["model_calls"] if c.get("timed")
+                      and c["side"] == side])))
     print("each tool's run, median over pairs [s]:")
     for tool in ("harness", "eval_model"):
         parts = [outside(p[tool]) for p in pairs]
