@@ -121,7 +121,7 @@ def profile_child(argv: list[str]) -> int:
     """Run the harness's main() in this process with timers; print the breakdown as JSON."""
     start = time.perf_counter()
     sys.path.insert(0, str(REPO))
-    from bench.core import evaluator, measure
+    from bench.core import evaluator
     from bench.core import registry
     from bench.learned import zoo
     from bench.learned.adapter import CompressionModelCoder
@@ -136,7 +136,7 @@ def profile_child(argv: list[str]) -> int:
     model_class.compress = timer("model", model_class.compress)
     model_class.decompress = timer("model", model_class.decompress)
     model_class.forward = timer("warm_up", model_class.forward)  # the warm-up's pass over every network, per shape
-    measure._quality = timer("metrics", measure._quality)
+    evaluator.quality = timer("metrics", evaluator.quality)
     evaluator.reference_of = timer("metrics", evaluator.reference_of)  # the MS-SSIM reference pyramid
     CompressionModelCoder.verify = timer("verify", CompressionModelCoder.verify)
     status = quietly(main, argv)

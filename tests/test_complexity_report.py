@@ -158,6 +158,9 @@ def test_ar_loop_rates_and_the_line_through_two_configurations():
     assert ("m encode: 1.00 GMAC/s at A (4.00 GMAC in 4.00 s), 1.00 GMAC/s at B (12.00 GMAC in 12.00 s); a line "
             "through both: 1.00 GMAC/s and +0.00 s, so its time follows the executed MACs") in text
     assert "a line through both: 2.00 GMAC/s and +6.00 s, so 6.00 s per image do not scale with the MACs" in text
+    slower = split.assign(encode_ar_loop_s=[4.0, 14.0, 14.0])  # 1.00 then 0.86 GMAC/s: 4 s - 4 GMAC / 0.8 = -1 s
+    assert ("a line through both: 0.80 GMAC/s and -1.00 s, so the larger configuration's loop runs fewer MACs per "
+            "second, and two points resolve no fixed per-image cost") in ar_loop_text(macs, slower)
 
 
 def _step(image: str, side: str, step: str, kind: str, median: float, spread: float | None, repeats: int

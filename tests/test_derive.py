@@ -8,6 +8,7 @@ on the run's sample must stop, leaving every row to the reference.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,25 @@ def test_a_stored_derived_row_is_reused_without_timing_and_measured_again_with_d
     third = run(setup, "again", derive=False)
     assert third.measured == 2 and third.derived == 0  # the two derived rows, by the reference now
     assert (third.rows["derived"] == "").all() and third.rows["encode_s"].notna().all()
+
+
+def test_two_processes_derive_the_rows_of_one_while_nothing_is_timed(setup, tmp_path):
+    # derived rows are untimed work: with two jobs the scoring processes make them (forked knowing the codec,
+    # one torch thread each), the same rows in every column as the run's own process makes with one job
+    from bench.core.trace import read_spans
+
+    trace = tmp_path / "spans.txt"
+    one, two = run(setup, "one-job"), run(setup, "two-jobs", jobs=2, trace=trace)
+    assert one.derived == two.derived == 2
+    assert "in 2 processes" in two.derivation[0] and "here" in one.derivation[0]
+    columns = [*RD_COLUMNS, "derived"]
+    a = one.rows.sort_values("image")[columns].reset_index(drop=True)
+    b = two.rows.sort_values("image")[columns].reset_index(drop=True)
+    assert a.equals(b), a.compare(b)
+    spans = read_spans(trace)
+    timed = [(began, ended) for _, kind, began, ended in spans if kind == "timed"]
+    untimed = [(pid, began, ended) for pid, kind, began, ended in spans if kind == "untimed"]
+    # the sample's 2 rows timed here, alone; the 2 derived rows made in the other processes, after them
+    assert len(timed) == 2 and {pid for pid, kind, *_ in spans if kind == "timed"} == {os.getpid()}
+    assert len(untimed) == 2 and os.getpid() not in {pid for pid, *_ in untimed}
+    assert all(max(a, c) >= min(b, d) for a, b in timed for _, c, d in untimed), "a derived row beside a timed call"

@@ -167,9 +167,14 @@ def ar_loop_text(macs: pd.DataFrame, split: pd.DataFrame) -> str:
             slope = (group["s"].iloc[1] - group["s"].iloc[0]) / (group["macs"].iloc[1] - group["macs"].iloc[0])
             fixed = group["s"].iloc[0] - slope * group["macs"].iloc[0]
             share = fixed / group["s"].min()
-            verdict = ("its time follows the executed MACs" if abs(share) < 0.1 else
-                       f"{fixed:.2f} s per image do not scale with the MACs ({100 * share:.0f} % of the smaller "
-                       "configuration's loop: per-position calls such as the rANS coder's, and Python)")
+            if abs(share) < 0.1:
+                verdict = "its time follows the executed MACs"
+            elif fixed < 0:
+                verdict = ("the larger configuration's loop runs fewer MACs per second, and two points resolve no "
+                           "fixed per-image cost (a negative one is not a cost)")
+            else:
+                verdict = (f"{fixed:.2f} s per image do not scale with the MACs ({100 * share:.0f} % of the "
+                           "smaller configuration's loop: per-position calls such as the rANS coder's, and Python)")
             text += f"; a line through both: {1 / slope / 1e9:.2f} GMAC/s and {fixed:+.2f} s, so {verdict}"
         parts.append(text)
     return (" The loop's measured times (instrumented, below) against the MACs it executes (context model + "

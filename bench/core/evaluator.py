@@ -400,7 +400,8 @@ class Evaluation:
         if self._cluster is not None or self.settings.jobs < 2:
             yield
             return
-        with ScoringPool(self.settings.jobs, self.settings.trace, self.settings.metrics) as pool:
+        codecs = [run.codec for run in self.runs]
+        with ScoringPool(self.settings.jobs, self.settings.trace, self.settings.metrics, codecs) as pool:
             self._pool = pool
             try:
                 yield
@@ -654,20 +655,31 @@ class Evaluation:
             log.warning("%s", self.report.derivation[-1])
             return rest
         label = getattr(next(iter(derivers.values())), "derived", "derived")
-        self.report.derivation.append(f"{name}: {len(rest)} rows derived ({label}), checked on "
+        pool = self._pool if self._pool is not None and self.settings.threads == 1 else None
+        where = f"in {pool.jobs} processes" if pool is not None and pool.derives(run.codec) else "here"
+        self.report.derivation.append(f"{name}: {len(rest)} rows derived ({label}, {where}), checked on "
                                       f"{len(checked)} point(s) of {len(sample)} sample image(s)")
-        last: tuple[str, Reference] | None = None
-        with self._bar(len(rest), f"{name} (derived: {label})") as bar:
-            for task in rest:
-                if last is None or last[0] != task.image.sha256:
-                    last = (task.image.sha256, reference_of(task.image.pixels, self.metrics))
-                row = measure_row(derivers[task.point], task.image, last[1], timed=False)
+        with self._bar(len(rest), f"{name} (derived: {label}, {where})") as bar:
+            for task, row in zip(rest, self._derived_rows(run, derivers, rest, pool), strict=True):
                 self._check_columns(run, task.point, row)
                 self.store.append({**task.fields, **row, "derived": label})
                 self.report.measured += 1
                 self.report.derived += 1
                 bar.update()
         return []
+
+    def _derived_rows(self, run: CodecRun, derivers: Mapping[str, Coder], rows: list[Row],
+                      pool: ScoringPool | None) -> Iterator[dict[str, Any]]:
+        """The derived rows' values, in order: untimed work, so on every core in the scoring processes (one
+        torch thread each, as the run's) when the run has them and they know the codec, else here."""
+        if pool is not None and pool.derives(run.codec):
+            yield from pool.derive(run.codec, [(task.point, task.image) for task in rows])
+            return
+        last: tuple[str, Reference] | None = None
+        for task in rows:
+            if last is None or last[0] != task.image.sha256:
+                last = (task.image.sha256, reference_of(task.image.pixels, self.metrics))
+            yield measure_row(derivers[task.point], task.image, last[1], timed=False)
 
     def _rd_sequential(self, run: CodecRun, coders: Mapping[str, Coder], missing: list[Row],
                        after: AfterRow | None = None) -> dict[str, Any]:
@@ -701,8 +713,7 @@ class Evaluation:
             for batch in _batches(missing, self._pool.jobs):
                 coded: list[tuple[Row, Coded]] = []
                 for task in batch:
-                    with span(self.settings.trace, "timed"):
-                        coded.append((task, self._code(run, coders, task, warmed, sync)))
+                    coded.append((task, self._code(run, coders, task, warmed, sync)))
                 scores = self._score(coded)
                 for task, done in coded:
                     self._store_measured(run, task, done, scores.get(id(done), ({}, [])))
@@ -714,8 +725,9 @@ class Evaluation:
         written if asked."""
         point, image = task.point, task.image
         coder = coders[point]
-        warm_up(coder, point, image, warmed)
-        return code_row(coder, image, timed=True, policy=self.settings.timing,
+        with span(self.settings.trace, "timed"):
+            warm_up(coder, point, image, warmed)
+            return code_row(coder, image, timed=True, policy=self.settings.timing,
                         sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
                         bitstream_path=artifact_path(self.settings.bitstream_dir, run.codec.name, point, image.name,
                                                      ".bin"))

@@ -1,10 +1,12 @@
-"""Scoring processes: the quality of reconstructions (PSNR, Y′CbCr, MS-SSIM), computed on every core while
-no call is timed.
+"""Scoring processes: the quality of reconstructions (PSNR, Y′CbCr, MS-SSIM), and the rows a codec derives
+(:meth:`~bench.core.codec.Codec.derivation`), computed on every core while no call is timed.
 
 The evaluator times a batch of rows in its own process, alone, then hands their reconstructions to
 :class:`ScoringPool` and waits: ``jobs`` processes score them, each image's MS-SSIM reference built once
-per process (:data:`REFERENCES_BUDGET`). The processes are forked when the run starts, before any codec
-has computed in the run's process, and stay for the whole run.
+per process (:data:`REFERENCES_BUDGET`). Derived rows are untimed work too: once a codec's derivation has
+been checked on the run's sample, the processes make them (:meth:`ScoringPool.derive`), one torch thread
+each. The processes are forked when the run starts, before any codec has computed in the run's process
+(they inherit the run's codecs, not their models), and stay for the whole run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -22,13 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.codec import Codec, Coder
 from bench.core.lru import SizedLru
-from bench.core.measure import quality, reference_of
+from bench.core.measure import Reference, measure_row, quality, reference_of
 from bench.core.metric_registry import resolve_metrics
+from bench.core.screening import PreparedImage
 from bench.core.tasks import REFERENCES_BUDGET, reference_nbytes
 from bench.core.trace import span
 
-__all__ = ["ScoreTask", "ScoringPool", "Scores"]
+__all__ = ["DeriveTask", "ScoreTask", "ScoringPool", "Scores"]
 
 Scores = tuple[dict[str, Any], list[str]]
 """One reconstruction's quality columns and notes on what is missing (:func:`bench.core.measure.quality`)."""
@@ -42,6 +46,15 @@ class ScoreTask:
     pixels: np.ndarray
     recons: list[np.ndarray]
     only: frozenset[str] | None = None  #: the plug-in metrics to score (None: every one of the run)
+
+
+@dataclass(frozen=True)
+class DeriveTask:
+    """One row to derive in a scoring process: the codec's place among the pool's codecs, the point, the image."""
+
+    codec: int
+    point: str
+    image: PreparedImage
 
 
 _state: dict[str, Any] = {}
@@ -78,7 +91,7 @@ def _worker_exit(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signal.SIGTERM)
 
 
-def _init(trace: Path | None, metrics: tuple[str, ...]) -> None:
+def _init(trace: Path | None, metrics: tuple[str, ...], codecs: tuple[Codec, ...]) -> None:
     # The evaluator alone answers Ctrl-C and SIGTERM, and ends the pool (terminate() sends SIGTERM): a scoring
     # process ignores SIGINT and leaves on SIGTERM without the evaluator's handler, a traceback or a write to
     # a pipe its parent no longer reads.
@@ -89,25 +102,61 @@ def _init(trace: Path | None, metrics: tuple[str, ...]) -> None:
     torch.set_num_threads(1)
     _state.clear()
     _state.update(trace=trace, references=SizedLru(REFERENCES_BUDGET, reference_nbytes),
-                  metrics=resolve_metrics(metrics))
+                  metrics=resolve_metrics(metrics), codecs=codecs, derivers={})
+
+
+def _reference(sha256: str, pixels: np.ndarray) -> Reference:
+    """The image's reference, from this process's cache or built (and kept) now."""
+    return _state["references"].get(sha256, lambda: reference_of(pixels, _state["metrics"]))
 
 
 def _score(task: ScoreTask) -> list[Scores]:
     with span(_state["trace"], "untimed"):
-        reference = _state["references"].get(task.sha256, lambda: reference_of(task.pixels, _state["metrics"]))
+        reference = _reference(task.sha256, task.pixels)
         return [quality(reference, task.pixels, recon, task.only) for recon in task.recons]
 
 
-class ScoringPool:
-    """``jobs`` forked processes that score reconstructions (one torch thread each); a context manager."""
+def _deriver(codec: int, point: str) -> Coder:
+    key = (codec, point)
+    if key not in _state["derivers"]:
+        _state["derivers"][key] = _state["codecs"][codec].derivation(point)
+    return _state["derivers"][key]
 
-    def __init__(self, jobs: int, trace: Path | None = None, metrics: tuple[str, ...] = ()) -> None:
+
+def _derive(task: DeriveTask) -> dict[str, Any]:
+    with span(_state["trace"], "untimed"):
+        return measure_row(_deriver(task.codec, task.point), task.image,
+                           _reference(task.image.sha256, task.image.pixels), timed=False)
+
+
+class ScoringPool:
+    """``jobs`` forked processes that score reconstructions and derive rows (one torch thread each); a context
+    manager. ``codecs``: those whose rows the processes may derive (inherited at the fork; none under spawn)."""
+
+    def __init__(self, jobs: int, trace: Path | None = None, metrics: tuple[str, ...] = (),
+                 codecs: Sequence[Codec] = ()) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self.jobs = jobs
-        context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self._pool = context.Pool(jobs, initializer=_init, initargs=(trace, tuple(metrics)))
-        self._scoring = False  #: a :meth:`score` is under way (its tasks may be in the processes)
+        fork = sys.platform.startswith("linux")
+        self._codecs = tuple(codecs) if fork else ()  # spawn would pickle them; their rows are derived in the run
+        context = mp.get_context("fork" if fork else "spawn")
+        self._pool = context.Pool(jobs, initializer=_init, initargs=(trace, tuple(metrics), self._codecs))
+        self._scoring = False  #: a :meth:`score` or :meth:`derive` is under way (its tasks may be in the processes)
+
+    def derives(self, codec: Codec) -> bool:
+        """Whether the processes can derive rows of ``codec`` (they were forked knowing it)."""
+        return any(known is codec for known in self._codecs)
+
+    def derive(self, codec: Codec, rows: Sequence[tuple[str, PreparedImage]]) -> Iterator[dict[str, Any]]:
+        """The rows (point, image) of ``codec`` made by its derivation (untimed :func:`measure_row`), in order,
+        each as soon as it and those before it are done."""
+        index = next(i for i, known in enumerate(self._codecs) if known is codec)
+        self._scoring = True
+        try:
+            yield from self._pool.imap(_derive, [DeriveTask(index, point, image) for point, image in rows])
+        finally:
+            self._scoring = False
 
     def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
         """The scores of every task's reconstructions, in order; returns when all are done."""
