@@ -7,6 +7,7 @@ checkpoint of ``../shared/weights``; each child is a fresh interpreter, as the s
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -77,14 +78,12 @@ def test_the_per_call_children_record_each_tool_s_calls_and_pair_them(setup, tmp
     ratios = percall.per_call(ours, theirs, reported)
     assert sorted(ratios) == [("decode", "CPU"), ("decode", "wall"), ("encode", "CPU"), ("encode", "wall")]
     # a hand computation of one ratio: the harness's stored encode_s over eval_model's own encoding_time
-    row = next(r for r in _rows(Path(ours["rows"])))
+    row = _rows(Path(ours["rows"]))[0]
     hand = float(row["encode_s"]) / reported[(LABEL, "crop.png", "encode")]
     assert ratios[("encode", "wall")] == [pytest.approx(hand, rel=1e-12)]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    import csv
-
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
 

@@ -655,8 +655,9 @@ class Evaluation:
             log.warning("%s", self.report.derivation[-1])
             return rest
         label = getattr(next(iter(derivers.values())), "derived", "derived")
-        pool = self._pool if self._pool is not None and self.settings.threads == 1 else None
-        where = f"in {pool.jobs} processes" if pool is not None and pool.derives(run.codec) else "here"
+        pool = self._pool if (self._pool is not None and self.settings.threads == 1
+                              and self._pool.derives(run.codec)) else None
+        where = f"in {pool.jobs} processes" if pool is not None else "here"
         self.report.derivation.append(f"{name}: {len(rest)} rows derived ({label}, {where}), checked on "
                                       f"{len(checked)} point(s) of {len(sample)} sample image(s)")
         with self._bar(len(rest), f"{name} (derived: {label}, {where})") as bar:
@@ -670,9 +671,9 @@ class Evaluation:
 
     def _derived_rows(self, run: CodecRun, derivers: Mapping[str, Coder], rows: list[Row],
                       pool: ScoringPool | None) -> Iterator[dict[str, Any]]:
-        """The derived rows' values, in order: untimed work, so on every core in the scoring processes (one
-        torch thread each, as the run's) when the run has them and they know the codec, else here."""
-        if pool is not None and pool.derives(run.codec):
+        """The derived rows' values, in order: untimed work, so on every core in ``pool``'s scoring processes
+        (one torch thread each, as the run's) when given, else here."""
+        if pool is not None:
             yield from pool.derive(run.codec, [(task.point, task.image) for task in rows])
             return
         last: tuple[str, Reference] | None = None
@@ -728,9 +729,9 @@ class Evaluation:
         with span(self.settings.trace, "timed"):
             warm_up(coder, point, image, warmed)
             return code_row(coder, image, timed=True, policy=self.settings.timing,
-                        sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
-                        bitstream_path=artifact_path(self.settings.bitstream_dir, run.codec.name, point, image.name,
-                                                     ".bin"))
+                            sampled=bool(task.fields["timing_sampled"]), synchronize=sync,
+                            bitstream_path=artifact_path(self.settings.bitstream_dir, run.codec.name, point,
+                                                         image.name, ".bin"))
 
     def _store_measured(self, run: CodecRun, task: Row, done: Coded, scores: Scores) -> dict[str, Any]:
         """``task``'s row finished with its ``scores`` (:func:`score_row`; the reconstruction written if asked),

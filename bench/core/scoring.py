@@ -142,7 +142,6 @@ class ScoringPool:
         self._codecs = tuple(codecs) if fork else ()  # spawn would pickle them; their rows are derived in the run
         context = mp.get_context("fork" if fork else "spawn")
         self._pool = context.Pool(jobs, initializer=_init, initargs=(trace, tuple(metrics), self._codecs))
-        self._scoring = False  #: a :meth:`score` or :meth:`derive` is under way (its tasks may be in the processes)
 
     def derives(self, codec: Codec) -> bool:
         """Whether the processes can derive rows of ``codec`` (they were forked knowing it)."""
@@ -152,19 +151,11 @@ class ScoringPool:
         """The rows (point, image) of ``codec`` made by its derivation (untimed :func:`measure_row`), in order,
         each as soon as it and those before it are done."""
         index = next(i for i, known in enumerate(self._codecs) if known is codec)
-        self._scoring = True
-        try:
-            yield from self._pool.imap(_derive, [DeriveTask(index, point, image) for point, image in rows])
-        finally:
-            self._scoring = False
+        return self._pool.imap(_derive, [DeriveTask(index, point, image) for point, image in rows])
 
     def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
         """The scores of every task's reconstructions, in order; returns when all are done."""
-        self._scoring = True
-        try:
-            return self._pool.map(_score, tasks, chunksize=1)
-        finally:
-            self._scoring = False
+        return self._pool.map(_score, tasks, chunksize=1)
 
     def close(self) -> None:
         """Let the processes finish and leave (after the last :meth:`score`)."""
