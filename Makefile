@@ -59,6 +59,7 @@ help:  ## list the targets
 	@echo "             KODAK_DIR=<local Kodak copy> WEIGHTS_MIRROR=<dir|url> CHECKPOINTS=<dir of .pth exports>"
 	@echo "             IMAGES=<N, or a glob of file names: measure only those images>"
 	@echo "             ALLOW_DIRTY=1 (make report: rewrite committed reports from a dirty tree, stamped)"
+	@echo "  make report rebuilds what changed; not make -B report, which also measures the rows and complexity again"
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -68,6 +68,39 @@ def test_derived_rows_equal_the_references_in_every_column(setup):
     assert (a["status"] == "ok").all() and (a["bytes"] > 0).all()
 
 
+def test_a_subset_without_sample_images_times_its_first_row_by_the_reference_and_derives_the_rest(setup):
+    # --images that leave out the whole repeatability sample: the codec still gets times (its first row of
+    # the subset, coded by CompressAI's loop and timed, which also checks the derivation), the rest derived
+    from bench.core.screening import prepare_images
+
+    sample = {image.name for image in repeatability_sample(prepare_images(folder_dataset(setup["folder"])).images)}
+    subset = tuple(sorted({f"im{i}.png" for i in range(4)} - sample))
+    assert len(subset) == 2
+    report = run(setup, "subset", images=subset)
+    reference = run(setup, "subset-off", images=subset, derive=False)
+    assert report.measured == 2 and report.derived == 1
+    assert "checked on 1 point(s) of 1 image(s)" in report.derivation[0]
+    rows = report.rows.set_index("image").sort_index()
+    assert list(rows.index) == list(subset)
+    assert rows.loc[subset[0], "derived"] == "" and rows.loc[subset[0], "encode_s"] > 0  # timed
+    assert rows.loc[subset[1], "derived"] == "wavefront-exact" and np.isnan(rows.loc[subset[1], "encode_s"])
+    a = report.rows.sort_values("image")[RD_COLUMNS].reset_index(drop=True)
+    b = reference.rows.sort_values("image")[RD_COLUMNS].reset_index(drop=True)
+    assert a.equals(b), a.compare(b)
+
+
+def test_a_run_resumed_after_its_sample_rows_were_stored_checks_on_a_row_of_its_own(setup):
+    from bench.core.screening import prepare_images
+
+    sample = sorted(image.name for image in repeatability_sample(prepare_images(folder_dataset(setup["folder"])).images))
+    first = run(setup, "resumed", images=tuple(sample))
+    assert first.measured == 2 and first.derived == 0  # nothing left to derive
+    second = run(setup, "resumed")
+    assert second.measured == 2 and second.derived == 1 and second.reused == 2
+    rows = second.rows.set_index("image")
+    assert rows["encode_s"].notna().sum() == 3  # the sample's two and the checking row
+
+
 def test_the_derived_bitstream_is_the_references_byte_for_byte(setup):
     codec = mbt2018(setup["weights"])
     reference, derived = codec.coder(LABEL), codec.derivation(LABEL)

@@ -170,3 +170,28 @@ def test_a_run_stopped_by_an_error_ends_its_scoring_processes_at_once() -> None:
                 raise RuntimeError("a codec fault before any scoring")
         assert time.monotonic() - start < 30
         assert len(workers) >= 2 and all(p.exitcode is not None and not p.is_alive() for p in workers)
+
+
+def test_a_scoring_process_killed_while_the_run_waits_ends_the_run_with_why() -> None:
+    # the out-of-memory killer takes a scoring process while it scores: Pool would fork another and wait forever
+    # for the lost task; the run stops within seconds, naming the process and its signal
+    import signal
+    import threading
+    import time
+
+    import numpy as np
+
+    from bench.core.errors import WorkerError
+    from bench.core.scoring import ScoreTask, ScoringPool
+    from conftest import natural_image
+
+    pixels = natural_image(512, 768, seed=1)
+    recons = [np.clip(pixels.astype(np.int16) + k % 50, 0, 255).astype(np.uint8) for k in range(1, 201)]
+    start = time.monotonic()
+    with pytest.raises(WorkerError, match=r"ended, killed by SIGKILL .*out-of-memory.*fewer --jobs") as raised:
+        with ScoringPool(2) as pool:  # the error leaves the pool terminated, as in a run
+            victim = pool._workers[0].pid
+            threading.Timer(0.5, os.kill, (victim, signal.SIGKILL)).start()
+            pool.score([ScoreTask("a" * 64, pixels, [recon]) for recon in recons])
+    assert f"pid {victim})" in str(raised.value)
+    assert time.monotonic() - start < 30

@@ -29,6 +29,10 @@ class StoreError(BenchError):
     """A results file (rows or run metadata) that cannot be read or extended."""
 
 
+class WorkerError(BenchError):
+    """A process of the run's pool ended while the run waited on it (killed, out of memory, crashed)."""
+
+
 def one_line(exc: BaseException | str) -> str:
     """An exception's message (or a text) on one line, whitespace collapsed; an exception without a message
     gives its type's name."""

@@ -617,13 +617,20 @@ class Evaluation:
         The rows of the check sample's images (:data:`_checked`, the repeatability sample) are measured
         first by the codec's own coder, timed as usual (the codec's times come from them); each is made
         again by the derivation, and its bitstream must be the same bytes and its row the same values
-        (:data:`DERIVATION_CHECKED`). A point with rows to derive and none in the sample is checked on one
-        sample image, untimed. Only when every check holds are the other rows derived (untimed, column
-        ``derived``); at the first difference the derivation stops and they are measured by the codec.
+        (:data:`DERIVATION_CHECKED`). A point with rows to derive and none of them in the sample (a subset
+        of the images without a sample image, a run resumed after its sample rows were stored) has its
+        first row measured the same way, timed and checked. Only when every check holds are the other rows
+        derived (untimed, column ``derived``); at the first difference the derivation stops and they are
+        measured by the codec.
         """
         if not self.settings.derive or not missing:
             return missing
-        rest = [task for task in missing if task.image.sha256 not in self._checked]
+        sampled = {task.point for task in missing if task.image.sha256 in self._checked}
+        first = {task.point: task for task in reversed(missing)}  # each point's first row
+        measured = [task.image.sha256 in self._checked or (task.point not in sampled and first[task.point] is task)
+                    for task in missing]  # by the codec's coder, timed, each checking the derivation
+        own = [task for task, mine in zip(missing, measured) if mine]
+        rest = [task for task, mine in zip(missing, measured) if not mine]
         points = list(dict.fromkeys(task.point for task in rest))
         derivers = {point: run.codec.derivation(point) for point in points} if rest else {}
         if not derivers or any(deriver is None for deriver in derivers.values()):
@@ -631,25 +638,22 @@ class Evaluation:
         name = run.codec.name
         problems: list[str] = []
 
-        def check(point: str, image: PreparedImage, own: Mapping[str, Any], reference: Reference) -> None:
-            if point not in derivers or own.get("status") != "ok":
+        def check(point: str, image: PreparedImage, row: Mapping[str, Any], reference: Reference) -> None:
+            if point not in derivers or row.get("status") != "ok":
                 return
             derived = measure_row(derivers[point], image, reference, timed=False)
-            problem = _derivation_differs(coders[point], own, derivers[point], derived)
+            problem = _derivation_differs(coders[point], row, derivers[point], derived)
             if problem:
                 problems.append(f"{point} {image.name}: {problem}")
             checked.add(point)
+            checked_on.add(image.name)
 
         checked: set[str] = set()
-        self._rd_sequential(run, coders, [task for task in missing if task.image.sha256 in self._checked], after=check)
-        sample = [image for image in self.screening.images if image.sha256 in self._checked]
-        for point in points:
-            if point not in checked and sample and not problems:  # its sample rows were stored before
-                reference = reference_of(sample[0].pixels, self.metrics)
-                check(point, sample[0], measure_row(coders[point], sample[0], reference, timed=False), reference)
+        checked_on: set[str] = set()
+        self._rd_sequential(run, coders, own, after=check)
         unchecked = [point for point in points if point not in checked]
         if problems or unchecked:
-            why = problems[0] if problems else f"no sample row of {', '.join(unchecked)} to check it on"
+            why = problems[0] if problems else f"no row of {', '.join(unchecked)} coded to check it on"
             self.report.derivation.append(f"{name}: rows not derived ({why}); {len(rest)} rows measured by "
                                           "its own coder")
             log.warning("%s", self.report.derivation[-1])
@@ -659,7 +663,7 @@ class Evaluation:
                               and self._pool.derives(run.codec)) else None
         where = f"in {pool.jobs} processes" if pool is not None else "here"
         self.report.derivation.append(f"{name}: {len(rest)} rows derived ({label}, {where}), checked on "
-                                      f"{len(checked)} point(s) of {len(sample)} sample image(s)")
+                                      f"{len(checked)} point(s) of {len(checked_on)} image(s)")
         with self._bar(len(rest), f"{name} (derived: {label}, {where})") as bar:
             for task, row in zip(rest, self._derived_rows(run, derivers, rest, pool), strict=True):
                 self._check_columns(run, task.point, row)

@@ -16,15 +16,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from bench.core.codec import Codec, Coder
+from bench.core.errors import WorkerError
 from bench.core.lru import SizedLru
 from bench.core.measure import Reference, measure_row, quality, reference_of
 from bench.core.metric_registry import resolve_metrics
@@ -33,6 +34,11 @@ from bench.core.tasks import REFERENCES_BUDGET, reference_nbytes
 from bench.core.trace import span
 
 __all__ = ["DeriveTask", "ScoreTask", "ScoringPool", "Scores"]
+
+T = TypeVar("T")
+
+WATCH_S = 1.0
+"""How often a run waiting on its scoring processes looks whether one of them has ended."""
 
 Scores = tuple[dict[str, Any], list[str]]
 """One reconstruction's quality columns and notes on what is missing (:func:`bench.core.measure.quality`)."""
@@ -142,6 +148,7 @@ class ScoringPool:
         self._codecs = tuple(codecs) if fork else ()  # spawn would pickle them; their rows are derived in the run
         context = mp.get_context("fork" if fork else "spawn")
         self._pool = context.Pool(jobs, initializer=_init, initargs=(trace, tuple(metrics), self._codecs))
+        self._workers = list(getattr(self._pool, "_pool", ()))  # the processes as forked (Pool's own list)
 
     def derives(self, codec: Codec) -> bool:
         """Whether the processes can derive rows of ``codec`` (they were forked knowing it)."""
@@ -151,11 +158,34 @@ class ScoringPool:
         """The rows (point, image) of ``codec`` made by its derivation (untimed :func:`measure_row`), in order,
         each as soon as it and those before it are done."""
         index = next(i for i, known in enumerate(self._codecs) if known is codec)
-        return self._pool.imap(_derive, [DeriveTask(index, point, image) for point, image in rows])
+        results = self._pool.imap(_derive, [DeriveTask(index, point, image) for point, image in rows])
+        for _ in rows:
+            yield self._wait(results.next)
 
     def score(self, tasks: Sequence[ScoreTask]) -> list[list[Scores]]:
         """The scores of every task's reconstructions, in order; returns when all are done."""
-        return self._pool.map(_score, tasks, chunksize=1)
+        return self._wait(self._pool.map_async(_score, tasks, chunksize=1).get)
+
+    def _wait(self, get: Callable[[float], T]) -> T:
+        """``get(timeout)`` of a pool result, looking every :data:`WATCH_S` for a process that ended: the pool
+        would fork another in its place and wait forever for the task that process held."""
+        while True:
+            try:
+                return get(WATCH_S)
+            except mp.TimeoutError:
+                self._check_workers()
+
+    def _check_workers(self) -> None:
+        """Raise :class:`WorkerError` when a scoring process has ended (none ends before :meth:`close`)."""
+        for worker in self._workers:
+            code = worker.exitcode
+            if code is not None:
+                why = (f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
+                       else f"exit status {code}")
+                hint = " (SIGKILL: often the kernel's out-of-memory killer)" if code == -signal.SIGKILL else ""
+                raise WorkerError(f"a scoring process (pid {worker.pid}) ended, {why}{hint}, while the run waited "
+                                  "for its work; the rows stored so far are kept: run the command again to go on, "
+                                  "with fewer --jobs if memory ran out")
 
     def close(self) -> None:
         """Let the processes finish and leave (after the last :meth:`score`)."""
@@ -170,7 +200,9 @@ class ScoringPool:
         forked new ones before this runs; one of them then waits for a task holding that lock, and never got the
         signal. So, while the pool terminates (in a thread), every live scoring process is sent SIGTERM every
         50 ms; waiting for a task, it leaves releasing the lock (:func:`_worker_exit`). A process killed just
-        after taking the lock leaves it taken: with no process left for 0.5 s, the lock is released here."""
+        after taking the lock leaves it taken: with no process left for 0.5 s, the lock is released here. One
+        killed while it read a task leaves half a message in the pipe, on which the pool's own threads then
+        wait forever: with no process left for 5 s, this returns and leaves them (daemon threads)."""
         done = threading.Event()
 
         def stop() -> None:
@@ -191,6 +223,8 @@ class ScoringPool:
             idle = 0 if workers else idle + 1
             if idle == 10:  # no process left for 0.5 s: a dead one holds the lock (killed between taking it and
                 self._release_task_lock()  # entering the block that releases it); nothing else can release it
+            if idle == 100:  # 5 s: the pool's threads wait on a pipe that a killed process left half read (a
+                return  # process killed while it read a task); every process is gone, so leave those threads
 
     def _release_task_lock(self) -> None:
         """Release the task queue's read lock left taken by a dead process (``Pool``'s private ``_inqueue``)."""
