@@ -52,19 +52,18 @@ step() {  # step NAME ARGS…: one `bench run`, timed, its output in $OUT/NAME.l
 start=$(date +%s)
 step classic --codecs jpeg,webp,jpeg2000,avif,avif-444,heic,heic-444 --results "$OUT/results"
 if [ "$FACTORIZED" = random ]; then
-  step bmshj2018-factorized --codecs bmshj2018-factorized --device "$DEVICE" "${learned_weights[@]}" \
-    --results "$learned_results"
+  factorized=("${learned_weights[@]}" --results "$learned_results")
 else
-  step bmshj2018-factorized --codecs bmshj2018-factorized --device "$DEVICE" --checkpoint-dir "$FACTORIZED" \
-    --results "$OUT/results"
+  factorized=(--checkpoint-dir "$FACTORIZED" --results "$OUT/results")
 fi
+step bmshj2018-factorized --codecs bmshj2018-factorized --device "$DEVICE" "${factorized[@]}"
 step bmshj2018-hyperprior --codecs bmshj2018-hyperprior --device "$DEVICE" "${learned_weights[@]}" --results "$learned_results"
 step mbt2018 --codecs mbt2018 --device "$DEVICE" ${MBT2018_IMAGES:+--images "$MBT2018_IMAGES"} "${learned_weights[@]}" \
   --results "$learned_results"
 step mbt2018-wavefront --codecs mbt2018-wavefront --device "$DEVICE" "${learned_weights[@]}" --results "$learned_results"
 total=$(( $(date +%s) - start ))
 printf 'total\t%s\n' "$total" | tee -a "$OUT/times.tsv"
-if [ -z "${WEIGHTS_MIRROR:-}" ]; then
+if [ -z "${WEIGHTS_MIRROR:-}" ] && [ -f "$learned_results/kodak/summary.csv" ]; then  # none when STUDY_GROUPS ran none
   "$PY" benchmarks/random_weight_times.py "$learned_results/kodak/summary.csv" "$OUT/random-weights-times.csv"
 fi
 echo "whole study: $((total / 60)) min $((total % 60)) s ($STUDY_GROUPS on $DEVICE, $JOBS jobs, $(nproc) cores);" \
